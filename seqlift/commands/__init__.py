@@ -1,0 +1,1 @@
+"""Subcommands of the ``seqlift`` command line, one module each."""
