@@ -48,13 +48,20 @@ restricts and biases the sample.)
 
 Determinism
 -----------
-Each sequence gets its own random stream, derived from the user's ``seed`` and
-a 64-bit hash of the sequence's symbols (FNV-1a over the symbol codes, then
-the SplitMix64 finaliser); shuffle ``k`` of a sequence uses the SplitMix64
-generator started from ``mix(mix(hash) ^ mix(seed)) + k * golden``. The
-references of a sequence therefore depend only on ``seed`` and the sequence
-itself, never on its position in the input, the batch size, chunking,
-sharding or the number of threads: ``dinucleotide_shuffle(x[a:b], n, seed)``
+Each sequence gets its own random streams, derived from the user's ``seed``
+and a 64-bit hash of the sequence's symbols only. With ``mix`` the SplitMix64
+finaliser and ``golden = 0x9E3779B97F4A7C15`` its increment::
+
+    hash = FNV-1a-64 of the symbol codes (0-4), started from
+           FNV_offset ^ mix(L)
+    key  = mix(mix(hash) ^ mix(seed mod 2**64 + golden))
+    shuffle k of the sequence: SplitMix64 started from
+           mix(key ^ mix((k + 1) * golden))
+
+Random integers below a bound are drawn exactly uniformly (Lemire's
+multiply-shift with rejection). The references of a sequence therefore
+depend only on ``seed`` and the sequence itself, never on its position in the
+input, the batch size, chunking, sharding or the number of threads: ``dinucleotide_shuffle(x[a:b], n, seed)``
 equals ``dinucleotide_shuffle(x, n, seed)[a:b]``, and the first ``m``
 shuffles of ``dinucleotide_shuffle(x, n, seed)`` are those of
 ``dinucleotide_shuffle(x, m, seed)``. Two identical sequences in one input get
@@ -254,7 +261,9 @@ def _shuffle_kernel(codes, counts, stream_keys, n_shuffles, one_hot_rows, out):
         first = np.int64(codes[i, 0])
         final = np.int64(codes[i, length - 1])
         state = np.empty(1, dtype=np.uint64)
-        state[0] = stream_keys[i] + _U64(k) * _GOLDEN
+        # a random-looking start per shuffle: consecutive starts would give
+        # overlapping SplitMix64 streams (it steps its state by the same constant)
+        state[0] = _mix64(stream_keys[i] ^ _mix64((_U64(k) + _U64(1)) * _GOLDEN))
 
         remaining = counts[i].copy()  # becomes the non-last edges still unused
         out_degree = np.zeros(N_SYMBOLS, dtype=np.int64)
