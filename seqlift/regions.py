@@ -23,7 +23,6 @@ one-line message ``path:line: what is wrong``.
 """
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import io
 import os
@@ -132,7 +131,7 @@ def resize(region: Region, width: int) -> Region:
         raise SeqliftError(f"window width must be a positive integer, got {width!r}")
     start = region.centre - width // 2
     summit = width // 2 if region.summit is not None else None
-    return dataclasses.replace(region, start=start, end=start + width, summit=summit)
+    return Region(region.chrom, start, start + width, region.name, region.strand, summit, region.line)
 
 
 def _quote(text: str, limit: int = 40) -> str:
