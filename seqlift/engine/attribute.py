@@ -1,0 +1,507 @@
+"""``seqlift.attribute``: contribution scores averaged over many references.
+
+The work is split into batches of (sequence, reference) pairs whose size is
+bounded, so memory does not grow with the number of sequences. Each batch runs
+one compiled TensorFlow function (cached per model, target, method and tasks)
+that returns, per sequence, the sums over that batch's references of the
+contributions, hypothetical contributions, multipliers and target differences;
+the sums are divided by the number of references at the end. A batch always
+holds every reference of its sequences when ``batch_size >= S``, so the
+results do not depend on the batch size.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from seqlift.engine import backprop
+from seqlift.errors import SeqliftError
+from seqlift.model import ops
+from seqlift.model.graph import Model
+
+#: every value of ``method`` and what it computes
+METHODS = {
+    "rescale": "DeepLIFT with the Rescale rule at every nonlinearity",
+    "revealcancel": "DeepLIFT with the RevealCancel rule at every nonlinearity",
+    "genomics_default": "DeepLIFT: RevealCancel after Dense layers, Rescale after convolutions",
+    "gradient": "the gradient at the input (contributions: gradient x input)",
+    "grad_x_input": "the gradient at the input times (input - reference)",
+    "guided_backprop": "guided backpropagation times (input - reference)",
+    "integrated_gradients": "integrated gradients from each reference (midpoint Riemann sum)",
+}
+DEEPLIFT_METHODS = ("rescale", "revealcancel", "genomics_default")
+#: memory the activations of one batch may take, for the automatic batch size
+DEFAULT_BATCH_BYTES = 768 * 2**20
+
+
+@dataclass
+class Attribution:
+    """Scores for N sequences, averaged over their references.
+
+    Arrays have shape ``(N, *input_shape)`` (``(N, L, 4)`` for one-hot DNA),
+    with a leading task axis ``(T, N, ...)`` when several tasks were asked for,
+    and are lists (one per model input) for models with several inputs.
+
+    Attributes
+    ----------
+    contributions : np.ndarray
+        Contribution of each input element, ``m · (x − r)`` averaged over the
+        references (per channel; summed over A/C/G/T at a position it is the
+        position's contribution). For ``method="gradient"``: gradient × input.
+    hypothetical : np.ndarray or None
+        For one-hot inputs, the contribution each base would have had at each
+        position: ``m_b − Σ_c m_c r_c`` averaged over references (the input
+        TF-MoDISco needs; ``hypothetical * x`` summed over bases equals
+        ``contributions`` summed over bases).
+    deltas : np.ndarray
+        Summation-to-delta residual per sequence: the mean change of the target
+        from reference to input minus the sum of the contributions (≈0 for the
+        DeepLIFT methods; a diagnostic for the others).
+    target_deltas : np.ndarray
+        The mean change of the target from reference to input, per sequence.
+    multipliers : np.ndarray or None
+        Multipliers of the input averaged over the references (on request).
+    layers : dict
+        For each inner node asked for: ``{"multipliers": ..., "contributions": ...}``.
+    """
+
+    contributions: Any
+    hypothetical: Any
+    deltas: np.ndarray
+    target_deltas: np.ndarray
+    multipliers: Any = None
+    layers: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    method: str = ""
+    target: str = ""
+    tasks: list[int] = field(default_factory=list)
+    n_references: int = 0
+
+
+def attribute(
+    model: Model | str | Path | Any,
+    x: np.ndarray | Sequence[np.ndarray],
+    references: int | np.ndarray | Sequence[np.ndarray] | Callable[[np.ndarray, int], np.ndarray] = 10,
+    method: str = "genomics_default",
+    task: int | Sequence[int] = 0,
+    target_layer: str | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    steps: int = 20,
+    maxpool: str = "deeplift",
+    softmax_normalize: bool = False,
+    return_multipliers: bool = False,
+    layers: Sequence[str] = (),
+    progress: Callable[[int], None] | None = None,
+) -> Attribution:
+    """Contribution scores of each input base to a target, averaged over references.
+
+    Parameters
+    ----------
+    model : Model, str, Path or keras.Model
+        A model from :func:`seqlift.load_model`, a path to load, or a live Keras model.
+    x : np.ndarray or list of np.ndarray
+        Inputs, ``(N, L, 4)`` one-hot (or ``(L, 4)`` for one sequence); a list
+        with one array per input for models with several inputs.
+    references : int, np.ndarray, list or callable
+        An int S: S dinucleotide shuffles of each sequence (seeded by ``seed``);
+        an array ``(N, S, L, 4)`` or ``(S, L, 4)``; or a reference generator
+        ``generator(x, seed) -> (N, S, L, 4)`` from :mod:`seqlift.references`.
+        For several inputs, a list with one such array per input.
+    method : str
+        One of :data:`METHODS`.
+    task : int or list of int
+        Unit(s) of the target layer (flattened); a list computes all of them
+        sharing the forward passes, and gives arrays a leading task axis.
+    target_layer : str, optional
+        Node to explain. Default: the pre-activation of the model's output
+        (the logit before a final sigmoid or softmax).
+    batch_size : int, optional
+        Number of (sequence, reference) pairs per batch (for integrated
+        gradients, pairs × steps are evaluated in ``steps`` passes). Default:
+        as many as fit in about 768 MiB of activations.
+    seed : int
+        Seed of the dinucleotide shuffles when ``references`` is an int.
+    steps : int
+        Integrated-gradients steps (midpoint Riemann sum; ``steps=10``
+        reproduces the original's published figures).
+    maxpool : {'deeplift', 'gradient'}
+        Max-pooling rule; ``'gradient'`` reproduces the original deeplift.
+    softmax_normalize : bool
+        Subtract from each task's contributions their mean over all units of
+        the target (the paper's section 3.6, for targets before a softmax).
+    return_multipliers : bool
+        Also return the input multipliers.
+    layers : list of str
+        Inner nodes whose multipliers and contributions to return (DeepLIFT methods).
+    progress : callable, optional
+        Called with the number of sequences finished after each batch.
+
+    Returns
+    -------
+    Attribution
+    """
+    if method not in METHODS:
+        raise SeqliftError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if maxpool not in ("deeplift", "gradient"):
+        raise SeqliftError(f"unknown maxpool rule {maxpool!r}; choose 'deeplift' or 'gradient'")
+    if steps < 1:
+        raise SeqliftError(f"steps must be at least 1, not {steps}")
+    model = _as_model(model)
+    inputs, single_input = _as_input_list(model, x)
+    n = inputs[0].shape[0]
+    target = _resolve_target(model, target_layer)
+    units_total = _units(model, target)
+    tasks, single_task = _as_tasks(task, units_total, target)
+    computed = list(range(units_total)) if softmax_normalize else tasks
+    layers = list(layers)
+    for name in layers:
+        if name not in model.nodes:
+            raise SeqliftError(f"layer {name!r} is not in the model; it has {_some(model.nodes)}")
+    if layers and method not in DEEPLIFT_METHODS:
+        raise SeqliftError(f"inner-layer scores are computed for the DeepLIFT methods only, not {method!r}")
+
+    fn = _compiled(model, target, method, maxpool, tuple(computed), tuple(layers), steps)
+    pairs_per_batch = batch_size or _auto_batch_size(model, target, method, steps)
+    if pairs_per_batch < 1:
+        raise SeqliftError(f"batch size must be at least 1, not {pairs_per_batch}")
+
+    sums: dict[str, list[np.ndarray]] = {}
+    n_refs = None
+    seqs_per_chunk = 1  # the first chunk tells how many references each sequence has
+    start = 0
+    while start < n:
+        stop = min(n, start + seqs_per_chunk)
+        x_chunk = [a[start:stop] for a in inputs]
+        ref_chunk = _resolve_references(_chunk_references(references, inputs, start, stop, single_input),
+                                        x_chunk, seed)
+        if n_refs is None:
+            n_refs = ref_chunk[0].shape[1]
+            seqs_per_chunk = max(1, pairs_per_batch // n_refs)
+        if any(r.shape[1] != n_refs for r in ref_chunk):
+            raise SeqliftError("every sequence and input must have the same number of references")
+        refs_per_pass = max(1, min(n_refs, pairs_per_batch))
+        chunk_sums: dict[str, np.ndarray] = {}
+        for r0 in range(0, n_refs, refs_per_pass):
+            r1 = min(n_refs, r0 + refs_per_pass)
+            flat_refs = [
+                tf.constant(np.ascontiguousarray(r[:, r0:r1].reshape((-1,) + r.shape[2:]), dtype=np.float32))
+                for r in ref_chunk
+            ]
+            out = fn([tf.constant(a, dtype=tf.float32) for a in x_chunk], flat_refs, tf.constant(r1 - r0, tf.int32))
+            for key, value in out.items():
+                value = value.numpy().astype(np.float64)
+                chunk_sums[key] = chunk_sums[key] + value if key in chunk_sums else value
+        for key, value in chunk_sums.items():
+            sums.setdefault(key, []).append(value)
+        start = stop
+        if progress is not None:
+            progress(stop)
+    return _finish(model, sums, n_refs, method, target, tasks, computed, single_task, single_input, layers,
+                   return_multipliers, softmax_normalize)
+
+
+# --------------------------------------------------------------------------- set-up
+def _as_model(model: Any) -> Model:
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, (str, Path)):
+        from seqlift.model import load_model
+
+        return load_model(model)
+    from seqlift.model import from_keras
+
+    return from_keras(model)
+
+
+def _as_input_list(model: Model, x: Any) -> tuple[list[np.ndarray], bool]:
+    single = not isinstance(x, (list, tuple))
+    arrays = [np.asarray(a, dtype=np.float32) for a in ([x] if single else x)]
+    if len(arrays) != len(model.inputs):
+        raise SeqliftError(f"the model has {len(model.inputs)} inputs but {len(arrays)} arrays were given")
+    out = []
+    for a, shape, name in zip(arrays, model.input_shapes, model.inputs):
+        expected = tuple(shape)
+        if a.shape == expected:
+            a = a[None]
+        if a.shape[1:] != expected:
+            raise SeqliftError(
+                f"input {name!r} expects arrays of shape (N, {', '.join(map(str, expected))}), got {a.shape}"
+            )
+        out.append(a)
+    if len({a.shape[0] for a in out}) != 1:
+        raise SeqliftError("all inputs must have the same number of sequences")
+    return out, single
+
+
+def _resolve_target(model: Model, target_layer: str | None) -> str:
+    if target_layer is not None:
+        if target_layer not in model.nodes:
+            raise SeqliftError(f"target layer {target_layer!r} is not in the model; it has {_some(model.nodes)}")
+        return target_layer
+    name = model.outputs[0]
+    node = model.nodes[name]
+    if isinstance(node.op, (ops.Activation, ops.Softmax)) and node.inputs:
+        return node.inputs[0]
+    return name
+
+
+def _units(model: Model, target: str) -> int:
+    shapes = _node_shapes(model)
+    return int(np.prod(shapes[target]))
+
+
+def _node_shapes(model: Model) -> dict[str, tuple[int, ...]]:
+    cached = getattr(model, "_seqlift_node_shapes", None)
+    if cached is None:
+        zeros = [tf.zeros((1,) + tuple(s), tf.float32) for s in model.input_shapes]
+        acts = model.forward(zeros)
+        cached = {name: tuple(v.shape[1:]) for name, v in acts.items()}
+        model._seqlift_node_shapes = cached
+    return cached
+
+
+def _as_tasks(task: int | Sequence[int], units: int, target: str) -> tuple[list[int], bool]:
+    single = isinstance(task, (int, np.integer))
+    tasks = [int(task)] if single else [int(t) for t in task]
+    if not tasks:
+        raise SeqliftError("no task given")
+    for t in tasks:
+        if not 0 <= t < units:
+            raise SeqliftError(f"task {t} is out of range: the target {target!r} has {units} outputs (0 to {units - 1})")
+    return tasks, single
+
+
+def _some(names: Any, k: int = 8) -> str:
+    names = list(names)
+    shown = ", ".join(names[:k])
+    return f"{shown}{', ...' if len(names) > k else ''} ({len(names)} nodes)"
+
+
+def _auto_batch_size(model: Model, target: str, method: str, steps: int) -> int:
+    shapes = _node_shapes(model)
+    floats = sum(int(np.prod(shapes[name])) for name in backprop.ancestors(model, target))
+    copies = 8 if method in DEEPLIFT_METHODS else 4
+    pairs = DEFAULT_BATCH_BYTES // (4 * copies * max(floats, 1))
+    return int(min(4096, max(16, pairs)))
+
+
+def _chunk_references(references: Any, inputs: list[np.ndarray], start: int, stop: int, single_input: bool) -> list:
+    """Per input, what the references of sequences ``start:stop`` are made from.
+
+    Arrays with one row per sequence, ``(N, S, *input_shape)``, are sliced;
+    shared arrays ``(S, *input_shape)``, counts and generators pass unchanged.
+    """
+    per_input = [references] if single_input else list(references) if isinstance(references, (list, tuple)) else [references] * len(inputs)
+    if len(per_input) != len(inputs):
+        raise SeqliftError(f"the model has {len(inputs)} inputs but references were given for {len(per_input)}")
+    out = []
+    for r, a in zip(per_input, inputs):
+        if isinstance(r, (list, tuple)):
+            r = np.asarray(r, dtype=np.float32)
+        if isinstance(r, np.ndarray) and r.ndim == a.ndim + 1:
+            if r.shape[0] != a.shape[0]:
+                raise SeqliftError(f"references have {r.shape[0]} rows but there are {a.shape[0]} sequences")
+            r = r[start:stop]
+        out.append(r)
+    return out
+
+
+def _resolve_references(per_input: list, x_chunk: list[np.ndarray], seed: int) -> list[np.ndarray]:
+    from seqlift import references as refmod
+
+    return [np.asarray(refmod.resolve(r, a, seed), dtype=np.float32) for r, a in zip(per_input, x_chunk)]
+
+
+# --------------------------------------------------------------------------- compiled batch
+_CACHE_ATTR = "_seqlift_compiled"
+
+
+def _compiled(model: Model, target: str, method: str, maxpool: str, units: tuple[int, ...],
+              layers: tuple[str, ...], steps: int):
+    cache = getattr(model, _CACHE_ATTR, None)
+    if cache is None:
+        cache = {}
+        setattr(model, _CACHE_ATTR, cache)
+    key = (target, method, maxpool, units, layers, steps if method == "integrated_gradients" else None)
+    if key not in cache:
+        spec = [tf.TensorSpec((None,) + tuple(s), tf.float32) for s in model.input_shapes]
+        body = _batch_body(model, target, method, maxpool, units, layers, steps)
+        cache[key] = tf.function(body, input_signature=[spec, spec, tf.TensorSpec((), tf.int32)],
+                                 reduce_retracing=True, autograph=False)
+    return cache[key]
+
+
+def _per_sequence_sum(values: tf.Tensor, n: tf.Tensor, per_seq: tf.Tensor) -> tf.Tensor:
+    """Sum consecutive groups of ``per_seq`` rows (the references of one sequence)."""
+    shape = tf.concat([[n, per_seq], tf.shape(values)[1:]], axis=0)
+    return tf.reduce_sum(tf.reshape(values, shape), axis=1)
+
+
+def _hypothetical(m: tf.Tensor, r: tf.Tensor) -> tf.Tensor:
+    """``m_b − Σ_c m_c r_c``: the contribution base b would have at each position."""
+    return m - tf.reduce_sum(m * r, axis=-1, keepdims=True)
+
+
+def _batch_body(model: Model, target: str, method: str, maxpool: str, units: tuple[int, ...],
+                layers: tuple[str, ...], steps: int):
+    one_hot_like = [len(s) >= 1 and s[-1] == 4 for s in model.input_shapes]
+    nodes = backprop.ancestors(model, target)
+
+    def target_values(acts_x: dict, acts_r: dict, pair_seq: tf.Tensor) -> tf.Tensor:
+        fx = tf.reshape(acts_x[target], [tf.shape(acts_x[target])[0], -1])
+        fr = tf.reshape(acts_r[target], [tf.shape(acts_r[target])[0], -1])
+        return tf.gather(fx, pair_seq) - fr  # (pairs, units)
+
+    def pack(results: dict[str, list[tf.Tensor]]) -> dict[str, tf.Tensor]:
+        return {key: tf.stack(values) for key, values in results.items()}
+
+    if method in DEEPLIFT_METHODS:
+        walker = backprop.DeepLiftPass(model, target, method, maxpool)
+
+        def body(x, refs, per_seq):
+            n = tf.shape(x[0])[0]
+            pair_seq = tf.repeat(tf.range(n), per_seq)
+            state = walker.forward(x, refs, pair_seq)
+            dt = target_values(state.x_acts, state.ref_acts, pair_seq)
+            results: dict[str, list[tf.Tensor]] = {}
+            for unit in units:
+                mults = walker.backward(state, unit)
+                results.setdefault("target_delta", []).append(_per_sequence_sum(dt[:, unit], n, per_seq))
+                for i, name in enumerate(model.inputs):
+                    if name in mults:
+                        m_pos, m_neg = mults[name]
+                    else:
+                        m_pos = m_neg = tf.zeros_like(refs[i])
+                    d_pos, d_neg = backprop.rules.split_by_sign(state.deltas[name])
+                    contrib = m_pos * d_pos + m_neg * d_neg
+                    m = 0.5 * (m_pos + m_neg)
+                    results.setdefault(f"contrib{i}", []).append(_per_sequence_sum(contrib, n, per_seq))
+                    results.setdefault(f"mult{i}", []).append(_per_sequence_sum(m, n, per_seq))
+                    if one_hot_like[i]:
+                        results.setdefault(f"hyp{i}", []).append(_per_sequence_sum(_hypothetical(m, refs[i]), n, per_seq))
+                for name in layers:
+                    m_pos, m_neg = mults.get(name, (tf.zeros_like(state.deltas[name]),) * 2)
+                    p_pos, p_neg = state.parts.get(name) or backprop.rules.split_by_sign(state.deltas[name])
+                    results.setdefault(f"layer_contrib:{name}", []).append(
+                        _per_sequence_sum(m_pos * p_pos + m_neg * p_neg, n, per_seq))
+                    results.setdefault(f"layer_mult:{name}", []).append(
+                        _per_sequence_sum(0.5 * (m_pos + m_neg), n, per_seq))
+            return pack(results)
+
+        return body
+
+    if method == "integrated_gradients":
+        def body(x, refs, per_seq):
+            n = tf.shape(x[0])[0]
+            pair_seq = tf.repeat(tf.range(n), per_seq)
+            x_pairs = [tf.gather(a, pair_seq) for a in x]
+            acts_x = model.forward(x, keep=set(nodes))
+            acts_r = model.forward(refs, keep=set(nodes))
+            dt = target_values(acts_x, acts_r, pair_seq)
+            results: dict[str, list[tf.Tensor]] = {}
+            for unit in units:
+                total = [tf.zeros_like(r) for r in refs]
+                for k in range(steps):
+                    alpha = (k + 0.5) / steps
+                    points = [r + alpha * (xp - r) for xp, r in zip(x_pairs, refs)]
+                    grads = backprop.gradient_at(model, target, points, unit)
+                    total = [t + g for t, g in zip(total, grads)]
+                results.setdefault("target_delta", []).append(_per_sequence_sum(dt[:, unit], n, per_seq))
+                for i in range(len(refs)):
+                    m = total[i] / steps
+                    results.setdefault(f"contrib{i}", []).append(_per_sequence_sum(m * (x_pairs[i] - refs[i]), n, per_seq))
+                    results.setdefault(f"mult{i}", []).append(_per_sequence_sum(m, n, per_seq))
+                    if one_hot_like[i]:
+                        results.setdefault(f"hyp{i}", []).append(_per_sequence_sum(_hypothetical(m, refs[i]), n, per_seq))
+            return pack(results)
+
+        return body
+
+    guided = backprop.GuidedBackpropPass(model, target) if method == "guided_backprop" else None
+
+    def body(x, refs, per_seq):
+        # multipliers at the input do not depend on the reference: computed once per sequence
+        n = tf.shape(x[0])[0]
+        pair_seq = tf.repeat(tf.range(n), per_seq)
+        acts_x = model.forward(x, keep=set(nodes))
+        acts_r = model.forward(refs, keep=set(nodes))
+        dt = target_values(acts_x, acts_r, pair_seq)
+        count = tf.cast(per_seq, tf.float32)
+        results: dict[str, list[tf.Tensor]] = {}
+        for unit in units:
+            grads = guided.multipliers(x, unit) if guided else backprop.gradient_at(model, target, x, unit)
+            results.setdefault("target_delta", []).append(_per_sequence_sum(dt[:, unit], n, per_seq))
+            for i in range(len(refs)):
+                m = grads[i]
+                ref_sum = _per_sequence_sum(refs[i], n, per_seq)
+                if method == "gradient":
+                    contrib = m * x[i] * count
+                else:  # summed over references: m (x - r)
+                    contrib = m * (x[i] * count - ref_sum)
+                results.setdefault(f"contrib{i}", []).append(contrib)
+                results.setdefault(f"mult{i}", []).append(m * count)
+                if one_hot_like[i]:
+                    if method == "gradient":
+                        hyp = m * count
+                    else:
+                        hyp = m * count - tf.reduce_sum(m * ref_sum, axis=-1, keepdims=True)
+                    results.setdefault(f"hyp{i}", []).append(hyp)
+        return pack(results)
+
+    return body
+
+
+# --------------------------------------------------------------------------- results
+def _finish(model, sums, n_refs, method, target, tasks, computed, single_task, single_input, layers,
+            return_multipliers, softmax_normalize) -> Attribution:
+    def mean(key: str) -> np.ndarray | None:
+        if key not in sums:
+            return None
+        return np.concatenate(sums[key], axis=1) / n_refs  # (units, N, ...)
+
+    def select(a: np.ndarray | None, normalize: bool = False) -> np.ndarray | None:
+        if a is None:
+            return None
+        if normalize:
+            a = a - a.mean(axis=0, keepdims=True)
+        a = a[[computed.index(t) for t in tasks]].astype(np.float32)
+        return a[0] if single_task else a
+
+    n_inputs = len(model.inputs)
+    contributions = [mean(f"contrib{i}") for i in range(n_inputs)]
+    target_delta = mean("target_delta")
+    total = sum(c.reshape(c.shape[0], c.shape[1], -1).sum(axis=2) for c in contributions)
+    residual = target_delta - total
+    if softmax_normalize:
+        # contributions to (t − mean over units): the target differences are normalised the same way
+        target_delta = target_delta - target_delta.mean(axis=0, keepdims=True)
+        residual = residual - residual.mean(axis=0, keepdims=True)
+
+    def per_input(prefix: str, normalize: bool) -> Any:
+        values = [select(mean(f"{prefix}{i}"), normalize) for i in range(n_inputs)]
+        return values[0] if single_input else values
+
+    layer_results = {
+        name: {
+            "contributions": select(mean(f"layer_contrib:{name}"), softmax_normalize),
+            "multipliers": select(mean(f"layer_mult:{name}"), softmax_normalize),
+        }
+        for name in layers
+    }
+    return Attribution(
+        contributions=per_input("contrib", softmax_normalize),
+        hypothetical=per_input("hyp", softmax_normalize),
+        deltas=select(residual),
+        target_deltas=select(target_delta),
+        multipliers=per_input("mult", softmax_normalize) if return_multipliers else None,
+        layers=layer_results,
+        method=method,
+        target=target,
+        tasks=list(tasks),
+        n_references=int(n_refs or 0),
+    )

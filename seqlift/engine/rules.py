@@ -1,0 +1,187 @@
+"""The DeepLIFT rules, one function each, with the paper's equations.
+
+Notation follows Shrikumar, Greenside & Kundaje, "Learning Important Features
+Through Propagating Activation Differences", ICML 2017 (arXiv 1704.02685).
+For a neuron ``y = f(x)`` with reference input ``x0``, ``Δx = x - x0`` and
+``Δy = f(x) - f(x0)``. A *multiplier* ``m_{Δx Δt}`` is the contribution of
+``Δx`` to the change of the target ``Δt`` divided by ``Δx`` (eq. 2); the chain
+rule for multipliers (eq. 3) lets them be propagated backwards layer by layer,
+and *summation-to-delta* (eq. 1), ``Σ_i m_{Δx_i Δt} Δx_i = Δt``, holds exactly
+when every rule below satisfies it for its own layer.
+
+Every function here works elementwise on tensors whose first axis runs over
+(sequence, reference) pairs. Multipliers travel as a pair ``(m_plus, m_minus)``
+for the positive and negative parts of a layer's difference-from-reference
+(section 3.5.1); the two are the same tensor object until a RevealCancel
+nonlinearity separates them, and a Dense or convolution layer joins them again.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+#: below this |Δx| a difference quotient is replaced by its limit (a derivative)
+NEAR_ZERO = 1e-7
+
+
+def split_by_sign(delta: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Split a difference-from-reference into positive and negative parts.
+
+    ``Δx⁺ = max(Δx, 0)`` and ``Δx⁻ = min(Δx, 0)``, so ``Δx = Δx⁺ + Δx⁻``. This is
+    how an input layer (or any layer without a finer split) attributes its
+    difference to the two parts (section 3.5.1).
+    """
+    zero = tf.zeros_like(delta)
+    return tf.maximum(delta, zero), tf.minimum(delta, zero)
+
+
+def rescale_multiplier(x0: tf.Tensor, delta_x: tf.Tensor, delta_y: tf.Tensor, derivative) -> tf.Tensor:
+    """The Rescale rule for an elementwise nonlinearity (section 3.5.2, eq. 6).
+
+    ``m_{ΔxΔy} = Δy / Δx``, so that ``m Δx = Δy`` (summation-to-delta through the
+    neuron). Where ``|Δx| < NEAR_ZERO`` the quotient is replaced by its limit,
+    the derivative at the reference ``f'(x0)``. (The original deeplift takes the
+    derivative at ``f(x0)`` instead of ``x0`` for sigmoid and tanh, which is wrong.)
+
+    Parameters
+    ----------
+    x0, delta_x, delta_y : tf.Tensor
+        Reference input, input difference and output difference.
+    derivative : callable
+        ``f'`` evaluated elementwise.
+    """
+    near_zero = tf.abs(delta_x) < NEAR_ZERO
+    safe_dx = tf.where(near_zero, tf.ones_like(delta_x), delta_x)
+    return tf.where(near_zero, derivative(x0), delta_y / safe_dx)
+
+
+def revealcancel_parts(x0: tf.Tensor, dx_pos: tf.Tensor, dx_neg: tf.Tensor, fn) -> tuple[tf.Tensor, tf.Tensor]:
+    """Output differences of the RevealCancel rule (section 3.5.3, eqs. 7-8).
+
+    The positive and negative parts of the input difference are each given the
+    average of their effect when added before and after the other::
+
+        Δy⁺ = ½ [f(x0 + Δx⁺) − f(x0)] + ½ [f(x0 + Δx⁻ + Δx⁺) − f(x0 + Δx⁻)]
+        Δy⁻ = ½ [f(x0 + Δx⁻) − f(x0)] + ½ [f(x0 + Δx⁺ + Δx⁻) − f(x0 + Δx⁺)]
+
+    so that ``Δy⁺ + Δy⁻ = f(x0 + Δx⁺ + Δx⁻) − f(x0) = Δy``.
+    """
+    f0 = fn(x0)
+    f_pos = fn(x0 + dx_pos)
+    f_neg = fn(x0 + dx_neg)
+    f_both = fn(x0 + dx_pos + dx_neg)
+    dy_pos = 0.5 * ((f_pos - f0) + (f_both - f_neg))
+    dy_neg = 0.5 * ((f_neg - f0) + (f_both - f_pos))
+    return dy_pos, dy_neg
+
+
+def revealcancel_multipliers(
+    x0: tf.Tensor, dx_pos: tf.Tensor, dx_neg: tf.Tensor, dy_pos: tf.Tensor, dy_neg: tf.Tensor, derivative
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Multipliers of the RevealCancel rule: ``m⁺ = Δy⁺/Δx⁺`` and ``m⁻ = Δy⁻/Δx⁻``.
+
+    Where a part is near zero the quotient is replaced by its limit, the
+    average of the derivatives at the two points it is added at:
+    ``lim_{Δx⁺→0} Δy⁺/Δx⁺ = ½ [f'(x0) + f'(x0 + Δx⁻)]`` (and symmetrically for
+    ``Δx⁻``). The original deeplift divides by a 1e-7 pseudocount there, which
+    leaves float32 rounding artefacts in the multipliers.
+    """
+    d0 = derivative(x0)
+    pos_small = tf.abs(dx_pos) < NEAR_ZERO
+    neg_small = tf.abs(dx_neg) < NEAR_ZERO
+    one = tf.ones_like(dx_pos)
+    m_pos = tf.where(
+        pos_small, 0.5 * (d0 + derivative(x0 + dx_neg)), dy_pos / tf.where(pos_small, one, dx_pos)
+    )
+    m_neg = tf.where(
+        neg_small, 0.5 * (d0 + derivative(x0 + dx_pos)), dy_neg / tf.where(neg_small, one, dx_neg)
+    )
+    return m_pos, m_neg
+
+
+def kernel_split_forward(delta_y: tf.Tensor, abs_kernel_response: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Positive and negative parts of a Dense or convolution output (section 3.5.1).
+
+    The paper's linear rule splits ``Δy = Σ_i w_i Δx_i`` by the sign of each term
+    ``w_i Δx_i``: ``Δy⁺ = Σ_i [w_i Δx_i]⁺`` and ``Δy⁻ = Σ_i [w_i Δx_i]⁻``. Since
+    ``|w_i Δx_i| = |w_i| |Δx_i|``, this is computed with one extra pass of the
+    layer with kernel ``|W|`` on ``|Δx|``::
+
+        Δy⁺ = ½ (Δy + |W| |Δx|),   Δy⁻ = ½ (Δy − |W| |Δx|).
+
+    Parameters
+    ----------
+    delta_y : tf.Tensor
+        ``W Δx`` (the layer's output difference; the bias cancels).
+    abs_kernel_response : tf.Tensor
+        ``|W| |Δx|``, the layer applied with kernel ``|W|`` and no bias to ``|Δx|``.
+    """
+    return 0.5 * (delta_y + abs_kernel_response), 0.5 * (delta_y - abs_kernel_response)
+
+
+def kernel_split_backward(delta_x: tf.Tensor, grad_sum: tf.Tensor, grad_abs: tf.Tensor) -> tf.Tensor:
+    """Input multipliers of a Dense or convolution layer whose output parts differ.
+
+    An input ``x_i`` with ``Δx_i > 0`` feeds ``Δy⁺`` through positive weights and
+    ``Δy⁻`` through negative ones (and conversely for ``Δx_i < 0``), so::
+
+        m_i = Σ_j [w_ij]⁺ m⁺_j + [w_ij]⁻ m⁻_j        if Δx_i > 0
+        m_i = Σ_j [w_ij]⁻ m⁺_j + [w_ij]⁺ m⁻_j        if Δx_i < 0
+        m_i = ½ Σ_j w_ij (m⁺_j + m⁻_j)               if Δx_i = 0
+
+    which is, with ``Wᵀ`` the layer's transpose (its gradient map),
+    ``m = ½ [Wᵀ(m⁺ + m⁻) + sign(Δx) ⊙ |W|ᵀ(m⁺ − m⁻)]``. Both parts of the input
+    then carry the same multiplier (the split is joined again).
+
+    Parameters
+    ----------
+    delta_x : tf.Tensor
+        The layer's input difference.
+    grad_sum : tf.Tensor
+        ``Wᵀ (m⁺ + m⁻)``.
+    grad_abs : tf.Tensor
+        ``|W|ᵀ (m⁺ − m⁻)``.
+    """
+    return 0.5 * (grad_sum + tf.sign(delta_x) * grad_abs)
+
+
+def maxpool_routed_contributions(window_max_input, window_max_reference, multiplier):
+    """Split the change of a max-pooling output between the two argmaxes.
+
+    With ``y = max_i x_i`` and ``y0 = max_i x0_i``, let ``M = max(y, y0)``. Then
+    ``Δy = (M − y0) + (y − M)``: the first term is credited to the argmax of the
+    input and the second to the argmax of the reference. Each credited element
+    ``i`` gets the contribution ``m · term``, and its multiplier is that
+    contribution divided by its own ``Δx_i``; when ``Δx_i = 0`` the routed term
+    is exactly zero, so summation-to-delta holds for any reference (the rule
+    DeepSHAP and Captum use). The original deeplift routes ``m`` through the
+    input's argmax only (``maxpool="gradient"``), which breaks summation-to-delta
+    against a non-uniform reference.
+
+    Returns
+    -------
+    (tf.Tensor, tf.Tensor)
+        The output-gradients to route through the input's argmax and through the
+        reference's argmax: ``m (M − y0)`` and ``m (y − M)``.
+    """
+    upper = tf.maximum(window_max_input, window_max_reference)
+    return multiplier * (upper - window_max_reference), multiplier * (window_max_input - upper)
+
+
+def product_multipliers(a0, delta_a, b0, delta_b):
+    """Exact multipliers for a product ``y = a b`` (used inside the softmax rule).
+
+    ``Δ(ab) = Δa (b0 + ½Δb) + Δb (a0 + ½Δa)`` exactly (the Shapley split of two
+    factors), so ``m_a = b0 + ½Δb`` and ``m_b = a0 + ½Δa``.
+    """
+    return b0 + 0.5 * delta_b, a0 + 0.5 * delta_a
+
+
+def collapse(m_plus: tf.Tensor, m_minus: tf.Tensor, delta: tf.Tensor) -> tf.Tensor:
+    """One multiplier per element from a (m⁺, m⁻) pair, for layers that need one.
+
+    A layer whose own difference was split by sign (:func:`split_by_sign`)
+    passes ``m⁺`` where ``Δ > 0``, ``m⁻`` where ``Δ < 0`` and their mean at 0.
+    """
+    if m_minus is m_plus:
+        return m_plus
+    return tf.where(delta > 0, m_plus, tf.where(delta < 0, m_minus, 0.5 * (m_plus + m_minus)))

@@ -1,0 +1,1 @@
+"""Independent implementations used as test oracles (run as subprocesses)."""
