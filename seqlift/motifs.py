@@ -383,7 +383,7 @@ def shipped_motifs(filename: str = "jaspar2024_gata1_tal1.meme") -> Path:
     Parameters
     ----------
     filename : str
-        ``jaspar2024_gata1_tal1.meme`` (JASPAR 2024 GATA1 and TAL1::TCF3, the
+        ``jaspar2024_gata1_tal1.meme`` (JASPAR 2024 Gata1 (MA0035.3) and TAL1::TCF3 (MA0091.1), the
         simulation's default) or ``encode_tal1_gata.meme`` (the ENCODE
         matrices GATA_disc1 and TAL1_known1 used by the DeepLIFT paper).
 
