@@ -61,12 +61,22 @@ finaliser and ``golden = 0x9E3779B97F4A7C15`` its increment::
 Random integers below a bound are drawn exactly uniformly (Lemire's
 multiply-shift with rejection). The references of a sequence therefore
 depend only on ``seed`` and the sequence itself, never on its position in the
-input, the batch size, chunking, sharding or the number of threads: ``dinucleotide_shuffle(x[a:b], n, seed)``
+input, the batch size, chunking or sharding: ``dinucleotide_shuffle(x[a:b], n, seed)``
 equals ``dinucleotide_shuffle(x, n, seed)[a:b]``, and the first ``m``
 shuffles of ``dinucleotide_shuffle(x, n, seed)`` are those of
 ``dinucleotide_shuffle(x, m, seed)``. Two identical sequences in one input get
 identical shuffles; this is intended (a sequence's references, and hence its
 scores, do not depend on what else was scored with it).
+
+Performance
+-----------
+One-hot rows are turned into symbol codes, and the shuffles written straight
+into the one-hot output, by numba kernels (compiled once, cached on disk).
+Each walk step costs one random draw and a branch-free choice of successor.
+The kernels run on one thread: that alone is tens of millions of shuffled
+bases per second (see ``seqlift bench shuffle``), far from the bottleneck
+next to a model, and unlike a multi-threaded kernel it does not slow down
+when the cores are shared.
 
 References
 ----------
@@ -83,7 +93,7 @@ cover time. Proc. 28th ACM STOC, 296-303.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from seqlift.errors import SeqliftError
 
@@ -229,11 +239,11 @@ def one_hot_to_codes(x: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------
 # the shuffle
 # --------------------------------------------------------------------------
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _prepare_kernel(codes, seed_key, counts, stream_keys):
     """Per sequence: dinucleotide counts (N, 5, 5) and stream key (N,)."""
     n_seqs, length = codes.shape
-    for i in prange(n_seqs):
+    for i in range(n_seqs):
         digest = _FNV_OFFSET ^ _mix64(_U64(length))
         for j in range(length):
             digest = (digest ^ _U64(codes[i, j])) * _FNV_PRIME
@@ -245,7 +255,7 @@ def _prepare_kernel(codes, seed_key, counts, stream_keys):
         stream_keys[i] = _mix64(_mix64(digest) ^ seed_key)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _shuffle_kernel(codes, counts, stream_keys, n_shuffles, one_hot_rows, out):
     """Write ``n_shuffles`` uniform dinucleotide shuffles of each row of ``codes``.
 
@@ -255,7 +265,7 @@ def _shuffle_kernel(codes, counts, stream_keys, n_shuffles, one_hot_rows, out):
     """
     n_seqs, length = codes.shape
     stuck = 0
-    for task in prange(n_seqs * n_shuffles):
+    for task in range(n_seqs * n_shuffles):
         i = task // n_shuffles
         k = task - i * n_shuffles
         first = np.int64(codes[i, 0])
@@ -292,6 +302,14 @@ def _shuffle_kernel(codes, counts, stream_keys, n_shuffles, one_hot_rows, out):
             if last_exit[vertex] >= 0:
                 remaining[vertex, last_exit[vertex]] -= 1
                 left[vertex] -= 1
+        # upper[v, s]: unused non-last edges from v to symbols <= s, so that a
+        # draw in [0, left[v]) picks its successor without branches
+        upper = np.empty((N_SYMBOLS, 4), dtype=np.int64)
+        for vertex in range(N_SYMBOLS):
+            total = 0
+            for symbol in range(4):
+                total += remaining[vertex, symbol]
+                upper[vertex, symbol] = total
 
         # 2 + 3. walk, leaving each vertex by a uniformly random unused non-last
         # edge while it has one, then by its last exit
@@ -301,8 +319,14 @@ def _shuffle_kernel(codes, counts, stream_keys, n_shuffles, one_hot_rows, out):
         for position in range(1, length):
             if left[vertex] > 0:
                 draw = _uniform_below(state, left[vertex])
-                successor = _pick(remaining, vertex, draw)
-                remaining[vertex, successor] -= 1
+                successor = (
+                    np.int64(draw >= upper[vertex, 0])
+                    + np.int64(draw >= upper[vertex, 1])
+                    + np.int64(draw >= upper[vertex, 2])
+                    + np.int64(draw >= upper[vertex, 3])
+                )
+                for symbol in range(4):
+                    upper[vertex, symbol] -= np.int64(symbol >= successor)
                 left[vertex] -= 1
             else:
                 successor = last_exit[vertex]

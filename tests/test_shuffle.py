@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib
 import random
 
-import numba
 import numpy as np
 import pytest
 from scipy.stats import chisquare
@@ -216,17 +215,6 @@ def test_chunking_and_slicing_do_not_change_shuffles():
 def test_fewer_shuffles_are_a_prefix():
     x = ONE_HOT_ROWS[np.random.default_rng(5).integers(0, 4, size=(5, 200))]
     np.testing.assert_array_equal(dinucleotide_shuffle(x, 3, seed=1), dinucleotide_shuffle(x, 8, seed=1)[:, :3])
-
-
-def test_thread_count_does_not_change_shuffles():
-    x = ONE_HOT_ROWS[np.random.default_rng(6).integers(0, 4, size=(16, 300))]
-    expected = dinucleotide_shuffle(x, 4, seed=8)
-    threads = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        np.testing.assert_array_equal(dinucleotide_shuffle(x, 4, seed=8), expected)
-    finally:
-        numba.set_num_threads(threads)
 
 
 def test_seed_matters_and_identical_sequences_share_shuffles():
