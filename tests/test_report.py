@@ -1,0 +1,148 @@
+"""Report statistics on synthetic scores with known answers, intervals, and the files written."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqlift.report import (
+    binomial_ci,
+    build_report,
+    clopper_pearson_interval,
+    headline_table,
+    sequence_classes,
+    summarise,
+    to_markdown,
+    wilson_interval,
+    write_report,
+)
+
+GATA, TAL = "GATA1", "TAL1"
+
+
+def _synthetic():
+    """Four sequences with hand-placed matches and scores.
+
+    seq 0 (both):        TAL1 [0,5) lo 8    task0 +2   | GATA1 [10,14) lo 9 task0 0 | TAL1 [15,20) lo 3 (weak)
+    seq 1 (both):        TAL1 [2,7) lo 7.0  task0 -1   | GATA1 [12,16) lo 7.5 task0 +3
+    seq 2 (TAL1 only):   TAL1 [5,10) lo 10  task0 0.25, task1 +0.4
+    seq 3 (GATA1 only):  GATA1 [0,4) lo 8   task0 1.0,  task2 -0.1
+    """
+    labels = np.array([[1, 1, 1], [1, 1, 1], [0, 0, 1], [0, 1, 0]])
+    rows = [
+        (0, "s0", TAL, 0, 0, 5, "+", 8.0),
+        (0, "s0", GATA, 0, 10, 14, "+", 9.0),
+        (0, "s0", TAL, 1, 15, 20, "+", 3.0),
+        (1, "s1", TAL, 0, 2, 7, "+", 7.0),
+        (1, "s1", GATA, 0, 12, 16, "+", 7.5),
+        (2, "s2", TAL, 0, 5, 10, "+", 10.0),
+        (3, "s3", GATA, 0, 0, 4, "+", 8.0),
+    ]
+    matches = pd.DataFrame(rows, columns=["seq", "name", "motif", "rank", "start", "end", "strand", "log_odds"])
+    scores = np.zeros((3, 4, 20), dtype=np.float32)
+    # spread each window's total over two positions so window sums, not single positions, matter
+    def put(t, n, start, end, total):
+        scores[t, n, start] += total / 2
+        scores[t, n, end - 1] += total / 2
+
+    put(0, 0, 0, 5, 2.0)
+    put(0, 0, 10, 14, 0.0)
+    put(0, 0, 15, 20, -50.0)  # the weak match: must not count anywhere
+    put(0, 1, 2, 7, -1.0)
+    put(0, 1, 12, 16, 3.0)
+    put(0, 2, 5, 10, 0.25)
+    put(1, 2, 5, 10, 0.4)
+    put(0, 3, 0, 4, 1.0)
+    put(2, 3, 0, 4, -0.1)
+    return matches, labels, scores
+
+
+def _row(summary, stat, motif, task):
+    hit = summary[(summary.statistic == stat) & (summary.motif == motif) & (summary.task == task)]
+    assert len(hit) == 1
+    return hit.iloc[0]
+
+
+def test_classes_from_labels():
+    labels = np.array([[1, 1, 1], [0, 1, 0], [0, 0, 1], [0, 0, 0]])
+    assert sequence_classes(labels).tolist() == ["both", "first_only", "second_only", "neither"]
+
+
+def test_statistics_have_the_known_answers():
+    matches, labels, scores = _synthetic()
+    report = build_report(matches, labels, {"m": scores}, (GATA, TAL), strong=7.0)
+    table, summary = report.matches, report.summary
+    assert table.loc[0, "score_m_task0"] == pytest.approx(2.0)
+    assert table.loc[2, "score_m_task0"] == pytest.approx(-50.0)
+    fn_tal = _row(summary, "false_negative", TAL, 0)
+    assert (fn_tal["count"], fn_tal["n"], fn_tal["value"]) == (1, 2, 0.5)
+    fn_gata = _row(summary, "false_negative", GATA, 0)
+    assert (fn_gata["count"], fn_gata["n"]) == (1, 2)  # a score of exactly 0 counts as <= 0
+    lo, hi = wilson_interval(1, 2)
+    assert (fn_tal["ci_low"], fn_tal["ci_high"]) == pytest.approx((lo, hi))
+    off_tal = _row(summary, "off_task_positive", TAL, 1)
+    assert (off_tal["count"], off_tal["n"]) == (1, 1)
+    off_gata = _row(summary, "off_task_positive", GATA, 2)
+    assert (off_gata["count"], off_gata["n"]) == (0, 1)
+    coop_tal = _row(summary, "cooperativity", TAL, 0)
+    assert coop_tal["mean_both"] == pytest.approx(0.5) and coop_tal["mean_single"] == pytest.approx(0.25)
+    assert coop_tal["value"] == pytest.approx(0.25) and coop_tal["n"] == 2 and coop_tal["n_single"] == 1
+    coop_gata = _row(summary, "cooperativity", GATA, 0)
+    assert coop_gata["value"] == pytest.approx(1.5 - 1.0)
+    # raising the threshold drops the 7.0 and 7.5 matches
+    stricter = summarise(report.matches, (GATA, TAL), strong=7.6)
+    assert _row(stricter, "false_negative", TAL, 0)["n"] == 1
+    assert _row(stricter, "false_negative", GATA, 0)["n"] == 1
+
+
+def test_headline_and_markdown():
+    matches, labels, scores = _synthetic()
+    report = build_report(matches, labels, {"rescale": scores, "gradient": -scores}, (GATA, TAL))
+    head = report.headline
+    assert head["method"].tolist() == ["DeepLIFT Rescale", "gradient"]
+    cell = head.iloc[0][f"{TAL} task-0 score <= 0 (both-motif seqs)"]
+    assert cell.startswith("50.00 % (1/2;")
+    md = to_markdown(head)
+    assert md.count("\n") == 4 and md.startswith("| method |")
+    assert headline_table(report.summary, (GATA, TAL)).equals(head)
+
+
+def test_wilson_known_values():
+    z = 1.959963984540054
+    lo, hi = wilson_interval(0, 10)
+    assert lo == pytest.approx(0.0, abs=1e-12) and hi == pytest.approx(z * z / (10 + z * z))
+    lo, hi = wilson_interval(5, 10)
+    assert (lo + hi) / 2 == pytest.approx(0.5)
+    assert math.isnan(wilson_interval(0, 0)[0])
+
+
+@pytest.mark.parametrize("k,n", [(0, 10), (1, 2), (46, 398), (398, 398), (7, 341)])
+def test_clopper_pearson_matches_the_beta_quantiles(k, n):
+    stats = pytest.importorskip("scipy.stats")
+    lo, hi = clopper_pearson_interval(k, n, 0.95)
+    want_lo = 0.0 if k == 0 else stats.beta.ppf(0.025, k, n - k + 1)
+    want_hi = 1.0 if k == n else stats.beta.ppf(0.975, k + 1, n - k)
+    assert lo == pytest.approx(want_lo, abs=1e-7) and hi == pytest.approx(want_hi, abs=1e-7)
+    assert binomial_ci(k, n, method="clopper-pearson") == (lo, hi)
+
+
+def test_report_files(tmp_path):
+    matches, labels, scores = _synthetic()
+    matches["overlaps_true"] = [True, True, False, True, True, True, True]
+    report = build_report(matches, labels, {"rescale": scores, "grad_x_input": scores * 2}, (GATA, TAL), notes={"model": "toy"})
+    paths = write_report(report, tmp_path)
+    for key in ("matches", "summary", "markdown", "html", "plot:rescale", "plot:grad_x_input"):
+        assert paths[key].exists() and paths[key].stat().st_size > 0, key
+    assert paths["plot:rescale"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    per_match = pd.read_csv(paths["matches"], sep="\t")
+    for col in ("name", "start", "end", "motif", "strand", "log_odds", "class", "overlaps_true",
+                "score_rescale_task0", "score_grad_x_input_task2"):
+        assert col in per_match.columns
+    assert len(per_match) == len(matches)
+    page = paths["html"].read_text()
+    assert page.count("data:image/png;base64,") == 2 and "<table" in page and 'src="scatter' not in page
+    assert "DeepLIFT Rescale" in paths["markdown"].read_text()
+    long = pd.read_csv(paths["summary"], sep="\t")
+    assert set(long["statistic"]) == {"false_negative", "off_task_positive", "cooperativity"}
