@@ -353,6 +353,22 @@ def _seed_key(seed: int) -> np.uint64:
     return np.uint64(value)
 
 
+def _kernel_output(out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The array the shuffle kernel writes for ``out``, and its (5, 4) one-hot rows.
+
+    That is ``out`` itself, or a uint8 view of a boolean ``out``, or, for
+    float dtypes numba does not compile (float16), a float64 scratch array
+    that the caller copies into ``out``.
+    """
+    if out.dtype == np.bool_:
+        kernel_out = out.view(np.uint8)
+    elif out.dtype.kind in "iu" or out.dtype in (np.float32, np.float64):
+        kernel_out = out
+    else:
+        kernel_out = np.empty(out.shape, dtype=np.float64)
+    return kernel_out, np.eye(N_SYMBOLS, 4, dtype=kernel_out.dtype)
+
+
 def dinucleotide_shuffle(x: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """Uniformly random dinucleotide shuffles of one-hot sequences.
 
@@ -415,15 +431,10 @@ def dinucleotide_shuffle(x: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
         counts = np.empty((n_seqs, N_SYMBOLS, N_SYMBOLS), dtype=np.int64)
         stream_keys = np.empty(n_seqs, dtype=np.uint64)
         _prepare_kernel(codes, seed_key, counts, stream_keys)
-        one_hot_rows = np.eye(N_SYMBOLS, 4, dtype=out.dtype)
-        kernel_out = out.view(np.uint8) if out.dtype == np.bool_ else out
-        kernel_rows = one_hot_rows.view(np.uint8) if out.dtype == np.bool_ else one_hot_rows
-        if out.dtype.kind == "f" and out.dtype not in (np.float32, np.float64):
-            kernel_out = np.empty(out.shape, dtype=np.float64)
-            kernel_rows = one_hot_rows.astype(np.float64)
-        stuck = _shuffle_kernel(codes, counts, stream_keys, n, kernel_rows, kernel_out)
+        kernel_out, one_hot_rows = _kernel_output(out)
+        stuck = _shuffle_kernel(codes, counts, stream_keys, n, one_hot_rows, kernel_out)
         if stuck:  # pragma: no cover - would mean the last exits were not a tree
             raise RuntimeError(f"dinucleotide shuffle: {stuck} walks got stuck")
-        if kernel_out is not out and kernel_out.dtype != np.uint8:
+        if kernel_out.base is not out and kernel_out is not out:
             out[...] = kernel_out
     return out[0] if single else out

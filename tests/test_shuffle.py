@@ -263,3 +263,19 @@ def test_one_hot_to_codes():
     np.testing.assert_array_equal(one_hot_to_codes(encode("ACGTN")[np.newaxis]), [[0, 1, 2, 3, 4]])
     with pytest.raises(SeqliftError, match="shape"):
         one_hot_to_codes(np.zeros((5, 4)))
+
+
+# ---------------------------------------------------------------- benchmark
+def test_bench_command_runs_the_shuffle_suite(capsys):
+    from seqlift.bench import shuffle_bench
+    from seqlift.cli import main
+    from seqlift.commands.bench_cmd import SUITES
+
+    assert SUITES["shuffle"] == "seqlift.bench.shuffle_bench"
+    rows = shuffle_bench.measure(quick=True)
+    assert rows[0]["implementation"].startswith("seqlift") and rows[0]["bases_per_s"] > 0
+    assert len(rows) == 2  # deeplift measured, or a row saying why it was skipped
+    table = shuffle_bench.format_table(rows)
+    assert "seqlift dinucleotide_shuffle" in table and "deeplift" in table
+    assert main(["bench", "no-such-suite"]) == 1
+    assert "unknown suite 'no-such-suite'" in capsys.readouterr().err
