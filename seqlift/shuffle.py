@@ -265,25 +265,32 @@ def _shuffle_kernel(codes, counts, stream_keys, n_shuffles, one_hot_rows, out):
     """
     n_seqs, length = codes.shape
     stuck = 0
+    # scratch, reset for every shuffle
+    state = np.empty(1, dtype=np.uint64)
+    remaining = np.empty((N_SYMBOLS, N_SYMBOLS), dtype=np.int64)  # unused non-last edges
+    out_degree = np.empty(N_SYMBOLS, dtype=np.int64)
+    last_exit = np.empty(N_SYMBOLS, dtype=np.int64)
+    in_tree = np.empty(N_SYMBOLS, dtype=np.bool_)
+    left = np.empty(N_SYMBOLS, dtype=np.int64)
+    upper = np.empty((N_SYMBOLS, 4), dtype=np.int64)
     for task in range(n_seqs * n_shuffles):
         i = task // n_shuffles
         k = task - i * n_shuffles
         first = np.int64(codes[i, 0])
         final = np.int64(codes[i, length - 1])
-        state = np.empty(1, dtype=np.uint64)
         # a random-looking start per shuffle: consecutive starts would give
         # overlapping SplitMix64 streams (it steps its state by the same constant)
         state[0] = _mix64(stream_keys[i] ^ _mix64((_U64(k) + _U64(1)) * _GOLDEN))
 
-        remaining = counts[i].copy()  # becomes the non-last edges still unused
-        out_degree = np.zeros(N_SYMBOLS, dtype=np.int64)
         for a in range(N_SYMBOLS):
+            out_degree[a] = 0
             for b in range(N_SYMBOLS):
-                out_degree[a] += remaining[a, b]
+                remaining[a, b] = counts[i, a, b]
+                out_degree[a] += counts[i, a, b]
 
         # 1. last exits: Wilson's loop-erased random walk towards `final`
-        last_exit = np.full(N_SYMBOLS, -1, dtype=np.int64)
-        in_tree = np.zeros(N_SYMBOLS, dtype=np.bool_)
+        last_exit[:] = -1
+        in_tree[:] = False
         in_tree[final] = True
         for start in range(N_SYMBOLS):
             if in_tree[start] or out_degree[start] == 0:
@@ -297,14 +304,13 @@ def _shuffle_kernel(codes, counts, stream_keys, n_shuffles, one_hot_rows, out):
             while not in_tree[vertex]:
                 in_tree[vertex] = True
                 vertex = last_exit[vertex]
-        left = out_degree.copy()
+        left[:] = out_degree
         for vertex in range(N_SYMBOLS):
             if last_exit[vertex] >= 0:
                 remaining[vertex, last_exit[vertex]] -= 1
                 left[vertex] -= 1
         # upper[v, s]: unused non-last edges from v to symbols <= s, so that a
         # draw in [0, left[v]) picks its successor without branches
-        upper = np.empty((N_SYMBOLS, 4), dtype=np.int64)
         for vertex in range(N_SYMBOLS):
             total = 0
             for symbol in range(4):
