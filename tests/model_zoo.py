@@ -312,14 +312,21 @@ def write_keras2_files(model: keras.Model, folder: Path, flavour: str = "keras2.
     return config_path, weights_path
 
 
-def write_tf_keras2_h5(model: keras.Model, path: Path) -> Path:
-    """A tf.keras-2-style full-model ``.h5``: ``model_config`` attribute plus ``model_weights``."""
-    config = keras2_config(model, "tf2")
+def write_tf_keras2_h5(model: keras.Model, path: Path, flavour: str = "tf2") -> Path:
+    """A Keras-2-style full-model ``.h5``: ``model_config`` attribute plus ``model_weights``.
+
+    ``flavour`` as in :func:`keras2_config`: ``'tf2'`` for tf.keras 2.x,
+    ``'keras2.2'``/``'keras2.1'`` for standalone Keras.
+    """
+    config = keras2_config(model, flavour)
+    version = config["keras_version"]
     with h5py.File(path, "w") as handle:
         handle.attrs["model_config"] = json.dumps({"class_name": config["class_name"], "config": config["config"]}).encode()
-        handle.attrs["keras_version"] = b"2.9.0"
+        handle.attrs["keras_version"] = version.encode()
         handle.attrs["backend"] = b"tensorflow"
-        write_keras2_weights(handle.create_group("model_weights"), model, "2.9.0", include_inputs=True)
+        write_keras2_weights(
+            handle.create_group("model_weights"), model, version, include_inputs=config["class_name"] != "Sequential"
+        )
     return path
 
 

@@ -130,12 +130,8 @@ def _read_keras_zip(path: Path) -> tuple[Any, str | None, bytes | None]:
                     f"{path} stores its weights as {sorted(n for n in names if n.startswith('model.weights'))[0]}; "
                     f"seqlift reads only model.weights.h5"
                 )
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as err:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as err:
         raise SeqliftError(f"{path} is truncated or corrupt (zip: {err})") from None
-    except (OSError, ValueError) as err:
-        if isinstance(err, SeqliftError):
-            raise
-        raise SeqliftError(f"{path} is truncated or corrupt ({err})") from None
     return config, version, weights
 
 

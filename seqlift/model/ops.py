@@ -446,9 +446,11 @@ class _GlobalPool(Op):
         return list(range(1, self.rank + 1))
 
     def describe(self) -> str:
-        fmt = "" if self.data_format == "channels_last" else f", {self.data_format}"
-        keep = ", keepdims" if self.keepdims else ""
-        return f"{type(self).__name__}{self.rank}D({fmt.lstrip(', ')}{keep})".replace("(, ", "(")
+        params = [] if self.data_format == "channels_last" else [self.data_format]
+        if self.keepdims:
+            params.append("keepdims")
+        inside = f"({', '.join(params)})" if params else ""
+        return f"{type(self).__name__}{self.rank}D{inside}"
 
 
 class GlobalMaxPool(_GlobalPool):
