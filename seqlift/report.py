@@ -473,6 +473,7 @@ def scatter_plots(
                 ax.axvline(strong, color="black", linewidth=0.6, linestyle="--")
                 ax.set_title(f"{motif} matches, task {t}", fontsize=9)
                 ax.tick_params(labelsize=7)
+                ax.locator_params(nbins=5)
                 if i == len(tasks) - 1:
                     ax.set_xlabel("log-odds", fontsize=8)
                 if j == 0:
@@ -483,7 +484,8 @@ def scatter_plots(
         if handles:
             fig.legend(handles, labels, loc="upper center", ncol=4, fontsize=8, markerscale=3, frameon=False)
         fig.suptitle(method_label(method), fontsize=10, y=0.995)
-        fig.tight_layout(rect=(0, 0, 1, 0.95))
+        top = 1.0 - 0.75 / fig.get_figheight()
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.45 / fig.get_figheight(), top=top, hspace=0.45, wspace=0.25)
         path = out / f"scatter_{method}.png"
         fig.savefig(path, dpi=dpi)
         plt.close(fig)

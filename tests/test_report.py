@@ -146,3 +146,82 @@ def test_report_files(tmp_path):
     assert "DeepLIFT Rescale" in paths["markdown"].read_text()
     long = pd.read_csv(paths["summary"], sep="\t")
     assert set(long["statistic"]) == {"false_negative", "off_task_positive", "cooperativity"}
+
+
+# ---------------------------------------------------------------------------
+# end to end, with the engine
+
+from pathlib import Path  # noqa: E402
+
+PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper-genomics"
+
+
+def test_report_command_on_a_small_simulation(tmp_path):
+    """seqlift report on BED + genome and on FASTA input, with a tiny untrained paper-shaped model."""
+    import argparse
+
+    from seqlift.commands import report_cmd
+    from seqlift.motifs import read_meme, shipped_motifs
+    from seqlift.simulate import simulate, write_simulation
+    import keras
+
+    from seqlift.train_sim import build_paper_model, save_model_h5
+
+    motifs = read_meme(shipped_motifs())
+    sim = simulate(motifs, n_per_class=4, length=60, seed=2)
+    paths = write_simulation(sim, tmp_path / "sim", motifs=motifs, n_chromosomes=2, spacer=5)
+    keras.utils.set_random_seed(0)
+    model = build_paper_model(length=60)
+    save_model_h5(model, tmp_path / "m.h5")
+    parser = argparse.ArgumentParser()
+    report_cmd.register(parser.add_subparsers())
+    common = ["--model", str(tmp_path / "m.h5"), "--labels", str(paths["labels"]), "--truth", str(paths["instances"]),
+              "--shuffles", "2", "--strong", "3"]
+    args = parser.parse_args(["report", "--bed", str(paths["bed"]), "--genome", str(paths["genome"]), "--out", str(tmp_path / "r1"),
+                              "--methods", "rescale,genomics_default_shuffled", *common])
+    assert args.func(args) == 0
+    args = parser.parse_args(["report", "--fasta", str(paths["fasta"]), "--out", str(tmp_path / "r2"), "--methods", "rescale", *common])
+    assert args.func(args) == 0
+    a = pd.read_csv(tmp_path / "r1" / "matches.tsv", sep="\t")
+    b = pd.read_csv(tmp_path / "r2" / "matches.tsv", sep="\t")
+    # both inputs give the same sequences, hence the same matches and scores
+    pd.testing.assert_frame_equal(a.drop(columns=[c for c in a.columns if "shuffled" in c]), b)
+    assert len(a) == 16 * 2 * 5 and a["overlaps_true"].any()
+    assert {"score_rescale_task0", "score_genomics_default_shuffled_task2"} <= set(a.columns)
+    assert (tmp_path / "r1" / "report.html").stat().st_size > 1000
+
+
+@pytest.mark.skipif(not (PAPER / "model_weights.h5").exists(), reason="the paper's released model is not available")
+def test_figure_5b_on_the_papers_model():
+    """The published Figure 5b shares (flat reference, task 0, notebook and clipped masking)."""
+    from seqlift.commands.report_cmd import method_scores, reference_for
+    from seqlift.model import load_model
+    from seqlift.motifs import read_meme, shipped_motifs
+    from seqlift.onehot import one_hot
+    from seqlift.scan import find_matches
+    from seqlift.simulate import read_paper_simdata
+
+    sim = read_paper_simdata(PAPER / "sequences.simdata.gz", PAPER / "test.txt.gz").subset("test")
+    sim = sim.subset(sim.labels[:, 0] == 1)  # Figure 5b only looks at the two-motif sequences
+    x = one_hot(sim.sequences)
+    model = load_model(PAPER / "model.json", weights=PAPER / "model_weights.h5")
+    methods = ["guided_backprop", "grad_x_input", "integrated_gradients", "rescale", "revealcancel", "genomics_default"]
+    scores = method_scores(model, x, methods, reference_for("flat"), tasks=[0], ig_steps=10)
+    motifs = read_meme(shipped_motifs("encode_tal1_gata.meme"))
+    published = {  # method: ((TAL1 k, n), (GATA k, n)) -- notebook masking, then clipped
+        False: {"guided_backprop": (0, 0), "grad_x_input": (46, 12), "integrated_gradients": (32, 20),
+                "rescale": (28, 14), "revealcancel": (0, 0), "genomics_default": (0, 0)},
+        True: {"guided_backprop": (0, 0), "grad_x_input": (40, 12), "integrated_gradients": (29, 20),
+               "rescale": (25, 14), "revealcancel": (0, 0), "genomics_default": (0, 0)},
+    }
+    totals = {False: (398, 313), True: (341, 294)}
+    for clip in (False, True):
+        matches = find_matches(x, motifs, sim.names, k=5, clip=clip)
+        summary = build_report(matches, sim.labels, scores, ("GATA_disc1", "TAL1_known1")).summary
+        for method, (k_tal, k_gata) in published[clip].items():
+            tal = _row(summary[summary.method == method], "false_negative", "TAL1_known1", 0)
+            gata = _row(summary[summary.method == method], "false_negative", "GATA_disc1", 0)
+            assert (tal["count"], tal["n"]) == (k_tal, totals[clip][0]), (method, clip)
+            assert (gata["count"], gata["n"]) == (k_gata, totals[clip][1]), (method, clip)
+    # 46/398 = 11.56 %, 40/341 = 11.73 %: the README's percentages
+    assert round(100 * 46 / 398, 2) == 11.56 and round(100 * 40 / 341, 2) == 11.73
