@@ -224,6 +224,59 @@ def test_keras2_old_class_name_alias(folder):
     assert_same_outputs(loaded, inputs, keras_outputs(model, inputs))
 
 
+def test_keras1_style_config_and_weight_names(folder):
+    """Keras 1 parameter names (nb_filter, filter_length, output_dim, p...), ``_W``/``_b`` weight
+    names matched by order, a 4-D Convolution1D kernel, and ThresholdedReLU."""
+    model = randomize(
+        sequential(
+            (30, 4),
+            layers.Conv1D(5, 5, activation="relu", name="convolution1d_1"),
+            layers.MaxPooling1D(2, name="maxpooling1d_1"),
+            layers.Flatten(name="flatten_1"),
+            layers.Dense(3, name="dense_1"),
+        ),
+        seed=13,
+    )
+    inputs = random_inputs(model)
+    config = {
+        "class_name": "Sequential",
+        "keras_version": "1.2.2",
+        "config": [
+            {"class_name": "Convolution1D", "config": {
+                "name": "convolution1d_1", "nb_filter": 5, "filter_length": 5, "border_mode": "valid",
+                "subsample_length": 1, "activation": "relu", "bias": True, "batch_input_shape": [None, 30, 4],
+                "input_dim": 4, "input_length": 30}},
+            {"class_name": "MaxPooling1D", "config": {
+                "name": "maxpooling1d_1", "pool_length": 2, "stride": None, "border_mode": "valid"}},
+            {"class_name": "ThresholdedReLU", "config": {"name": "thresholdedrelu_1", "theta": 0.0}},
+            {"class_name": "Flatten", "config": {"name": "flatten_1"}},
+            {"class_name": "Dropout", "config": {"name": "dropout_1", "p": 0.2}},
+            {"class_name": "Dense", "config": {
+                "name": "dense_1", "output_dim": 3, "activation": "linear", "bias": True, "input_dim": None}},
+        ],
+    }  # fmt: skip
+    config_path = folder / "keras1.json"
+    config_path.write_text(json.dumps(config))
+    weights_path = folder / "keras1_weights.h5"
+    kernel, bias = model.get_layer("convolution1d_1").get_weights()
+    dense_kernel, dense_bias = model.get_layer("dense_1").get_weights()
+    arrays = {
+        "convolution1d_1": {"convolution1d_1_W": kernel[:, None], "convolution1d_1_b": bias},
+        "maxpooling1d_1": {}, "thresholdedrelu_1": {}, "flatten_1": {}, "dropout_1": {},
+        "dense_1": {"dense_1_W": dense_kernel, "dense_1_b": dense_bias},
+    }  # fmt: skip
+    with h5py.File(weights_path, "w") as handle:
+        handle.attrs["layer_names"] = np.array([name.encode() for name in arrays])
+        for layer, named in arrays.items():
+            group = handle.create_group(layer)
+            group.attrs["weight_names"] = np.array([n.encode() for n in named]) if named else np.array([], np.float64)
+            for name, value in named.items():
+                group[name] = value
+    loaded = load_model(config_path, weights=weights_path)
+    assert loaded.nodes["thresholdedrelu_1"].op.kind == "relu"
+    assert_same_outputs(loaded, inputs, keras_outputs(model, inputs))
+
+
 @pytest.mark.parametrize("flavour", ["keras2.2", "tf2"])
 def test_keras2_functional_with_nested_models(nested, folder, flavour):
     model, inputs, expected, _ = nested

@@ -760,9 +760,15 @@ SUPPORTED_LAYERS = tuple(sorted(set(_TRANSLATORS) | {"InputLayer", "Sequential",
 # --------------------------------------------------------------------------
 # flattening a spec into a graph
 # --------------------------------------------------------------------------
+#: Inputs up to this many values are shape-checked by running the op on zeros
+#: (fast); larger or partly unknown ones by tracing it symbolically.
+_EAGER_SHAPE_LIMIT = 1 << 20
+
+
 def _infer_shape(op: ops.Op, input_shapes: list[tuple]) -> tuple:
     """Output shape (without batch) of ``op`` on inputs of the given shapes."""
-    if all(d is not None for shape in input_shapes for d in shape):
+    known = all(d is not None for shape in input_shapes for d in shape)
+    if known and all(int(np.prod(shape)) <= _EAGER_SHAPE_LIMIT for shape in input_shapes):
         out = op(*[tf.zeros((1, *shape), tf.float32) for shape in input_shapes])
         return tuple(int(d) for d in out.shape[1:])
     specs = [tf.TensorSpec((None, *shape), tf.float32) for shape in input_shapes]

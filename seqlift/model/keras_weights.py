@@ -230,15 +230,15 @@ class WeightStore:
             )
         names = [e.name for e in entries]
         wanted_names = [w.name for w in wanted]
-        if all(n is not None for n in names) and set(wanted_names) <= set(names):
-            by_name = {e.name: e for e in entries}
-            chosen = [by_name[n] for n in wanted_names]
-            if len(entries) > len(wanted):
-                extra = [e.label for e in entries if e.name not in wanted_names]
+        if all(n is not None for n in names) and len(set(names)) == len(names):
+            if set(names) != set(wanted_names):
                 raise SeqliftError(
                     f"weights in {self.source} do not match the model config: layer {layer_label} "
-                    f"has unexpected arrays {', '.join(extra)}"
+                    f"has arrays {', '.join(e.label for e in entries)} in the weights file but the config "
+                    f"needs {', '.join(wanted_names)}"
                 )
+            by_name = {e.name: e for e in entries}
+            chosen = [by_name[n] for n in wanted_names]
         else:
             if len(entries) != len(wanted):
                 raise SeqliftError(
