@@ -132,12 +132,19 @@ class TrainResult:
     history: dict = field(default_factory=dict)
 
 
-def set_determinism(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow and ask TensorFlow for deterministic ops."""
+def set_determinism(seed: int, op_determinism: bool = True) -> None:
+    """Seed Python, NumPy and TensorFlow; optionally ask TensorFlow for deterministic ops.
+
+    ``op_determinism`` calls ``tf.config.experimental.enable_op_determinism()``,
+    which lasts for the rest of the process (ops without a deterministic
+    implementation then raise).
+    """
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
+    if not op_determinism:
+        return
     try:
         tf.config.experimental.enable_op_determinism()
     except (AttributeError, RuntimeError):  # older TF, or already initialised
@@ -155,6 +162,7 @@ def train_paper_model(
     learning_rate: float = 1e-3,
     seed: int = 0,
     verbose: int = 0,
+    op_determinism: bool = True,
 ) -> TrainResult:
     """Train the paper's model with Adam, binary cross-entropy and early stopping.
 
@@ -177,6 +185,10 @@ def train_paper_model(
         Seed for initialisation, shuffling and dropout.
     verbose : int
         Keras ``fit`` verbosity.
+    op_determinism : bool
+        Enable TensorFlow's deterministic ops for the rest of the process
+        (see :func:`set_determinism`), so that the same seed gives the same
+        model on the same machine.
 
     Returns
     -------
@@ -186,7 +198,7 @@ def train_paper_model(
 
     if x_train.ndim != 3 or x_train.shape[2] != 4:
         raise SeqliftError(f"training data must be (N, L, 4) one-hot, got {x_train.shape}")
-    set_determinism(seed)
+    set_determinism(seed, op_determinism)
     model = build_paper_model(length=x_train.shape[1], n_tasks=y_train.shape[1])
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)

@@ -165,3 +165,43 @@ def test_simulate_command(tmp_path):
     assert len(labels) == 8 and set(labels.split) == {"test", "valid"}
     assert {m.name for m in read_meme(tmp_path / "motifs.meme")} == {"GATA_disc1", "TAL1_known1"}
     assert (tmp_path / "genome.fa").exists() and (tmp_path / "regions.bed").exists()
+
+
+# ---------------------------------------------------------------------------
+# the paper's model on the simulation (seqlift.train_sim)
+
+
+def test_roc_auc_equals_the_pairwise_definition():
+    from seqlift.train_sim import roc_auc
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, size=60)
+    score = np.round(rng.normal(size=60) + y, 1)  # rounding makes ties
+    pos, neg = score[y == 1], score[y == 0]
+    pairwise = ((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])).mean()
+    assert roc_auc(y, score) == pytest.approx(pairwise)
+    assert np.isnan(roc_auc(np.ones(3), np.arange(3.0)))  # one class only
+
+
+def test_paper_architecture_and_a_short_training(tmp_path, motifs):
+    from seqlift.model import load_model
+    from seqlift.onehot import one_hot
+    from seqlift.train_sim import build_paper_model, save_model_h5, task_aurocs, train_paper_model
+
+    paper = build_paper_model()
+    assert paper.count_params() == 32503
+    assert [layer.name for layer in paper.layers][-2:] == ["dense_2", "activation_4"]
+    sim = simulate(motifs, n_per_class=12, length=100, seed=0)
+    train, valid = sim.subset("train"), sim.subset(["valid", "test"])
+    result = train_paper_model(one_hot(train.sequences), train.labels, one_hot(valid.sequences), valid.labels,
+                               epochs=2, batch_size=16, patience=1, seed=0,
+                               op_determinism=False)  # process-wide: leave it off in the test session
+    assert result.epochs == 2 and 1 <= result.best_epoch <= 2 and len(result.history["val_loss"]) == 2
+    aucs = task_aurocs(result.model, one_hot(valid.sequences), valid.labels)
+    assert len(aucs) == 3 and all(0.0 <= a <= 1.0 for a in aucs)
+    path = tmp_path / "m.h5"
+    save_model_h5(result.model, path)
+    x = one_hot(valid.sequences)
+    ours = np.asarray(load_model(path).predict(x))
+    keras_pred = np.asarray(result.model.predict(x, verbose=0))
+    np.testing.assert_allclose(ours.reshape(keras_pred.shape), keras_pred, atol=1e-5)
