@@ -573,3 +573,24 @@ def test_weights_file_with_extra_layer(folder):
         handle.attrs["layer_names"] = np.array(list(handle.attrs["layer_names"]) + [b"dense_9"])
     message = load_error(config_path, weights=weights_path)
     assert "no layer of the config takes dense_9/kernel:0" in message
+
+
+def test_malformed_configs(folder):
+    model = randomize(paper_like_sequential())
+    config_path, weights_path = write_keras2_files(model, folder, "keras2.1", stem="malformed")
+    config = json.loads(config_path.read_text())
+    del config["config"][6]["config"]["units"]
+    config_path.write_text(json.dumps(config))
+    message = load_error(config_path, weights=weights_path)
+    assert "'dense_1' (Dense): cannot read its config" in message
+    functional = folder / "functional_broken.json"
+    functional.write_text(json.dumps({"class_name": "Functional", "config": {"name": "f", "layers": [{"class_name": "Dense"}]}}))
+    assert "has no name" in load_error(functional, weights=weights_path)
+    dangling = folder / "functional_dangling.json"
+    dangling.write_text(json.dumps({"class_name": "Functional", "config": {
+        "name": "f", "input_layers": [["x", 0, 0]], "output_layers": [["d", 0, 0]],
+        "layers": [
+            {"class_name": "InputLayer", "name": "x", "config": {"batch_input_shape": [None, 3], "name": "x"}, "inbound_nodes": []},
+            {"class_name": "Dense", "name": "d", "config": {"name": "d", "units": 2}, "inbound_nodes": [[["ghost", 0, 0, {}]]]},
+        ]}}))  # fmt: skip
+    assert "refers to unknown layer 'ghost'" in load_error(dangling, weights=weights_path)

@@ -142,12 +142,63 @@ def _read_weights_file(path: Path, spec: ModelSpec) -> WeightStore:
         _, _, data = _read_keras_zip(path)
         if data is None:
             raise SeqliftError(f"{path} holds no model.weights.h5")
-        with _open_hdf5(io.BytesIO(data), str(path)) as handle:
-            return _store_from_hdf5(handle, spec, str(path))
+        try:
+            with _open_hdf5(io.BytesIO(data), str(path)) as handle:
+                return _store_from_hdf5(handle, spec, str(path))
+        except OSError as err:
+            raise SeqliftError(f"weights file {path} is truncated or corrupt ({err})") from None
     if kind != "hdf5":
         raise SeqliftError(f"weights file {path} is not an HDF5 (.h5) or .keras file")
-    with _open_hdf5(path, str(path)) as handle:
-        return _store_from_hdf5(handle, spec, str(path))
+    try:
+        with _open_hdf5(path, str(path)) as handle:
+            return _store_from_hdf5(handle, spec, str(path))
+    except OSError as err:
+        raise SeqliftError(f"weights file {path} is truncated or corrupt ({err})") from None
+
+
+def _parse(config: Any, version: str | None, path: Path) -> ModelSpec:
+    """Parse a decoded config, turning malformed-structure errors into one-line messages."""
+    try:
+        return parse_model_config(config, version)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        raise SeqliftError(f"cannot read the model config in {path}: {type(err).__name__} {err}") from None
+
+
+def _read_hdf5_model(path: Path, with_weights: bool) -> tuple[ModelSpec, WeightStore | None]:
+    """The spec (and, if asked, the weights) of a full-model ``.h5`` file."""
+    try:
+        with _open_hdf5(path, str(path)) as handle:
+            raw = handle.attrs.get("model_config")
+            if raw is None:
+                if has_legacy_layout(handle) or has_keras3_layout(handle):
+                    raise SeqliftError(
+                        f"{path} holds only weights, no model config; pass the architecture "
+                        f"(a .json config) as the model and this file as weights="
+                    )
+                raise _not_a_model(path)
+            if isinstance(raw, bytes):
+                raw = raw.decode("utf8")
+            config = _decode_json(raw, path, "model_config")
+            version = handle.attrs.get("keras_version")
+            version = version.decode("utf8") if isinstance(version, bytes) else version
+            spec = _parse(config, version, path)
+            store = _store_from_hdf5(handle, spec, str(path)) if with_weights else None
+    except OSError as err:
+        raise SeqliftError(f"{path} is truncated or corrupt ({err})") from None
+    return spec, store
+
+
+def _read_json_model(path: Path) -> ModelSpec:
+    """The spec of a JSON model config (``model.to_json()``)."""
+    try:
+        text = path.read_text(encoding="utf8")
+    except UnicodeDecodeError:
+        raise _not_a_model(path) from None
+    config = _decode_json(text, path, "the model config")
+    if isinstance(config, dict) and "class_name" not in config and "config" not in config:
+        raise _not_a_model(path)
+    version = config.get("keras_version") if isinstance(config, dict) else "2"
+    return _parse(config, version, path)
 
 
 def load_model(path: str | Path, weights: str | Path | None = None) -> Model:
@@ -185,40 +236,19 @@ def load_model(path: str | Path, weights: str | Path | None = None) -> Model:
     store: WeightStore | None = None
     if kind == "zip":
         config, version, data = _read_keras_zip(path)
-        spec = parse_model_config(config, version or "3")
+        spec = _parse(config, version or "3", path)
         if weights_path is None:
             if data is None:
                 raise SeqliftError(f"{path} holds no model.weights.h5")
-            with _open_hdf5(io.BytesIO(data), str(path)) as handle:
-                store = _store_from_hdf5(handle, spec, str(path))
+            try:
+                with _open_hdf5(io.BytesIO(data), str(path)) as handle:
+                    store = _store_from_hdf5(handle, spec, str(path))
+            except OSError as err:
+                raise SeqliftError(f"{path} is truncated or corrupt ({err})") from None
     elif kind == "hdf5":
-        with _open_hdf5(path, str(path)) as handle:
-            raw = handle.attrs.get("model_config")
-            if raw is None:
-                if has_legacy_layout(handle) or has_keras3_layout(handle):
-                    raise SeqliftError(
-                        f"{path} holds only weights, no model config; pass the architecture "
-                        f"(a .json config) as the model and this file as weights="
-                    )
-                raise _not_a_model(path)
-            if isinstance(raw, bytes):
-                raw = raw.decode("utf8")
-            config = _decode_json(raw, path, "model_config")
-            version = handle.attrs.get("keras_version")
-            version = version.decode("utf8") if isinstance(version, bytes) else version
-            spec = parse_model_config(config, version)
-            if weights_path is None:
-                store = _store_from_hdf5(handle, spec, str(path))
+        spec, store = _read_hdf5_model(path, with_weights=weights_path is None)
     elif kind == "json":
-        try:
-            text = path.read_text(encoding="utf8")
-        except UnicodeDecodeError:
-            raise _not_a_model(path) from None
-        config = _decode_json(text, path, "the model config")
-        if isinstance(config, dict) and "class_name" not in config and "config" not in config:
-            raise _not_a_model(path)
-        version = config.get("keras_version") if isinstance(config, dict) else "2"
-        spec = parse_model_config(config, version)
+        spec = _read_json_model(path)
         if weights_path is None:
             raise SeqliftError(f"{path} is a model config without weights; pass the weights file as weights=")
     else:

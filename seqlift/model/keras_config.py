@@ -811,7 +811,12 @@ class _GraphBuilder:
                 f"by seqlift; supported layer classes: {', '.join(SUPPORTED_LAYERS)}"
             )
         ctx = _LayerContext(layer, [self.shapes[i] for i in inputs], self.store, weight_path)
-        made = translate(ctx)
+        try:
+            made = translate(ctx)
+        except SeqliftError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise ctx.fail(f"cannot read its config ({type(err).__name__} {err})") from None
         self._ops[weight_path] = made
         return made
 
