@@ -594,3 +594,24 @@ def test_malformed_configs(folder):
             {"class_name": "Dense", "name": "d", "config": {"name": "d", "units": 2}, "inbound_nodes": [[["ghost", 0, 0, {}]]]},
         ]}}))  # fmt: skip
     assert "refers to unknown layer 'ghost'" in load_error(dangling, weights=weights_path)
+
+
+def test_model_built_by_hand():
+    """The engine's tests may assemble a Model directly from ops."""
+    from seqlift.model import Node
+
+    kernel = np.arange(6, dtype=np.float32).reshape(3, 2) / 10
+    model = Model(
+        nodes={
+            "x": Node("x", ops.Input((3,)), [], "x"),
+            "d": Node("d", ops.Dense(kernel, np.array([0.5, -0.5])), ["x"], "d"),
+            "r": Node("r", ops.Activation("relu"), ["d"], "r"),
+        },
+        inputs=["x"],
+        outputs=["r"],
+        input_shapes=[(3,)],
+    )
+    x = np.array([[1.0, -2.0, 3.0]], np.float32)
+    np.testing.assert_allclose(model.predict(x), np.maximum(x @ kernel + [0.5, -0.5], 0), **TOL)
+    assert model.output_units() == [2]
+    assert "Dense(2)" in model.summary()

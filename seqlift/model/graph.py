@@ -199,6 +199,7 @@ class Model:
         SeqliftError
             If an output's shape depends on the input length.
         """
+        self._fill_shapes()
         units = []
         for name in self.outputs:
             shape = self.shapes.get(name)
@@ -207,8 +208,19 @@ class Model:
             units.append(int(math.prod(shape)))
         return units
 
+    def _fill_shapes(self) -> None:
+        """Compute missing node shapes (models built by hand) from a zero batch."""
+        if all(name in self.shapes for name in self.nodes):
+            return
+        if any(d is None for shape in self.input_shapes for d in shape):
+            return
+        values = self.forward([tf.zeros((1, *shape), tf.float32) for shape in self.input_shapes])
+        for name, value in values.items():
+            self.shapes.setdefault(name, tuple(int(d) for d in value.shape[1:]))
+
     def summary(self) -> str:
         """A table of the nodes: name, op, output shape and inputs."""
+        self._fill_shapes()
         rows = [("node", "op", "shape", "inputs")]
         for node in self.nodes.values():
             shape = self.shapes.get(node.name)
