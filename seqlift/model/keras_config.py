@@ -515,16 +515,27 @@ def _activation_op(value: Any, ctx: _LayerContext) -> ops.Op | None:
     return ops.Activation(kind, **params)
 
 
-def _with_activation(linear: ops.Op, ctx: _LayerContext) -> list[ops.Op]:
+def _reject_lora_and_quantized(ctx: _LayerContext) -> None:
+    """Refuse layers whose weights are not a plain kernel and bias."""
     if ctx.get("lora_rank") is not None:
         raise ctx.fail("LoRA-enabled layers are not supported")
-    if ctx.get("quantization_config") is not None or ctx.get("dtype") in ("int8", "float8", "int4"):
+    dtype = ctx.get("dtype")
+    policy = ""
+    if isinstance(dtype, dict):
+        policy = f"{dtype.get('class_name', '')} {(dtype.get('config') or {}).get('name', '')}"
+    elif isinstance(dtype, str):
+        policy = dtype
+    if ctx.get("quantization_config") is not None or "Quantized" in policy or policy.startswith(("int", "float8")):
         raise ctx.fail("quantized layers are not supported")
+
+
+def _with_activation(linear: ops.Op, ctx: _LayerContext) -> list[ops.Op]:
     act = _activation_op(ctx.get("activation"), ctx)
     return [linear] if act is None else [linear, act]
 
 
 def _dense(ctx: _LayerContext) -> list[ops.Op]:
+    _reject_lora_and_quantized(ctx)
     units = int(ctx.get("units", "output_dim"))
     use_bias = bool(ctx.get("use_bias", "bias", default=True))
     in_dim = ctx.shape[-1] if ctx.shape else None
@@ -537,6 +548,7 @@ def _dense(ctx: _LayerContext) -> list[ops.Op]:
 
 def _conv(rank: int) -> Callable[[_LayerContext], list[ops.Op]]:
     def translate(ctx: _LayerContext) -> list[ops.Op]:
+        _reject_lora_and_quantized(ctx)
         filters = int(ctx.get("filters", "nb_filter"))
         if rank == 1:
             size = ctx.get("kernel_size", "filter_length")
