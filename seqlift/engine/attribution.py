@@ -312,9 +312,33 @@ def _chunk_references(references: Any, inputs: list[np.ndarray], start: int, sto
 
 
 def _resolve_references(per_input: list, x_chunk: list[np.ndarray], seed: int) -> list[np.ndarray]:
+    """References of a chunk as arrays ``(n, S, *input_shape)``, one per input.
+
+    Arrays are broadcast here (so inputs of any shape work); counts and
+    generators go to :func:`seqlift.references.resolve`, which makes
+    references for one-hot DNA.
+    """
     from seqlift import references as refmod
 
-    return [np.asarray(refmod.resolve(r, a, seed), dtype=np.float32) for r, a in zip(per_input, x_chunk)]
+    out = []
+    for r, a in zip(per_input, x_chunk):
+        if isinstance(r, np.ndarray):
+            shape = a.shape[1:]
+            if r.shape == shape:
+                r = r[None]
+            if r.shape[-len(shape):] != shape or r.ndim not in (len(shape) + 1, len(shape) + 2):
+                raise SeqliftError(
+                    f"references of shape {r.shape} do not fit inputs of shape {a.shape}: expected "
+                    f"(N, S, {', '.join(map(str, shape))}) or (S, {', '.join(map(str, shape))})"
+                )
+            if r.ndim == len(shape) + 1:
+                r = np.broadcast_to(r[None], (a.shape[0],) + r.shape)
+            if not np.all(np.isfinite(r)):
+                raise SeqliftError("references contain NaN or infinite values")
+            out.append(np.asarray(r, dtype=np.float32))
+        else:
+            out.append(np.asarray(refmod.resolve(r, a, seed), dtype=np.float32))
+    return out
 
 
 # --------------------------------------------------------------------------- compiled batch
