@@ -464,7 +464,7 @@ def scatter_plots(
             for j, motif in enumerate(motif_names):
                 ax = axes[i, j]
                 part = table[table["motif"] == motif]
-                for cls in CLASSES:
+                for cls in ("neither", "first_only", "second_only", "both"):  # the sparse classes on top
                     sel = part[part["class"] == cls]
                     if len(sel):
                         ax.scatter(sel["log_odds"], sel[score_column(method, t)], s=4, alpha=0.5,
@@ -478,14 +478,17 @@ def scatter_plots(
                     ax.set_xlabel("log-odds", fontsize=8)
                 if j == 0:
                     ax.set_ylabel("score over match", fontsize=8)
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        if not handles:
-            handles, labels = axes[0, 1].get_legend_handles_labels()
-        if handles:
-            fig.legend(handles, labels, loc="upper center", ncol=4, fontsize=8, markerscale=3, frameon=False)
-        fig.suptitle(method_label(method), fontsize=10, y=0.995)
-        top = 1.0 - 0.75 / fig.get_figheight()
-        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.45 / fig.get_figheight(), top=top, hspace=0.45, wspace=0.25)
+        height = fig.get_figheight()
+        found: dict[str, object] = {}
+        for ax in axes.flat:
+            for handle, text in zip(*ax.get_legend_handles_labels()):
+                found.setdefault(text, handle)
+        order = [names[c] for c in CLASSES if names[c] in found]
+        if order:
+            fig.legend([found[t] for t in order], order, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.3 / height),
+                       ncol=4, fontsize=8, markerscale=3, frameon=False)
+        fig.suptitle(method_label(method), fontsize=10, y=1 - 0.06 / height, va="top")
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.45 / height, top=1 - 0.85 / height, hspace=0.45, wspace=0.25)
         path = out / f"scatter_{method}.png"
         fig.savefig(path, dpi=dpi)
         plt.close(fig)
