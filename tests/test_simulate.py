@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -205,3 +206,43 @@ def test_paper_architecture_and_a_short_training(tmp_path, motifs):
     ours = np.asarray(load_model(path).predict(x))
     keras_pred = np.asarray(result.model.predict(x, verbose=0))
     np.testing.assert_allclose(ours.reshape(keras_pred.shape), keras_pred, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# the shipped demo (data/demo, written by `seqlift train-sim data/demo`)
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+
+
+def test_demo_data_is_consistent_and_small():
+    total = sum(p.stat().st_size for p in DEMO.iterdir() if p.is_file())
+    assert total < 2 * 1024 * 1024
+    seqs = read_fasta(DEMO / "sequences.fa")
+    labels = read_labels(DEMO / "labels.tsv")
+    assert list(labels.name) == list(seqs) and len(seqs) == 800 and set(labels.split) == {"test"}
+    bed = pd.read_csv(DEMO / "regions.bed", sep="\t", header=None, names=["chrom", "start", "end", "name", "score", "strand"])
+    genome = read_fasta(DEMO / "genome.fa")
+    for row in bed.itertuples():
+        assert genome[row.chrom][row.start : row.end] == seqs[row.name]
+    truth = read_instances(DEMO / "instances.tsv")
+    for row in truth.itertuples():
+        assert seqs[row.name][row.start : row.end] == row.site
+    present = truth.groupby(["name", "motif"]).size().unstack(fill_value=0).reindex(labels.name, fill_value=0) > 0
+    np.testing.assert_array_equal(labels["task1"].to_numpy(), present["Gata1"].to_numpy())
+    np.testing.assert_array_equal(labels["task2"].to_numpy(), present["TAL1::TCF3"].to_numpy())
+
+
+def test_demo_model_reaches_its_recorded_auroc():
+    import json
+
+    from seqlift.model import load_model
+    from seqlift.onehot import one_hot
+    from seqlift.train_sim import roc_auc
+
+    seqs = read_fasta(DEMO / "sequences.fa")
+    labels = read_labels(DEMO / "labels.tsv").set_index("name").loc[list(seqs)]
+    pred = np.asarray(load_model(DEMO / "model.h5").predict(one_hot(list(seqs.values())))).reshape(len(seqs), 3)
+    aucs = [roc_auc(labels[f"task{t}"].to_numpy(), pred[:, t]) for t in range(3)]
+    recorded = json.loads((DEMO / "metrics.json").read_text())["test_auroc"]
+    np.testing.assert_allclose(aucs, recorded, atol=1e-4)
+    assert aucs[0] >= 0.98
