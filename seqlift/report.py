@@ -49,7 +49,7 @@ METHOD_LABELS = {
     "gradient": "gradient",
     "grad_x_input": "gradient x input",
     "guided_backprop": "guided backprop x input",
-    "integrated_gradients": "integrated gradients (10 steps)",
+    "integrated_gradients": "integrated gradients (10 steps)",  # the report command's defaults
     "rescale": "DeepLIFT Rescale",
     "revealcancel": "DeepLIFT RevealCancel",
     "genomics_default": "genomics default",
@@ -60,8 +60,10 @@ CLASSES = ("both", "first_only", "second_only", "neither")
 CLASS_COLOURS = {"both": "#d62728", "first_only": "#1f77b4", "second_only": "#2ca02c", "neither": "#7f7f7f"}
 
 
-def method_label(method: str) -> str:
-    """Display name of a method key (the key itself when unknown)."""
+def method_label(method: str, labels: Mapping[str, str] | None = None) -> str:
+    """Display name of a method key: from ``labels``, else :data:`METHOD_LABELS`, else the key."""
+    if labels and method in labels:
+        return labels[method]
     return METHOD_LABELS.get(method, method)
 
 
@@ -281,6 +283,7 @@ def summarise(
     level: float = 0.95,
     ci: str = "wilson",
     methods: Sequence[str] | None = None,
+    method_labels: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The report's statistics for every method (see the module docstring).
 
@@ -300,6 +303,8 @@ def summarise(
         Binomial interval.
     methods : sequence of str, optional
         Methods to summarise, in order (default: all in the table).
+    method_labels : mapping of str to str, optional
+        Display names overriding :data:`METHOD_LABELS` (the ``label`` column).
 
     Returns
     -------
@@ -327,7 +332,7 @@ def summarise(
         tasks = _tasks_of(table, method)
         if not tasks:
             raise SeqliftError(f"no score columns for method {method!r}")
-        label = method_label(method)
+        label = method_label(method, method_labels)
         for motif in motif_names:
             in_both = strong_rows[(strong_rows["motif"] == motif) & (strong_rows["class"] == "both")]
             for t in tasks:
@@ -401,7 +406,7 @@ def headline_table(summary: pd.DataFrame, motif_names: Sequence[str]) -> pd.Data
     out = []
     for method in dict.fromkeys(summary["method"]):
         part = summary[summary["method"] == method]
-        row = {"method": method_label(method)}
+        row = {"method": part["label"].iloc[0]}
         for (motif, stat, task), title in columns.items():
             hit = part[(part["motif"] == motif) & (part["statistic"] == stat) & (part["task"] == task)]
             if hit.empty:
@@ -435,12 +440,14 @@ def scatter_plots(
     strong: float = 7.0,
     methods: Sequence[str] | None = None,
     dpi: int = 80,
+    method_labels: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Figure 5a: match score against log-odds, per method, task and motif.
 
     One PNG per method (``scatter_<method>.png``): a row per task, a column
     per motif, points coloured by the class of their sequence, with the
-    ``strong`` threshold and zero marked.
+    ``strong`` threshold and zero marked. ``method_labels`` overrides the
+    titles (see :func:`method_label`).
 
     Returns
     -------
@@ -487,7 +494,7 @@ def scatter_plots(
         if order:
             fig.legend([found[t] for t in order], order, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.3 / height),
                        ncol=4, fontsize=8, markerscale=3, frameon=False)
-        fig.suptitle(method_label(method), fontsize=10, y=1 - 0.06 / height, va="top")
+        fig.suptitle(method_label(method, method_labels), fontsize=10, y=1 - 0.06 / height, va="top")
         fig.subplots_adjust(left=0.1, right=0.98, bottom=0.45 / height, top=1 - 0.85 / height, hspace=0.45, wspace=0.25)
         path = out / f"scatter_{method}.png"
         fig.savefig(path, dpi=dpi)
@@ -533,6 +540,7 @@ def build_report(
     level: float = 0.95,
     ci: str = "wilson",
     notes: Mapping[str, object] | None = None,
+    method_labels: Mapping[str, str] | None = None,
 ) -> Report:
     """Score the matches with every method and compute the statistics.
 
@@ -551,12 +559,14 @@ def build_report(
         See :func:`summarise`.
     notes : mapping, optional
         Settings to record in the outputs.
+    method_labels : mapping of str to str, optional
+        Display names of methods, overriding :data:`METHOD_LABELS`.
     """
     if not scores:
         raise SeqliftError("no method scores to report")
     classes = sequence_classes(labels)
     table = match_table(matches, classes, scores)
-    summary = summarise(table, motif_names, strong, level, ci, methods=list(scores))
+    summary = summarise(table, motif_names, strong, level, ci, methods=list(scores), method_labels=method_labels)
     headline = headline_table(summary, motif_names)
     return Report(table, summary, headline, (motif_names[0], motif_names[1]), strong, dict(notes or {}))
 
@@ -586,7 +596,8 @@ def write_report(report: Report, outdir: str | os.PathLike, title: str = "seqlif
     report.matches.to_csv(paths["matches"], sep="\t", index=False, float_format="%.6g")
     report.summary.to_csv(paths["summary"], sep="\t", index=False, float_format="%.6g")
     methods = list(dict.fromkeys(report.summary["method"]))
-    plots = scatter_plots(report.matches, report.motif_names, out, report.strong, methods, dpi=dpi)
+    shown = dict(zip(report.summary["method"], report.summary["label"]))
+    plots = scatter_plots(report.matches, report.motif_names, out, report.strong, methods, dpi=dpi, method_labels=shown)
     for method, path in zip(methods, plots):
         paths[f"plot:{method}"] = path
     settings = "\n".join(f"- {k}: {v}" for k, v in report.notes.items())
@@ -599,7 +610,7 @@ def write_report(report: Report, outdir: str | os.PathLike, title: str = "seqlif
     md = f"# {title}\n\n{explanation}\n\n{to_markdown(report.headline)}\n## Settings\n\n{settings}\n"
     paths["markdown"].write_text(md)
     figures = "\n".join(
-        f'<figure><img alt="{html.escape(method_label(m))}" src="{_png_data_uri(p)}"><figcaption>{html.escape(method_label(m))}</figcaption></figure>'
+        f'<figure><img alt="{html.escape(shown[m])}" src="{_png_data_uri(p)}"><figcaption>{html.escape(shown[m])}</figcaption></figure>'
         for m, p in zip(methods, plots)
     )
     notes_html = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>" for k, v in report.notes.items())

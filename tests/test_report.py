@@ -107,6 +107,8 @@ def test_headline_and_markdown():
     md = to_markdown(head)
     assert md.count("\n") == 4 and md.startswith("| method |")
     assert headline_table(report.summary, (GATA, TAL)).equals(head)
+    renamed = build_report(matches, labels, {"rescale": scores}, (GATA, TAL), method_labels={"rescale": "Rescale, 3 refs"})
+    assert renamed.headline["method"].tolist() == ["Rescale, 3 refs"]
 
 
 def test_wilson_known_values():

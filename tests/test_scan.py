@@ -1,7 +1,6 @@
 """Motif scanning, top-k masking (clipped and the notebook's unclipped), window sums, truth overlap."""
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import numpy as np

@@ -163,8 +163,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _load_inputs(args: argparse.Namespace):
     """(names, one-hot x, labels (N, 3), truth frame or None, default motif file, source text)."""
-    import pandas as pd
-
     from seqlift.onehot import one_hot
     from seqlift.simulate import TASK_COLUMNS, read_fasta, read_instances, read_labels, read_paper_simdata
 
@@ -282,7 +280,13 @@ def run(args: argparse.Namespace) -> int:
         "interval": f"95% {args.ci}",
         "targets": "pre-sigmoid outputs, tasks " + ",".join(map(str, tasks)),
     }
-    report = build_report(matches, labels, scores, motif_names, strong=args.strong, ci=args.ci, notes=notes)
+    labels_shown = {
+        "integrated_gradients": f"integrated gradients ({args.ig_steps} steps)",
+        "genomics_default_shuffled": f"genomics default, {args.shuffles} dinucleotide shuffles",
+    }
+    report = build_report(
+        matches, labels, scores, motif_names, strong=args.strong, ci=args.ci, notes=notes, method_labels=labels_shown
+    )
     paths = write_report(report, Path(args.out))
     sys.stdout.write(to_markdown(report.headline))
     log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
