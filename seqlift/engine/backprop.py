@@ -87,6 +87,7 @@ class _Pairs:
     """Per-batch state of a DeepLIFT pass: activations, differences and parts."""
 
     x_acts: dict[str, tf.Tensor]
+    pair_seq: tf.Tensor
     ref_acts: dict[str, tf.Tensor]
     deltas: dict[str, tf.Tensor]
     tape: tf.GradientTape
@@ -97,7 +98,7 @@ class _Pairs:
 
     def x_at(self, name: str) -> tf.Tensor:
         """The input's activation of node ``name``, one row per pair."""
-        return self.ref_acts[name] + self.deltas[name]
+        return tf.gather(self.x_acts[name], self.pair_seq)
 
 
 class DeepLiftPass:
@@ -114,7 +115,9 @@ class DeepLiftPass:
     maxpool : {'deeplift', 'gradient'}
         Max-pooling rule: credit routed so that summation-to-delta holds
         (:func:`seqlift.engine.rules.maxpool_routed_contributions`), or the
-        original deeplift's gradient through the input's argmax.
+        original deeplift's gradient through the input's argmax (for global
+        max pooling, as the original: the whole multiplier to every tied
+        maximum).
     """
 
     def __init__(self, model: Model, target: str, method: str, maxpool: str = "deeplift") -> None:
@@ -141,7 +144,7 @@ class DeepLiftPass:
                 tape.watch(r)
             ref_acts = self.model.forward(refs, keep=keep)
             deltas = {name: tf.gather(x_acts[name], pair_seq) - ref_acts[name] for name in self.nodes}
-            state = _Pairs(x_acts, ref_acts, deltas, tape)
+            state = _Pairs(x_acts, pair_seq, ref_acts, deltas, tape)
             for name, rule in self.rules.items():
                 if rule == "revealcancel":
                     self._revealcancel_forward(name, state)
@@ -289,6 +292,11 @@ class DeepLiftPass:
             local.watch(x_in)
             y = node.op(x_in)
         if self.maxpool == "gradient":
+            if isinstance(node.op, ops.GlobalMaxPool):
+                # the original passes the full multiplier to every tied maximum
+                share = local.gradient(y, x_in, output_gradients=tf.ones_like(y))
+                spread = local.gradient(y, x_in, output_gradients=m)
+                return tf.where(share > 0, spread / tf.where(share > 0, share, 1.0), 0.0)
             return local.gradient(y, x_in, output_gradients=m)
         to_input_argmax, to_reference_argmax = rules.maxpool_routed_contributions(
             y, state.ref_acts[name], m

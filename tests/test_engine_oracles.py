@@ -1,0 +1,199 @@
+"""seqlift's engine against independent implementations.
+
+* The original deeplift 0.6.13 (kundajelab), run in a subprocess by
+  ``tests/oracles/deeplift_oracle.py`` because it needs TensorFlow's v1
+  behaviour: Rescale, RevealCancel and the genomics default agree to 1e-5
+  relative on models without max pooling, and with ``maxpool="gradient"`` on
+  models with it; gradient x input and guided backprop agree too.
+* shap's ``DeepExplainer`` (Rescale rules, its own max-pool rule) on the same
+  Keras 3 model and the same references.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+import seqlift
+from model_zoo import paper_dir, randomize, sequential, write_keras2_files
+from seqlift.model import from_keras
+
+ORACLE = Path(__file__).parent / "oracles" / "deeplift_oracle.py"
+RELATIVE = 1e-5
+
+
+def _has(module: str) -> bool:
+    try:
+        __import__(module)
+    except Exception:
+        return False
+    return True
+
+
+needs_deeplift = pytest.mark.skipif(not _has("deeplift"), reason="the dev extra 'deeplift' (0.6.13) is not installed")
+
+
+def run_original(tmp_path: Path, config: Path, weights: Path, mode: str, x, refs, tasks) -> np.ndarray:
+    """Contributions of the original deeplift, (tasks, pairs, ...), one reference row per input row."""
+    np.savez(tmp_path / "in.npz", x=x, refs=refs)
+    request = dict(json=str(config), weights=str(weights), mode=mode, npz=str(tmp_path / "in.npz"),
+                   out=str(tmp_path / "out.npz"), tasks=list(tasks))
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    done = subprocess.run([sys.executable, str(ORACLE), str(tmp_path / "request.json")], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return np.load(tmp_path / "out.npz")["contribs"]
+
+
+def assert_close(ours: np.ndarray, theirs: np.ndarray, relative: float = RELATIVE) -> None:
+    scale = np.abs(theirs).max()
+    assert scale > 0
+    error = np.abs(ours - theirs).max() / scale
+    assert error <= relative, f"max difference {error:.2e} of the largest contribution"
+
+
+def one_hot_batch(n: int, length: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))]
+
+
+def pairs(x: np.ndarray, n_refs: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inputs repeated per reference, their shuffled references, and the references per sequence."""
+    refs = seqlift.dinucleotide_shuffle(x, n_refs, seed=seed)
+    return np.repeat(x, n_refs, axis=0), refs.reshape((-1,) + x.shape[1:]), refs
+
+
+# --------------------------------------------------------------------------- the paper's model
+@needs_deeplift
+@pytest.mark.skipif(not paper_dir().exists(), reason="../shared/paper-genomics (the paper's model) is absent")
+@pytest.mark.parametrize("method", ["rescale", "revealcancel", "genomics_default"])
+def test_paper_model_agrees_with_original_deeplift(tmp_path, method):
+    model = seqlift.load_model(paper_dir() / "model.json", weights=paper_dir() / "model_weights.h5")
+    x = one_hot_batch(12, 200, seed=7)
+    x_pairs, ref_pairs, refs = pairs(x, 3, seed=1)
+    theirs = run_original(tmp_path, paper_dir() / "model.json", paper_dir() / "model_weights.h5", method,
+                          x_pairs, ref_pairs, [0, 1, 2])
+    theirs = theirs.reshape(3, 12, 3, 200, 4).mean(axis=2)
+    ours = seqlift.attribute(model, x, refs, method=method, task=[0, 1, 2])
+    assert_close(ours.contributions, theirs)
+    flat = np.broadcast_to(np.array([0.3, 0.2, 0.2, 0.3], np.float32), x.shape)
+    theirs_flat = run_original(tmp_path, paper_dir() / "model.json", paper_dir() / "model_weights.h5", method,
+                               x, np.ascontiguousarray(flat), [0])
+    ours_flat = seqlift.attribute(model, x, np.ascontiguousarray(flat[:1]), method=method, task=[0])
+    assert_close(ours_flat.contributions, theirs_flat)
+
+
+# --------------------------------------------------------------------------- synthetic Keras 2 models
+def _conv_model() -> keras.Model:
+    return sequential(
+        (40, 4),
+        layers.Conv1D(8, 5, padding="same", activation="relu"),
+        layers.BatchNormalization(),
+        layers.Conv1D(6, 3, activation="relu"),
+        layers.Dropout(0.3),
+        layers.AveragePooling1D(4),
+        layers.Flatten(),
+        layers.Dense(7, activation="tanh"),
+        layers.Dense(5, activation="relu"),
+        layers.BatchNormalization(),
+        layers.Dense(3, activation="sigmoid"),
+    )
+
+
+def _maxpool_model() -> keras.Model:
+    return sequential(
+        (40, 4),
+        layers.Conv1D(8, 5, activation="relu"),
+        layers.MaxPooling1D(3),
+        layers.Conv1D(6, 3, activation="relu"),
+        layers.Flatten(),
+        layers.Dense(6, activation="relu"),
+        layers.Dense(2, activation="sigmoid"),
+    )
+
+
+def _global_maxpool_model() -> keras.Model:
+    """Global max pooling after a ReLU: the original sends the multiplier to every tied zero.
+
+    Full RevealCancel is not compared on it: at those tied positions the ReLU's
+    positive part is often exactly 0, where the original divides by its 1e-7
+    pseudocount (float32 artefacts of up to ~20% in the multiplier) and seqlift
+    takes the limit; emulating the pseudocount brings the two within 1e-3.
+    """
+    return sequential(
+        (40, 4),
+        layers.Conv1D(8, 5, activation="relu"),
+        layers.Conv1D(6, 3, activation="relu"),
+        layers.GlobalMaxPooling1D(),
+        layers.Dense(6, activation="relu"),
+        layers.Dense(2, activation="sigmoid"),
+    )
+
+
+@needs_deeplift
+@pytest.mark.parametrize(
+    "build, method, maxpool",
+    [
+        (_conv_model, "rescale", "deeplift"),
+        (_conv_model, "revealcancel", "deeplift"),
+        (_conv_model, "genomics_default", "deeplift"),
+        (_conv_model, "grad_x_input", "deeplift"),
+        (_conv_model, "guided_backprop", "deeplift"),
+        (_maxpool_model, "rescale", "gradient"),
+        (_maxpool_model, "revealcancel", "gradient"),
+        (_maxpool_model, "genomics_default", "gradient"),
+        (_global_maxpool_model, "rescale", "gradient"),
+        (_global_maxpool_model, "genomics_default", "gradient"),
+    ],
+)
+def test_keras2_models_agree_with_original_deeplift(tmp_path, build, method, maxpool):
+    keras_model = randomize(build(), seed=11, scale=0.4)
+    config, weights = write_keras2_files(keras_model, tmp_path)
+    model = seqlift.load_model(config, weights=weights)
+    x = one_hot_batch(10, 40, seed=3)
+    x_pairs, ref_pairs, refs = pairs(x, 2, seed=5)
+    original_mode = {"grad_x_input": "gradient"}.get(method, method)
+    tasks = list(range(keras_model.output_shape[-1]))
+    theirs = run_original(tmp_path, config, weights, original_mode, x_pairs, ref_pairs, tasks)
+    theirs = theirs.reshape(len(tasks), 10, 2, 40, 4).mean(axis=2)
+    ours = seqlift.attribute(model, x, refs, method=method, task=tasks, maxpool=maxpool)
+    assert_close(ours.contributions, theirs)
+
+
+# --------------------------------------------------------------------------- shap
+@pytest.mark.skipif(not _has("shap"), reason="the dev extra 'shap' is not installed")
+def test_rescale_agrees_with_shap_deep_explainer():
+    import shap
+
+    keras_model = randomize(sequential(
+        (30, 4),
+        layers.Conv1D(6, 5, activation="relu"),
+        layers.MaxPooling1D(2),
+        layers.Conv1D(5, 3, padding="same", activation="relu"),
+        layers.AveragePooling1D(2),
+        layers.Flatten(),
+        layers.Dense(6, activation="relu"),
+        layers.Dense(2, name="logits"),
+    ), seed=2, scale=0.5)
+    x = one_hot_batch(5, 30, seed=9)
+    background = seqlift.dinucleotide_shuffle(x[:1], 6, seed=4)[0]
+    explainer = shap.DeepExplainer(keras_model, background)
+    theirs = np.stack([np.asarray(v) for v in _shap_per_output(explainer.shap_values(x, check_additivity=False), 2)])
+    ours = seqlift.attribute(from_keras(keras_model), x, background, method="rescale", task=[0, 1])
+    assert_close(ours.contributions, theirs, relative=1e-4)
+
+
+def _shap_per_output(values, n_outputs: int) -> list[np.ndarray]:
+    """shap returns a list per output (old) or an array with a trailing output axis (new)."""
+    if isinstance(values, list):
+        return values
+    values = np.asarray(values)
+    return [values[..., k] for k in range(n_outputs)]
