@@ -19,8 +19,12 @@ from seqlift.errors import SeqliftError
 
 #: modules that define a subcommand, in the order ``--help`` lists them
 COMMANDS = [
-    "seqlift.commands.shuffle_cmd",
-    "seqlift.commands.demo_cmd",
+    "seqlift.commands.score_cmd",
+    "seqlift.commands.merge_cmd",
+    "seqlift.commands.report_cmd",
+    "seqlift.commands.logo_cmd",
+    "seqlift.commands.simulate_cmd",
+    "seqlift.commands.train_cmd",
     "seqlift.commands.bench_cmd",
 ]
 
