@@ -1,0 +1,402 @@
+"""Contribution logos: per-base scores drawn as letters (logomaker on matplotlib).
+
+A position's four values (A, C, G, T) are drawn as stacked letters whose
+heights are the values: positive ones above the axis, negative ones below it,
+upright. For actual contributions only the base present has a non-zero value,
+so the logo spells the sequence with the letters that matter standing out;
+hypothetical contributions show what every base would have contributed.
+
+Colours follow the usual DNA convention: A green, C blue, G orange, T red
+(:data:`BASE_COLOURS`).
+
+Coordinates: every function takes ``start``, the coordinate of row 0 of the
+values (a genome position, or 0), and draws position ``start + i`` at x
+``start + i``. A zoom window ``(a, b)`` and boxes ``Box(a, b)`` are half-open
+intervals in the same coordinates.
+
+The functions draw on a :class:`matplotlib.axes.Axes` the caller gives (for
+example from :func:`matplotlib.pyplot.subplots` in a notebook), or build a
+:class:`matplotlib.figure.Figure` that is not registered with pyplot, so
+drawing many logos in a batch job does not accumulate open figures.
+
+Examples
+--------
+>>> import numpy as np
+>>> from seqlift.logo import region_figure, save_figure
+>>> x = np.eye(4, dtype=np.float32)[np.arange(40) % 4]
+>>> fig = region_figure(x * 0.5, hypothetical=np.full((40, 4), 0.1), start=1000)
+>>> len(fig.axes)
+2
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from seqlift.errors import SeqliftError
+
+if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "BASES",
+    "BASE_COLOURS",
+    "Box",
+    "values_frame",
+    "draw_logo",
+    "draw_track",
+    "region_figure",
+    "save_figure",
+    "FORMATS",
+]
+
+#: column order of every (L, 4) array
+BASES = "ACGT"
+#: letter colours: A green, C blue, G orange, T red
+BASE_COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7A41D", "T": "#D62839"}
+#: file formats :func:`save_figure` writes, by suffix
+FORMATS = ("png", "pdf", "svg")
+#: default colours of boxes, cycled by label
+_BOX_COLOURS = ("#6a3d9a", "#e31a1c", "#1f78b4", "#33a02c", "#ff7f00")
+
+
+@dataclass(frozen=True)
+class Box:
+    """An interval to outline on a logo or track (e.g. a motif instance).
+
+    Attributes
+    ----------
+    start, end : int
+        Half-open interval, in the coordinates of the plot (see the module
+        documentation).
+    label : str
+        Written above the box's top-left corner ('' for none).
+    colour : str, optional
+        Edge colour; by default one colour per distinct label.
+    """
+
+    start: int
+    end: int
+    label: str = ""
+    colour: str | None = None
+
+
+def _check_values(values: np.ndarray, what: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise SeqliftError(f"{what} must have shape (L, 4) (A, C, G, T per position), not {array.shape}")
+    if array.shape[0] == 0:
+        raise SeqliftError(f"{what} has no positions")
+    return array
+
+
+def _window(length: int, start: int, zoom: tuple[int, int] | None) -> tuple[int, int]:
+    """Rows ``[i, j)`` of a zoom window given in plot coordinates (whole track when None)."""
+    if zoom is None:
+        return 0, length
+    a, b = int(zoom[0]), int(zoom[1])
+    if b <= a:
+        raise SeqliftError(f"zoom window {a}-{b} is empty (end must exceed start)")
+    i, j = a - start, b - start
+    if i < 0 or j > length:
+        raise SeqliftError(f"zoom window {a}-{b} is outside the track {start}-{start + length}")
+    return i, j
+
+
+def values_frame(values: np.ndarray, start: int = 0) -> pd.DataFrame:
+    """(L, 4) values as the DataFrame logomaker draws: columns A, C, G, T, index positions.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        (L, 4) per-base values, columns in :data:`BASES` order. NaN is drawn as 0.
+    start : int
+        Coordinate of row 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    array = np.nan_to_num(_check_values(values, "values"))
+    return pd.DataFrame(array, columns=list(BASES), index=pd.RangeIndex(start, start + array.shape[0], name="pos"))
+
+
+def _box_colours(boxes: Sequence[Box]) -> list[str]:
+    labels = list(dict.fromkeys(b.label for b in boxes))
+    by_label = {label: _BOX_COLOURS[i % len(_BOX_COLOURS)] for i, label in enumerate(labels)}
+    return [b.colour or by_label[b.label] for b in boxes]
+
+
+def _draw_boxes(ax: Axes, boxes: Sequence[Box], lo: int, hi: int, ymin: float, ymax: float) -> int:
+    """Outline the parts of ``boxes`` inside ``[lo, hi)``; return how many were drawn."""
+    from matplotlib.patches import Rectangle
+
+    drawn = 0
+    span = ymax - ymin
+    for box, colour in zip(boxes, _box_colours(boxes)):
+        a, b = max(box.start, lo), min(box.end, hi)
+        if b <= a:
+            continue
+        ax.add_patch(Rectangle((a - 0.5, ymin), b - a, span, fill=False, edgecolor=colour, linewidth=1.2,
+                               zorder=5, clip_on=False))
+        if box.label:
+            ax.text(a - 0.5, ymax, box.label, color=colour, fontsize=7, va="bottom", ha="left", zorder=6)
+        drawn += 1
+    return drawn
+
+
+def _limits(values: np.ndarray) -> tuple[float, float]:
+    """Y limits covering the stacked positive and negative heights, with a margin."""
+    top = float(np.clip(values, 0, None).sum(axis=1).max(initial=0.0))
+    bottom = float(np.clip(values, None, 0).sum(axis=1).min(initial=0.0))
+    span = top - bottom
+    if span <= 0:
+        return -1.0, 1.0
+    return bottom - 0.08 * span, top + 0.08 * span
+
+
+def draw_logo(
+    values: np.ndarray,
+    ax: Axes | None = None,
+    start: int = 0,
+    zoom: tuple[int, int] | None = None,
+    boxes: Sequence[Box] = (),
+    title: str | None = None,
+    ylabel: str = "contribution",
+    ylim: tuple[float, float] | None = None,
+) -> Axes:
+    """Draw (L, 4) per-base values as a logo.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        (L, 4) values, columns A, C, G, T (contributions or hypothetical
+        contributions).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure of a width proportional to the positions
+        shown when omitted.
+    start : int
+        Coordinate of row 0.
+    zoom : (int, int), optional
+        Half-open window ``[a, b)`` to show, in plot coordinates.
+    boxes : sequence of Box
+        Intervals to outline (clipped to the window; boxes outside it are skipped).
+    title : str, optional
+        Axes title.
+    ylabel : str
+        Y-axis label.
+    ylim : (float, float), optional
+        Y limits; by default they cover the stacked letters of the window.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+
+    Raises
+    ------
+    SeqliftError
+        For values not shaped (L, 4) or a zoom window outside the track.
+    """
+    import logomaker
+
+    array = np.nan_to_num(_check_values(values, "values"))
+    i, j = _window(array.shape[0], start, zoom)
+    shown = array[i:j]
+    if ax is None:
+        ax = _new_figure(j - i, 1).add_subplot()
+    frame = values_frame(shown, start + i)
+    logomaker.Logo(frame, ax=ax, color_scheme=BASE_COLOURS, flip_below=False, font_name="DejaVu Sans Mono",
+                   baseline_width=0.6, show_spines=False)
+    low, high = ylim if ylim is not None else _limits(shown)
+    ax.set_ylim(low, high)
+    ax.set_xlim(start + i - 0.5, start + j - 0.5)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.spines["left"].set_visible(True)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    _draw_boxes(ax, boxes, start + i, start + j, low, high)
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
+    return ax
+
+
+def draw_track(
+    values: np.ndarray,
+    ax: Axes | None = None,
+    start: int = 0,
+    highlight: tuple[int, int] | None = None,
+    boxes: Sequence[Box] = (),
+    title: str | None = None,
+    ylabel: str = "contribution",
+) -> Axes:
+    """Draw a long stretch of per-position scores as bars (an overview of a track).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        (L,) per-position scores, or (L, 4) per-base values (summed over A, C,
+        G, T). NaN marks positions without a score (drawn as a gap).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new wide, short figure when omitted.
+    start : int
+        Coordinate of row 0.
+    highlight : (int, int), optional
+        Half-open window to shade (e.g. the window a logo below zooms into).
+    boxes : sequence of Box
+        Intervals to outline.
+    title : str, optional
+        Axes title.
+    ylabel : str
+        Y-axis label.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 2 and array.shape[1] == 4:
+        gaps = np.isnan(array).all(axis=1)
+        array = np.nansum(array, axis=1)
+        array[gaps] = np.nan
+    if array.ndim != 1 or array.shape[0] == 0:
+        raise SeqliftError(f"a track must have shape (L,) or (L, 4), not {np.shape(values)}")
+    length = array.shape[0]
+    if ax is None:
+        ax = _new_figure(min(length, 400), 1, height=1.4).add_subplot()
+    x = np.arange(start, start + length)
+    finite = np.nan_to_num(array)
+    colours = np.where(finite >= 0, "#444444", "#b2182b")
+    ax.bar(x, finite, width=1.0, color=colours, linewidth=0)
+    ax.axhline(0.0, color="black", linewidth=0.5)
+    ax.set_xlim(start - 0.5, start + length - 0.5)
+    low, high = (float(np.nanmin(finite)), float(np.nanmax(finite))) if length else (0.0, 0.0)
+    span = high - low if high > low else 1.0
+    low, high = min(low, 0.0) - 0.08 * span, max(high, 0.0) + 0.08 * span
+    ax.set_ylim(low, high)
+    if highlight is not None:
+        _window(length, start, highlight)
+        ax.axvspan(highlight[0] - 0.5, highlight[1] - 0.5, color="#fdd49e", alpha=0.6, zorder=0, linewidth=0)
+    _draw_boxes(ax, boxes, start, start + length, low, high)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
+    return ax
+
+
+def _new_figure(positions: int, panels: int, height: float = 1.9) -> Figure:
+    """A figure not registered with pyplot, about 0.07 inch per position shown."""
+    from matplotlib.figure import Figure
+
+    width = float(np.clip(0.07 * positions + 1.2, 5.0, 24.0))
+    return Figure(figsize=(width, height * panels), layout="constrained")
+
+
+def region_figure(
+    contributions: np.ndarray,
+    hypothetical: np.ndarray | None = None,
+    start: int = 0,
+    zoom: tuple[int, int] | None = None,
+    boxes: Sequence[Box] = (),
+    title: str | None = None,
+    overview: bool | None = None,
+) -> Figure:
+    """One region's logos: actual contributions, with hypothetical ones below.
+
+    Parameters
+    ----------
+    contributions : numpy.ndarray
+        (L, 4) actual contributions (non-zero at the base present).
+    hypothetical : numpy.ndarray, optional
+        (L, 4) hypothetical contributions, drawn in a second panel.
+    start : int
+        Coordinate of row 0 (e.g. the window's genome start).
+    zoom : (int, int), optional
+        Half-open window ``[a, b)`` the logos show, in plot coordinates.
+    boxes : sequence of Box
+        Intervals to outline in every panel (e.g. motif instances).
+    title : str, optional
+        Title of the first panel.
+    overview : bool, optional
+        Add a first panel with the whole region's per-position contributions
+        and the zoom window shaded; by default, when a zoom window is given.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A figure not registered with pyplot (display it in a notebook by
+        leaving it as a cell's value; write it with :func:`save_figure`).
+    """
+    contributions = _check_values(contributions, "contributions")
+    if hypothetical is not None:
+        hypothetical = _check_values(hypothetical, "hypothetical contributions")
+        if hypothetical.shape != contributions.shape:
+            raise SeqliftError(f"hypothetical contributions {hypothetical.shape} and contributions "
+                               f"{contributions.shape} differ in shape")
+    length = contributions.shape[0]
+    i, j = _window(length, start, zoom)
+    show_overview = (zoom is not None and (j - i) < length) if overview is None else overview
+    panels = 1 + (hypothetical is not None) + show_overview
+    fig = _new_figure(j - i, panels)
+    axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
+    k = 0
+    if show_overview:
+        draw_track(contributions, ax=axes[0], start=start, highlight=(start + i, start + j), boxes=boxes,
+                   title=title, ylabel="sum over bases")
+        k = 1
+    draw_logo(contributions, ax=axes[k], start=start, zoom=(start + i, start + j), boxes=boxes,
+              title=None if show_overview else title, ylabel="contribution")
+    if hypothetical is not None:
+        draw_logo(hypothetical, ax=axes[k + 1], start=start, zoom=(start + i, start + j), boxes=boxes,
+                  ylabel="hypothetical")
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> str:
+    """Write a figure as PNG, PDF or SVG (chosen by the file's suffix).
+
+    The file is written under a temporary name and renamed when complete.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or os.PathLike
+        Target file; its suffix must be one of :data:`FORMATS`.
+    dpi : int
+        Resolution of PNG output.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    SeqliftError
+        For an unsupported suffix or a file that cannot be written.
+    """
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise SeqliftError(f"{path}: cannot tell the format; end the name with .{', .'.join(FORMATS)}")
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    temporary = f"{path}.partial.{suffix}"
+    try:
+        fig.savefig(temporary, dpi=dpi, format=suffix)
+        os.replace(temporary, path)
+    except OSError as err:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise SeqliftError(f"cannot write {path}: {err.strerror or err}") from None
+    return path
