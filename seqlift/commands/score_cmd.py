@@ -1,0 +1,104 @@
+"""``seqlift score``: contribution scores for every region of a BED file."""
+from __future__ import annotations
+
+import argparse
+import logging
+
+log = logging.getLogger("seqlift")
+
+DESCRIPTION = """\
+Score every region of REGIONS (BED or narrowPeak, plain or gzip; or a FASTA of
+sequences of the model's length) with DeepLIFT against dinucleotide-shuffled
+references. Each region becomes a window of the model's input length centred on
+its summit (narrowPeak column 10) or midpoint, read on the genome's forward
+strand.
+
+Outputs, row i of each for the i-th scored window:
+  PREFIX.h5             sequences, contributions and hypothetical contributions
+                        per task, residuals, windows, parameters (gzip HDF5)
+  PREFIX.ohe.npz        one-hot sequences (N, 4, L)      } for modisco motifs
+  PREFIX.hyp.npz        hypothetical contributions       } -s ... -a ...
+                        (PREFIX.task<k>.hyp.npz per task with several tasks)
+  PREFIX.regions.bed    the scored windows (narrowPeak, summit column)
+  PREFIX.dropped.tsv    regions not scored, and why
+  PREFIX.bw             with --bigwig: per-base contributions (sum over bases)
+
+Files appear only when finished. An interrupted run keeps PREFIX.h5.partial;
+run the same command with --resume to continue it. Arrays are bit-identical
+whatever the chunking, sharding or resuming, for a given --batch-size.
+"""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``score`` subcommand."""
+    p = subparsers.add_parser(
+        "score",
+        help="score the regions of a BED file (HDF5, modisco npz, BED, bigWig outputs)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("regions", metavar="REGIONS", help="BED/narrowPeak file, or FASTA of fixed-length sequences")
+    p.add_argument("--model", required=True, metavar="MODEL", help="Keras model file (.keras, .h5)")
+    p.add_argument("--genome", metavar="FASTA",
+                   help="genome FASTA for BED input (default: $SEQLIFT_GENOME); not needed for FASTA input")
+    p.add_argument("--shuffles", type=_positive, default=10, metavar="S",
+                   help="dinucleotide-shuffled references per sequence (default 10)")
+    p.add_argument("--method", default="genomics_default",
+                   help="attribution method: genomics_default (default), rescale, revealcancel, gradient, "
+                        "grad_x_input, guided_backprop, integrated_gradients")
+    p.add_argument("--task", default="all", metavar="all|I,J",
+                   help="target units to explain: 'all' (default) or indices such as 0,2")
+    p.add_argument("--target-layer", metavar="NAME",
+                   help="node to explain (default: the output's pre-activation logit)")
+    p.add_argument("--width", type=_positive, metavar="W",
+                   help="window width (default: the model's input length; must agree with it)")
+    p.add_argument("--off-chrom", choices=("drop", "pad", "error"), default="drop",
+                   help="windows running off a chromosome end: drop (default, listed in PREFIX.dropped.tsv), "
+                        "pad with N, or error")
+    p.add_argument("--revcomp", choices=("none", "average"), default="none",
+                   help="'average': also score each reverse complement (against the reverse complements of "
+                        "the same references) and average the two, mapped to the forward strand")
+    p.add_argument("--seed", type=int, default=0, help="seed of the shuffles (default 0)")
+    p.add_argument("--batch-size", type=_positive, metavar="N",
+                   help="SEQUENCES per model pass; each pass evaluates N x S (sequence, reference) pairs "
+                        "(twice with --revcomp average). Default: as many as fit in about 256 MiB of "
+                        "activations, at most 256. Part of the run's parameters: other batch sizes agree "
+                        "to float32 rounding")
+    p.add_argument("--chunk-size", type=_positive, metavar="N",
+                   help="regions read, scored and written at a time, the unit of resuming (default about "
+                        "1000, fewer for long windows or many tasks; rounded up to a multiple of the batch "
+                        "size); does not change the results")
+    p.add_argument("--out", metavar="PREFIX",
+                   help="output prefix (default: REGIONS' name without extension, in the current directory)")
+    p.add_argument("--bigwig", action="store_true", help="also write PREFIX.bw (needs pyBigWig)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run kept in PREFIX.h5.partial (same parameters required)")
+    p.add_argument("--shard", metavar="I/N",
+                   help="score only the I-th of N contiguous pieces of the input rows (1-based); "
+                        "join the pieces with 'seqlift merge'")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``seqlift score`` with parsed arguments; return 0."""
+    from seqlift.score import ScoreOptions, score
+
+    options = ScoreOptions(
+        regions=args.regions, model=args.model, out=args.out, genome=args.genome, shuffles=args.shuffles,
+        method=args.method, task=args.task, target_layer=args.target_layer, width=args.width,
+        off_chrom=args.off_chrom, revcomp=args.revcomp, seed=args.seed, batch_size=args.batch_size,
+        chunk_size=args.chunk_size, bigwig=args.bigwig, resume=args.resume, shard=args.shard,
+    )
+    result = score(options)
+    log.info("%s", result.summary())
+    return 0
