@@ -15,7 +15,8 @@ import seqlift
 from seqlift.engine import DEEPLIFT_METHODS
 from seqlift.model import from_keras
 from test_model_layers import CASES
-from model_zoo import randomize, sequential
+from model_zoo import functional_two_inputs, nested_model, randomize, rich_model, sequential
+from seqlift.model import ops
 
 #: pre-activation heads would make these cases trivial or unbounded
 _SKIP_AS_FIRST = {"activation_layer_linear"}
@@ -91,3 +92,20 @@ def test_global_max_pool_ties_are_not_double_counted():
     assert result.target_deltas == pytest.approx([5.0])
     assert result.contributions.sum() == pytest.approx(5.0, rel=1e-6)
     assert result.contributions[0, [1, 2, 5], 0] == pytest.approx([1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("build", [rich_model, nested_model, functional_two_inputs])
+def test_graphs_with_branches_shared_layers_and_nesting_sum_to_delta(build):
+    """Residual additions (an input of Add that depends on the other), shared layers, nested models."""
+    keras_model = randomize(build(), seed=6)
+    model = from_keras(keras_model)
+    rng = np.random.default_rng(1)
+    x = [rng.normal(0, 1, (3, *s)).astype(np.float32) for s in model.input_shapes]
+    references = [rng.normal(0, 1, (3, 4, *s)).astype(np.float32) for s in model.input_shapes]
+    for target in model.outputs:
+        node = model.nodes[target]
+        target = node.inputs[0] if not isinstance(node.op, ops.Linear) else target
+        units = int(np.prod(model.shapes[target]))
+        for method in DEEPLIFT_METHODS:
+            result = seqlift.attribute(model, x, references, method=method, target_layer=target, task=list(range(units)))
+            _check_summation(result)

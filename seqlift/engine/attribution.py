@@ -170,21 +170,25 @@ def attribute(
     if pairs_per_batch < 1:
         raise SeqliftError(f"batch size must be at least 1, not {pairs_per_batch}")
 
+    # Every call of the compiled function gets the same shapes (the last chunk
+    # is padded), because the CPU kernels pick their blocking, and so their
+    # rounding, by matrix shape: a sequence's scores are then bit-for-bit the
+    # same wherever it stands in the input, in a shard or in a whole run.
+    first = _resolve_references(_chunk_references(references, inputs, 0, 1, single_input), [a[:1] for a in inputs], seed)
+    n_refs = first[0].shape[1]
+    seqs_per_chunk = max(1, pairs_per_batch // n_refs)
+    refs_per_pass = max(1, min(n_refs, pairs_per_batch))
     sums: dict[str, list[np.ndarray]] = {}
-    n_refs = None
-    seqs_per_chunk = 1  # the first chunk tells how many references each sequence has
-    start = 0
-    while start < n:
+    for start in range(0, n, seqs_per_chunk):
         stop = min(n, start + seqs_per_chunk)
         x_chunk = [a[start:stop] for a in inputs]
         ref_chunk = _resolve_references(_chunk_references(references, inputs, start, stop, single_input),
                                         x_chunk, seed)
-        if n_refs is None:
-            n_refs = ref_chunk[0].shape[1]
-            seqs_per_chunk = max(1, pairs_per_batch // n_refs)
         if any(r.shape[1] != n_refs for r in ref_chunk):
             raise SeqliftError("every sequence and input must have the same number of references")
-        refs_per_pass = max(1, min(n_refs, pairs_per_batch))
+        real = stop - start
+        x_chunk = [_pad_rows(a, seqs_per_chunk) for a in x_chunk]
+        ref_chunk = [_pad_rows(r, seqs_per_chunk) for r in ref_chunk]
         chunk_sums: dict[str, np.ndarray] = {}
         for r0 in range(0, n_refs, refs_per_pass):
             r1 = min(n_refs, r0 + refs_per_pass)
@@ -194,11 +198,10 @@ def attribute(
             ]
             out = fn([tf.constant(a, dtype=tf.float32) for a in x_chunk], flat_refs, tf.constant(r1 - r0, tf.int32))
             for key, value in out.items():
-                value = value.numpy().astype(np.float64)
+                value = value.numpy()[:, :real].astype(np.float64)
                 chunk_sums[key] = chunk_sums[key] + value if key in chunk_sums else value
         for key, value in chunk_sums.items():
             sums.setdefault(key, []).append(value)
-        start = stop
         if progress is not None:
             progress(stop)
     return _finish(model, sums, n_refs, method, target, tasks, computed, single_task, single_input, layers,
@@ -288,6 +291,13 @@ def _auto_batch_size(model: Model, target: str, method: str, steps: int) -> int:
     copies = 8 if method in DEEPLIFT_METHODS else 4
     pairs = DEFAULT_BATCH_BYTES // (4 * copies * max(floats, 1))
     return int(min(4096, max(16, pairs)))
+
+
+def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
+    """``a`` with zero rows appended up to ``rows`` rows."""
+    if a.shape[0] >= rows:
+        return a
+    return np.concatenate([a, np.zeros((rows - a.shape[0],) + a.shape[1:], a.dtype)])
 
 
 def _chunk_references(references: Any, inputs: list[np.ndarray], start: int, stop: int, single_input: bool) -> list:
@@ -399,9 +409,9 @@ def _batch_body(model: Model, target: str, method: str, maxpool: str, units: tup
                 for i, name in enumerate(model.inputs):
                     if name in mults:
                         m_pos, m_neg = mults[name]
-                    else:
-                        m_pos = m_neg = tf.zeros_like(refs[i])
-                    d_pos, d_neg = backprop.rules.split_by_sign(state.deltas[name])
+                        d_pos, d_neg = backprop.rules.split_by_sign(state.deltas[name])
+                    else:  # the target does not depend on this input
+                        m_pos = m_neg = d_pos = d_neg = tf.zeros_like(refs[i])
                     contrib = m_pos * d_pos + m_neg * d_neg
                     m = 0.5 * (m_pos + m_neg)
                     results.setdefault(f"contrib{i}", []).append(_per_sequence_sum(contrib, n, per_seq))

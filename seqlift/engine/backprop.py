@@ -226,14 +226,9 @@ class DeepLiftPass:
 
     def _linear_transpose(self, name: str, m: tf.Tensor, state: _Pairs) -> dict[str, tf.Tensor]:
         node = self.model.nodes[name]
-        sources = list(dict.fromkeys(node.inputs))
         if isinstance(node.op, ops.Identity):
-            return {sources[0]: m}
-        grads = state.tape.gradient(
-            state.ref_acts[name], [state.ref_acts[s] for s in sources], output_gradients=m,
-            unconnected_gradients=tf.UnconnectedGradients.ZERO,
-        )
-        return dict(zip(sources, grads))
+            return {node.inputs[0]: m}
+        return transpose(node, m, state.ref_acts, state.tape)
 
     def _node_backward(self, name: str, m_pos, m_neg, state: _Pairs) -> dict[str, tuple[tf.Tensor, tf.Tensor]]:
         node = self.model.nodes[name]
@@ -368,16 +363,34 @@ class GuidedBackpropPass:
                 source = node.inputs[0]
                 g = {source: node.op.derivative(acts[source]) * tf.nn.relu(m)}
             else:
-                sources = list(dict.fromkeys(node.inputs))
-                grads = tape.gradient(
-                    acts[name], [acts[s] for s in sources], output_gradients=m,
-                    unconnected_gradients=tf.UnconnectedGradients.ZERO,
-                )
-                g = dict(zip(sources, grads))
+                g = transpose(node, m, acts, tape)
             for source, grad in g.items():
                 pending[source] = pending[source] + grad if source in pending else grad
         del tape
         return [pending.get(name, tf.zeros_like(t)) for name, t in zip(self.model.inputs, x)]
+
+
+def transpose(node, m: tf.Tensor, acts: dict[str, tf.Tensor], tape: tf.GradientTape) -> dict[str, tf.Tensor]:
+    """``m`` mapped back through one node's op to each of its inputs (a vector-Jacobian product).
+
+    A single-input op is differentiated on the recorded forward pass. An op
+    with several inputs is re-applied to fresh copies of them, because a tape
+    gradient with respect to an input that depends on another input (as in
+    ``Average(a, b, Add(a, b))``) would also follow the path through that one.
+    """
+    sources = list(dict.fromkeys(node.inputs))
+    if len(node.inputs) == 1:
+        (grad,) = tape.gradient(acts[node.name], [acts[sources[0]]], output_gradients=m,
+                                unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return {sources[0]: grad}
+    fresh = {s: tf.identity(acts[s]) for s in sources}
+    with tf.GradientTape() as local:
+        for value in fresh.values():
+            local.watch(value)
+        output = node.op(*[fresh[s] for s in node.inputs])
+    grads = local.gradient(output, [fresh[s] for s in sources], output_gradients=m,
+                           unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return dict(zip(sources, grads))
 
 
 def gradient_at(model: Model, target: str, x: list[tf.Tensor], unit: int) -> list[tf.Tensor]:

@@ -1,0 +1,217 @@
+"""``seqlift.attribute``: targets, tasks, batching, the comparison methods, and bad input."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers
+
+import seqlift
+from model_zoo import functional_two_inputs, randomize, sequential
+from seqlift.engine import rules
+from seqlift.errors import SeqliftError
+from seqlift.model import from_keras
+
+
+def _dna(n: int, length: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))]
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    keras_model = sequential(
+        (24, 4),
+        layers.Conv1D(6, 5, activation="relu", name="conv"),
+        layers.MaxPooling1D(2, name="pool"),
+        layers.Flatten(name="flat"),
+        layers.Dense(5, activation="relu", name="fc"),
+        layers.Dense(3, activation="sigmoid", name="out"),
+    )
+    randomize(keras_model, seed=4)
+    return keras_model, from_keras(keras_model)
+
+
+def test_default_target_is_the_logit_before_the_final_sigmoid(cnn):
+    keras_model, model = cnn
+    x = _dna(4, 24)
+    refs = seqlift.dinucleotide_shuffle(x, 3, seed=2)
+    result = seqlift.attribute(model, x, refs, method="rescale", task=[0, 1, 2])
+    assert result.target == "out/preact"
+    logits = keras.Model(keras_model.inputs, keras_model.get_layer("out").output)
+    # a second model computing the pre-activation: Dense without its sigmoid
+    dense = keras_model.get_layer("out")
+    pre = logits.layers  # noqa: F841 - the same layers; rebuild the logit by hand below
+    hidden = keras.Model(keras_model.inputs, keras_model.get_layer("fc").output)
+    kernel, bias = dense.get_weights()
+
+    def logit(a):
+        return hidden.predict(a, verbose=0) @ kernel + bias
+
+    expected = logit(x) - logit(refs.reshape(-1, 24, 4)).reshape(4, 3, 3).mean(axis=1)
+    np.testing.assert_allclose(result.target_deltas, expected.T, rtol=1e-5, atol=1e-5)
+
+
+def test_scores_are_bitwise_the_same_wherever_a_sequence_stands(cnn):
+    """Chunking, shards and position in the input do not change a sequence's scores at all."""
+    _, model = cnn
+    x = _dna(11, 24, seed=1)
+    for method in ["genomics_default", "integrated_gradients", "grad_x_input"]:
+        whole = seqlift.attribute(model, x, 5, method=method, task=[0, 2], batch_size=20, steps=4)
+        piece = seqlift.attribute(model, x[3:9], 5, method=method, task=[0, 2], batch_size=20, steps=4)
+        np.testing.assert_array_equal(piece.contributions, whole.contributions[:, 3:9])
+        np.testing.assert_array_equal(piece.hypothetical, whole.hypothetical[:, 3:9])
+        np.testing.assert_array_equal(piece.deltas, whole.deltas[:, 3:9])
+
+
+def test_results_agree_across_batch_sizes_to_float32_rounding(cnn):
+    _, model = cnn
+    x = _dna(7, 24, seed=1)
+    for method in ["genomics_default", "integrated_gradients", "grad_x_input"]:
+        small = seqlift.attribute(model, x, 5, method=method, task=[0, 2], batch_size=5, steps=4)
+        large = seqlift.attribute(model, x, 5, method=method, task=[0, 2], batch_size=1000, steps=4)
+        scale = np.abs(large.contributions).max()
+        assert np.abs(small.contributions - large.contributions).max() <= 1e-6 * scale
+
+
+def test_references_split_over_batches_still_average_correctly(cnn):
+    _, model = cnn
+    x = _dna(3, 24, seed=3)
+    whole = seqlift.attribute(model, x, 6, method="rescale", batch_size=100)
+    split = seqlift.attribute(model, x, 6, method="rescale", batch_size=4)  # 6 references in passes of 4 and 2
+    np.testing.assert_allclose(split.contributions, whole.contributions, rtol=1e-6, atol=1e-7)
+
+
+def test_one_task_and_a_task_list_agree(cnn):
+    _, model = cnn
+    x = _dna(3, 24, seed=5)
+    both = seqlift.attribute(model, x, 4, task=[1, 2])
+    one = seqlift.attribute(model, x, 4, task=2)
+    assert both.contributions.shape == (2, 3, 24, 4) and one.contributions.shape == (3, 24, 4)
+    np.testing.assert_array_equal(both.contributions[1], one.contributions)
+    np.testing.assert_array_equal(both.deltas[1], one.deltas)
+
+
+def test_hypothetical_contributions_project_onto_the_observed_bases(cnn):
+    _, model = cnn
+    x = _dna(5, 24, seed=6)
+    result = seqlift.attribute(model, x, 4, method="revealcancel", task=0)
+    projected = (result.hypothetical * x).sum(axis=-1)
+    np.testing.assert_allclose(projected, result.contributions.sum(axis=-1), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(result.hypothetical * (1 - x), 0), "hypothetical scores of unobserved bases are kept"
+
+
+def test_gradient_methods_match_a_plain_tensorflow_gradient(cnn):
+    keras_model, model = cnn
+    x = _dna(3, 24, seed=8)
+    refs = seqlift.dinucleotide_shuffle(x, 4, seed=1)
+    logit_model = keras.Model(keras_model.inputs, keras_model.get_layer("fc").output)
+    kernel, bias = keras_model.get_layer("out").get_weights()
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        value = tf.matmul(logit_model(xt), kernel)[:, 1] + bias[1]
+    grad = tape.gradient(value, xt).numpy()
+    gradient = seqlift.attribute(model, x, refs, method="gradient", task=1)
+    np.testing.assert_allclose(gradient.hypothetical, grad, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gradient.contributions, grad * x, rtol=1e-5, atol=1e-6)
+    gxi = seqlift.attribute(model, x, refs, method="grad_x_input", task=1)
+    np.testing.assert_allclose(gxi.contributions, grad * (x - refs.mean(axis=1)), rtol=1e-5, atol=1e-6)
+
+
+def test_integrated_gradients_is_the_midpoint_riemann_sum(cnn):
+    _, model = cnn
+    x = _dna(2, 24, seed=9)
+    refs = seqlift.dinucleotide_shuffle(x, 2, seed=3)
+    steps = 5
+    expected = np.zeros_like(x)
+    for s in range(2):
+        total = np.zeros_like(x)
+        for k in range(steps):
+            point = refs[:, s] + (k + 0.5) / steps * (x - refs[:, s])
+            total += seqlift.attribute(model, point, point[:, None], method="gradient", task=0).hypothetical
+        expected += total / steps * (x - refs[:, s])
+    result = seqlift.attribute(model, x, refs, method="integrated_gradients", task=0, steps=steps)
+    np.testing.assert_allclose(result.contributions, expected / 2, rtol=1e-4, atol=1e-6)
+    finer = seqlift.attribute(model, x, refs, method="integrated_gradients", task=0, steps=200)
+    assert np.abs(finer.deltas).max() < np.abs(result.deltas).max() + 1e-6
+
+
+def test_softmax_normalisation_removes_the_mean_over_classes(cnn):
+    _, model = cnn
+    x = _dna(3, 24, seed=10)
+    result = seqlift.attribute(model, x, 3, method="rescale", task=[0, 1, 2], softmax_normalize=True)
+    np.testing.assert_allclose(result.contributions.sum(axis=0), 0.0, atol=1e-6)
+    plain = seqlift.attribute(model, x, 3, method="rescale", task=[0, 1, 2])
+    np.testing.assert_allclose(result.contributions, plain.contributions - plain.contributions.mean(axis=0), atol=1e-6)
+
+
+def test_inner_layer_scores_also_sum_to_delta(cnn):
+    _, model = cnn
+    x = _dna(4, 24, seed=11)
+    result = seqlift.attribute(model, x, 4, method="genomics_default", task=0, layers=["fc", "conv"])
+    for name in ["fc", "conv"]:
+        layer_sum = result.layers[name]["contributions"].reshape(4, -1).sum(axis=1)
+        np.testing.assert_allclose(layer_sum, result.target_deltas, rtol=1e-4, atol=1e-5)
+    assert result.layers["conv"]["multipliers"].shape == (4, 20, 6)
+
+
+def test_several_inputs_get_references_each_and_sum_to_delta():
+    keras_model = randomize(functional_two_inputs(), seed=2)
+    model = from_keras(keras_model)
+    rng = np.random.default_rng(0)
+    seq = _dna(3, 12, seed=2)
+    extra = rng.normal(0, 1, (3, 6)).astype(np.float32)
+    refs = [seqlift.dinucleotide_shuffle(seq, 4, seed=1), rng.normal(0, 1, (4, 6)).astype(np.float32)]
+    result = seqlift.attribute(model, [seq, extra], refs, method="genomics_default", target_layer="out1/preact", task=[0, 2])
+    total = result.contributions[0].sum(axis=(2, 3)) + result.contributions[1].sum(axis=2)
+    np.testing.assert_allclose(total, result.target_deltas, rtol=1e-4, atol=1e-5)
+    assert result.hypothetical[1] is None
+
+
+def test_sigmoid_rescale_uses_the_derivative_at_the_reference():
+    """Where Δx = 0 the multiplier is σ'(x0), not the original's σ'(σ(x0))."""
+    x0 = tf.constant([0.7, -1.3])
+    m = rules.rescale_multiplier(x0, tf.zeros(2), tf.zeros(2), lambda v: tf.sigmoid(v) * (1 - tf.sigmoid(v)))
+    s = 1 / (1 + np.exp(-np.array([0.7, -1.3])))
+    np.testing.assert_allclose(m.numpy(), s * (1 - s), rtol=1e-6)
+
+
+def test_revealcancel_takes_the_limit_where_a_part_is_zero():
+    relu = tf.nn.relu
+    step = lambda v: tf.cast(v > 0, tf.float32)  # noqa: E731
+    x0 = tf.constant([0.5, -2.0, 0.3])
+    dx_pos = tf.constant([0.0, 1.0, 0.0])
+    dx_neg = tf.constant([-1.0, 0.0, 0.0])
+    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, relu)
+    m_pos, m_neg = rules.revealcancel_multipliers(x0, dx_pos, dx_neg, dy_pos, dy_neg, step)
+    # limits: ½[f'(x0) + f'(x0 + Δx⁻)] and ½[f'(x0) + f'(x0 + Δx⁺)]
+    np.testing.assert_allclose(m_pos.numpy(), [0.5, 0.0, 1.0])
+    np.testing.assert_allclose(m_neg.numpy(), [0.5, 0.0, 1.0])
+    np.testing.assert_allclose((dy_pos + dy_neg).numpy(), (relu(x0 + dx_pos + dx_neg) - relu(x0)).numpy())
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(method="deconvnet"), "unknown method 'deconvnet'"),
+        (dict(task=3), "task 3 is out of range: the target 'out/preact' has 3 outputs"),
+        (dict(target_layer="nope"), "target layer 'nope' is not in the model"),
+        (dict(maxpool="average"), "unknown maxpool rule"),
+        (dict(layers=["ghost"]), "layer 'ghost' is not in the model"),
+        (dict(steps=0), "steps must be at least 1"),
+    ],
+)
+def test_bad_arguments_get_one_clear_line(cnn, kwargs, message):
+    _, model = cnn
+    with pytest.raises(SeqliftError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        seqlift.attribute(model, _dna(2, 24), 2, **kwargs)
+
+
+def test_inputs_of_the_wrong_shape_are_refused(cnn):
+    _, model = cnn
+    with pytest.raises(SeqliftError, match=r"expects arrays of shape \(N, 24, 4\), got \(2, 30, 4\)"):
+        seqlift.attribute(model, _dna(2, 30), 2)
+    with pytest.raises(SeqliftError, match="do not fit inputs"):
+        seqlift.attribute(model, _dna(2, 24), np.zeros((3, 20, 4), np.float32))
