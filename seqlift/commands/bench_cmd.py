@@ -13,6 +13,7 @@ from seqlift.errors import SeqliftError
 #: suite name -> module exposing ``run(quick: bool) -> None``, in running order
 SUITES = {
     "shuffle": "seqlift.bench.shuffle_bench",
+    "engine": "seqlift.bench.engine_bench",
 }
 
 
@@ -23,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run benchmark suites",
         description="Run benchmark suites and print a table for each. Suites: "
         + ", ".join(SUITES)
-        + " (default: all).",
+        + " (default: all). With SEQLIFT_BENCH_ORACLES=1 the engine suite also times the"
+        " original deeplift 0.6.13 and shap's DeepExplainer on the same pairs.",
     )
     p.add_argument("suites", nargs="*", metavar="SUITE", help=f"suite to run: {', '.join(SUITES)} (default: all)")
     p.add_argument("--quick", action="store_true", help="smaller, faster measurements")

@@ -1,0 +1,181 @@
+"""Benchmark of the DeepLIFT engine against a plain TensorFlow gradient.
+
+The floor to measure against is a plain gradient of the target over the same
+(sequence, reference) pairs: one forward pass of every pair and one backward
+pass per task, compiled with ``tf.function`` and batched like seqlift. Each
+method's time is reported as a ratio to that floor, measured side by side in
+one process, median of several repeats (the two alternate, so load from other
+processes hits both alike).
+
+The workload is the paper's: its genomics model (from ``../shared/paper-genomics``
+when present, else seqlift's demo model, which has the same architecture),
+800 sequences x 20 dinucleotide shuffles x 3 tasks (``--quick``: 100 x 10).
+Peak memory is measured in child processes at two numbers of sequences.
+``--oracles`` also times the original deeplift 0.6.13 (in a subprocess) and
+shap's DeepExplainer on the same pairs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+PAPER = REPO.parent / "shared" / "paper-genomics"
+DEMO_MODEL = REPO / "data" / "demo" / "model.h5"
+
+
+def _model_files() -> tuple[str, Path, Path | None]:
+    if (PAPER / "model.json").exists():
+        return "paper model (../shared/paper-genomics)", PAPER / "model.json", PAPER / "model_weights.h5"
+    return "demo model (data/demo/model.h5)", DEMO_MODEL, None
+
+
+def _workload(n: int, shuffles: int, seed: int = 0):
+    import seqlift
+
+    rng = np.random.default_rng(seed)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, 200))]
+    return x, seqlift.dinucleotide_shuffle(x, shuffles, seed=seed)
+
+
+def _gradient_floor(model, target: str, tasks: list[int], batch_pairs: int):
+    """A compiled plain gradient of each task over batches of pairs."""
+    import tensorflow as tf
+
+    from seqlift.engine.backprop import ancestors
+
+    keep = set(ancestors(model, target))
+
+    @tf.function(input_signature=[tf.TensorSpec((None,) + tuple(model.input_shapes[0]), tf.float32)], autograph=False)
+    def gradients(points):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(points)
+            value = tf.reshape(model.forward([points], keep=keep)[target], [tf.shape(points)[0], -1])
+            units = [value[:, t] for t in tasks]
+        return tf.stack([tape.gradient(u, points) for u in units])
+
+    def run(refs: np.ndarray) -> None:
+        flat = refs.reshape((-1,) + refs.shape[2:])
+        for i in range(0, len(flat), batch_pairs):
+            gradients(tf.constant(flat[i:i + batch_pairs])).numpy()
+
+    return run
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(quick: bool = False, repeats: int | None = None, oracles: bool = False) -> dict:
+    """Time the methods and the gradient floor; return the figures."""
+    import seqlift
+    from seqlift.engine.attribution import _auto_batch_size, _resolve_target
+
+    label, path, weights = _model_files()
+    model = seqlift.load_model(path, weights=weights)
+    n, shuffles, tasks = (100, 10, [0, 1, 2]) if quick else (800, 20, [0, 1, 2])
+    repeats = repeats or (3 if quick else 5)
+    x, refs = _workload(n, shuffles)
+    target = _resolve_target(model, None)
+    batch = _auto_batch_size(model, target, "genomics_default", 1)
+    floor = _gradient_floor(model, target, tasks, batch)
+    floor(refs[:2])  # compile
+    results = {"model": label, "sequences": n, "shuffles": shuffles, "tasks": len(tasks), "batch_pairs": batch,
+               "methods": {}}
+    for method in ["rescale", "genomics_default", "revealcancel"]:
+        seqlift.attribute(model, x[:2], refs[:2], method=method, task=tasks, batch_size=batch)  # compile
+        ratios, seconds, floors = [], [], []
+        for _ in range(repeats):
+            t_floor = _timed(lambda: floor(refs))
+            t_method = _timed(lambda: seqlift.attribute(model, x, refs, method=method, task=tasks, batch_size=batch))
+            ratios.append(t_method / t_floor)
+            seconds.append(t_method)
+            floors.append(t_floor)
+        results["methods"][method] = {"seconds": statistics.median(seconds), "gradient_seconds": statistics.median(floors),
+                                      "ratio": statistics.median(ratios)}
+    results["memory"] = {str(k): _peak_memory_mb(k, shuffles) for k in ((50, 400) if quick else (200, 2000))}
+    if oracles:
+        results["oracles"] = _oracles(path, weights, model, x, refs, tasks, floor)
+    return results
+
+
+def _peak_memory_mb(n: int, shuffles: int) -> float:
+    """Peak resident memory (MiB) of a child process scoring ``n`` sequences."""
+    code = (
+        "import resource, sys\n"
+        "from seqlift.bench import engine_bench as b\n"
+        "import seqlift\n"
+        "label, path, weights = b._model_files()\n"
+        "model = seqlift.load_model(path, weights=weights)\n"
+        f"x, refs = b._workload({n}, {shuffles})\n"
+        "seqlift.attribute(model, x, refs, method='genomics_default', task=[0, 1, 2])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return int(done.stdout.strip().splitlines()[-1]) / 1024
+
+
+def _oracles(path: Path, weights: Path | None, model, x, refs, tasks, floor) -> dict:
+    """The original deeplift and shap's DeepExplainer on the same pairs, as ratios to the gradient."""
+    out = {}
+    t_floor = _timed(lambda: floor(refs))
+    if weights is not None:
+        oracle = REPO / "tests" / "oracles" / "deeplift_oracle.py"
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            n, s = refs.shape[:2]
+            np.savez(tmp / "in.npz", x=np.repeat(x, s, axis=0), refs=refs.reshape((-1,) + refs.shape[2:]))
+            request = dict(json=str(path), weights=str(weights), mode="genomics_default", npz=str(tmp / "in.npz"),
+                           out=str(tmp / "out.npz"), tasks=tasks, batch_size=500)
+            (tmp / "request.json").write_text(json.dumps(request))
+            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, str(oracle), str(tmp / "request.json")], env=env,
+                                  capture_output=True, text=True)
+            if done.returncode == 0:
+                out["deeplift 0.6.13 (genomics default, incl. start-up)"] = time.perf_counter() - start
+    try:
+        import keras
+        import shap
+
+        # the demo model has the paper's architecture, in a file Keras 3 reads
+        keras_model = keras.models.load_model(DEMO_MODEL, compile=False)
+        logits = keras.Model(keras_model.inputs, keras_model.layers[-2].output)
+        subset = min(len(x), 100)
+        explainer = shap.DeepExplainer(logits, refs[0])
+        start = time.perf_counter()
+        explainer.shap_values(x[:subset], check_additivity=False)
+        t_shap = (time.perf_counter() - start) * len(x) / subset
+        out["shap DeepExplainer (Rescale, demo model, extrapolated from 100 sequences)"] = t_shap
+    except Exception as err:  # shap is an optional extra; say why it was not timed
+        out["shap not timed"] = f"{type(err).__name__}: {err}"[:200]
+    return {k: (v if isinstance(v, str) else {"seconds": v, "ratio": v / t_floor}) for k, v in out.items()}
+
+
+def run(quick: bool = False) -> None:
+    """Print the engine benchmark table."""
+    figures = measure(quick=quick, oracles=os.environ.get("SEQLIFT_BENCH_ORACLES") == "1")
+    print(f"engine: {figures['model']}, {figures['sequences']} sequences x {figures['shuffles']} shuffles x "
+          f"{figures['tasks']} tasks, {figures['batch_pairs']} pairs per batch (medians)")
+    print(f"  {'method':<20}{'seconds':>10}{'gradient s':>12}{'ratio':>8}")
+    for method, row in figures["methods"].items():
+        print(f"  {method:<20}{row['seconds']:>10.2f}{row['gradient_seconds']:>12.2f}{row['ratio']:>8.2f}")
+    print("  peak memory (genomics default): " + ", ".join(
+        f"{n} sequences {mb:.0f} MiB" for n, mb in figures["memory"].items()))
+    for name, row in figures.get("oracles", {}).items():
+        if isinstance(row, str):
+            print(f"  {name}: {row}")
+        else:
+            print(f"  {name}: {row['seconds']:.1f} s, {row['ratio']:.1f} x the gradient")
