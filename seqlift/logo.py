@@ -31,6 +31,7 @@ Examples
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -48,6 +49,7 @@ __all__ = [
     "BASES",
     "BASE_COLOURS",
     "Box",
+    "box_colour",
     "values_frame",
     "draw_logo",
     "draw_track",
@@ -63,7 +65,7 @@ BASE_COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7A41D", "T": "#D62839"}
 #: file formats :func:`save_figure` writes, by suffix
 FORMATS = ("png", "pdf", "svg")
 #: default colours of boxes, cycled by label
-_BOX_COLOURS = ("#6a3d9a", "#e31a1c", "#1f78b4", "#33a02c", "#ff7f00")
+_BOX_COLOURS = ("#6a3d9a", "#e7298a", "#8c510a", "#01665e", "#4d4d4d")  # none close to a letter colour
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class Box:
     label : str
         Written above the box's top-left corner ('' for none).
     colour : str, optional
-        Edge colour; by default one colour per distinct label.
+        Edge colour; by default :func:`box_colour` of the label.
     """
 
     start: int
@@ -127,10 +129,13 @@ def values_frame(values: np.ndarray, start: int = 0) -> pd.DataFrame:
     return pd.DataFrame(array, columns=list(BASES), index=pd.RangeIndex(start, start + array.shape[0], name="pos"))
 
 
+def box_colour(label: str) -> str:
+    """The default edge colour of a box: fixed for a label, so every figure draws a motif alike."""
+    return _BOX_COLOURS[zlib.crc32(label.encode("utf-8")) % len(_BOX_COLOURS)]
+
+
 def _box_colours(boxes: Sequence[Box]) -> list[str]:
-    labels = list(dict.fromkeys(b.label for b in boxes))
-    by_label = {label: _BOX_COLOURS[i % len(_BOX_COLOURS)] for i, label in enumerate(labels)}
-    return [b.colour or by_label[b.label] for b in boxes]
+    return [b.colour or box_colour(b.label) for b in boxes]
 
 
 def _draw_boxes(ax: Axes, boxes: Sequence[Box], lo: int, hi: int, ymin: float, ymax: float) -> int:
@@ -223,7 +228,7 @@ def draw_logo(
     ax.tick_params(labelsize=7)
     _draw_boxes(ax, boxes, start + i, start + j, low, high)
     if title:
-        ax.set_title(title, fontsize=9, loc="left")
+        ax.set_title(title, fontsize=9, loc="left", pad=12)
     return ax
 
 
@@ -288,7 +293,7 @@ def draw_track(
     ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)
     if title:
-        ax.set_title(title, fontsize=9, loc="left")
+        ax.set_title(title, fontsize=9, loc="left", pad=12)
     return ax
 
 
