@@ -173,17 +173,20 @@ def _read_instances(path: str) -> pd.DataFrame:
 
 
 def _read_boxes_bed(path: str) -> pd.DataFrame:
+    """chrom, start, end, label of a BED file's intervals (header, track and comment lines skipped)."""
+    rows = []
     try:
-        frame = pd.read_csv(path, sep="\t", header=None, comment="#", dtype={0: str}, usecols=lambda c: c < 4)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                fields = line.rstrip("\n").split("\t")
+                if not line.strip() or fields[0].startswith(("#", "track", "browser")):
+                    continue
+                if len(fields) < 3 or not (fields[1].isdigit() and fields[2].isdigit()):
+                    raise SeqliftError(f"{path}:{number}: expected chrom, start, end (tab-separated integers)")
+                rows.append((fields[0], int(fields[1]), int(fields[2]), fields[3] if len(fields) > 3 else ""))
+    except (OSError, UnicodeDecodeError) as err:
         raise SeqliftError(f"cannot read boxes {path}: {err}") from None
-    if frame.shape[1] < 3:
-        raise SeqliftError(f"{path}: a BED file needs chrom, start, end columns")
-    frame = frame.rename(columns={0: "chrom", 1: "start", 2: "end", 3: "label"})
-    if "label" not in frame.columns:
-        frame["label"] = ""
-    frame["label"] = frame["label"].fillna("").astype(str)
-    return frame
+    return pd.DataFrame(rows, columns=["chrom", "start", "end", "label"])
 
 
 def _boxes_for(window: pd.Series, width: int, instances: pd.DataFrame | None, beds: pd.DataFrame | None) -> list:
