@@ -64,6 +64,10 @@ BASES = "ACGT"
 BASE_COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7A41D", "T": "#D62839"}
 #: file formats :func:`save_figure` writes, by suffix
 FORMATS = ("png", "pdf", "svg")
+#: letters lower than this share of the tallest stack are left out (below a pixel)
+_INVISIBLE = 1e-3
+#: font of the letters (shipped with matplotlib)
+_FONT = "DejaVu Sans Mono"
 #: default colours of boxes, cycled by label
 _BOX_COLOURS = ("#6a3d9a", "#e7298a", "#8c510a", "#01665e", "#4d4d4d")  # none close to a letter colour
 
@@ -166,6 +170,39 @@ def _limits(values: np.ndarray) -> tuple[float, float]:
     return bottom - 0.08 * span, top + 0.08 * span
 
 
+def _draw_letters(ax: Axes, values: np.ndarray, start: int) -> int:
+    """Stack each position's letters with logomaker's :class:`logomaker.Glyph`; return how many were drawn.
+
+    The stacking is logomaker's ``big_on_top`` order: at each position the
+    letters are sorted by value and piled from the sum of the negative values
+    up, so negative letters lie below the axis (the most negative lowest) and
+    positive ones above it (the largest on top). Letters shorter than
+    :data:`_INVISIBLE` of the tallest stack are not drawn (they would be under
+    a pixel high), which keeps drawing fast where most values are zero, as for
+    actual contributions.
+    """
+    import logomaker
+
+    if not values.size:
+        return 0
+    span = float(np.abs(values).sum(axis=1).max())
+    threshold = span * _INVISIBLE
+    drawn = 0
+    for row, position in enumerate(values):
+        order = np.argsort(position, kind="stable")
+        floor = float(position[position < 0].sum())
+        for k in order:
+            height = abs(float(position[k]))
+            if height > threshold:
+                letter = BASES[k]
+                glyph = logomaker.Glyph(start + row, letter, floor=floor, ceiling=floor + height, ax=ax,
+                                        color=BASE_COLOURS[letter], font_name=_FONT, flip=False, zorder=2)
+                glyph.draw()
+                drawn += 1
+            floor += height
+    return drawn
+
+
 def draw_logo(
     values: np.ndarray,
     ax: Axes | None = None,
@@ -209,16 +246,13 @@ def draw_logo(
     SeqliftError
         For values not shaped (L, 4) or a zoom window outside the track.
     """
-    import logomaker
-
     array = np.nan_to_num(_check_values(values, "values"))
     i, j = _window(array.shape[0], start, zoom)
     shown = array[i:j]
     if ax is None:
         ax = _new_figure(j - i, 1).add_subplot()
-    frame = values_frame(shown, start + i)
-    logomaker.Logo(frame, ax=ax, color_scheme=BASE_COLOURS, flip_below=False, font_name="DejaVu Sans Mono",
-                   baseline_width=0.6, show_spines=False)
+    _draw_letters(ax, shown, start + i)
+    ax.axhline(0.0, color="black", linewidth=0.6, zorder=3)
     low, high = ylim if ylim is not None else _limits(shown)
     ax.set_ylim(low, high)
     ax.set_xlim(start + i - 0.5, start + j - 0.5)
