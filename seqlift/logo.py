@@ -195,9 +195,9 @@ def _draw_letters(ax: Axes, values: np.ndarray, start: int) -> int:
             height = abs(float(position[k]))
             if height > threshold:
                 letter = BASES[k]
-                glyph = logomaker.Glyph(start + row, letter, floor=floor, ceiling=floor + height, ax=ax,
-                                        color=BASE_COLOURS[letter], font_name=_FONT, flip=False, zorder=2)
-                glyph.draw()
+                # a Glyph given an Axes adds its letter to it
+                logomaker.Glyph(start + row, letter, floor=floor, ceiling=floor + height, ax=ax,
+                                color=BASE_COLOURS[letter], font_name=_FONT, flip=False, zorder=2)
                 drawn += 1
             floor += height
     return drawn
