@@ -30,7 +30,10 @@ the making) :func:`write_outputs` writes:
     midpoint between centres; positions no window covers have no value.
 
 Every file is written under ``<final name>.partial`` and renamed when
-complete, so a name without ``.partial`` is always a finished file.
+complete, so a name without ``.partial`` is always a finished file. Files of
+an earlier run with the same prefix that this run does not produce (bigWig or
+per-task files of other tasks) are removed when the new files are published,
+so a prefix's files always come from one run.
 Memory stays bounded: arrays are streamed from the HDF5 file in blocks of
 rows (the ``.npy`` member of each ``.npz`` is written incrementally), and
 only the window coordinates (a few integers per window) are held for the
@@ -41,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -202,7 +206,23 @@ def write_outputs(store_path: str, prefix: str, bigwig: bool) -> list[str]:
     for key, path in temporary.items():
         os.replace(path, names[key])
     os.replace(store_path, names["h5"])
+    stale = _stale_outputs(prefix, names)
+    if stale:
+        log.info("removing outputs of an earlier run with the same prefix: %s", ", ".join(stale))
+        discard(stale)
     return list(names.values())
+
+
+def _stale_outputs(prefix: str, names: dict[str, str]) -> list[str]:
+    """Per-task and bigWig files named after ``prefix`` that are not among ``names``."""
+    directory = os.path.dirname(os.path.abspath(prefix))
+    pattern = re.compile(re.escape(os.path.basename(prefix)) + r"(\.task\d+)?\.(hyp\.npz|bw)")
+    current = {os.path.abspath(path) for path in names.values()}
+    return sorted(
+        os.path.join(os.path.dirname(prefix), entry)
+        for entry in os.listdir(directory)
+        if pattern.fullmatch(entry) and os.path.join(directory, entry) not in current
+    )
 
 
 def _write_npz(path: str, store: ScoreStore, read: Callable[[int, int], np.ndarray]) -> None:

@@ -438,19 +438,36 @@ def _resolve_width(option: int | None, model_length: int | None, model_path: str
     return model_length
 
 
+def _known_units(model: Any, target_layer: str | None) -> int | None:
+    """Units of the target from the model's static shapes, when they tell."""
+    if target_layer is None:
+        return model.output_units()[0]  # the default target (the output or its logit) has the output's shape
+    shape = model.shapes.get(target_layer)
+    if shape is None or any(d is None for d in shape):
+        return None
+    return math.prod(shape)
+
+
 def _resolve_tasks(model: Any, options: ScoreOptions, width: int) -> tuple[list[int], str]:
-    """The task list and the resolved target node, checked by a one-sequence dry run."""
+    """The task list and the resolved target node, checked by a one-sequence dry run.
+
+    The dry run raises the engine's own one-line errors (unknown method or
+    layer, task out of range, naming the number of outputs) before any
+    output exists, and compiles the function the run then uses.
+    """
     from seqlift.engine import attribute
 
     wanted = parse_tasks(options.task)
+    if wanted == "all":
+        units = _known_units(model, options.target_layer)
+        wanted = list(range(units)) if units else "all"
     probe = np.zeros((1, width, 4), np.float32)
     reference = np.zeros((1, 1, width, 4), np.float32)
     trial = attribute(model, probe, references=reference, method=options.method,
                       task=[0] if wanted == "all" else wanted, target_layer=options.target_layer, batch_size=1)
     target = trial.target
     if wanted == "all":
-        units = int(np.prod(model.forward(probe, keep=[target])[target].shape[1:]))
-        wanted = list(range(units))
+        wanted = list(range(int(np.prod(model.forward(probe, keep=[target])[target].shape[1:]))))
     return wanted, target
 
 
@@ -687,7 +704,6 @@ def _open_store(plan: _Plan, path: str) -> ScoreStore:
         log.info("no unfinished run at %s; starting from the beginning", path)
     elif os.path.exists(path):
         log.info("replacing the unfinished run at %s (use --resume to continue it instead)", path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     return ScoreStore.create(path, plan.parameters, plan.tasks, plan.width, plan.chrom_sizes,
                              package_versions(), plan.rows, plan.rows_total)
 
@@ -718,7 +734,12 @@ def score(options: ScoreOptions) -> ScoreResult:
     started = time.perf_counter()
     plan = _prepare(options)
     h5_partial = partial_name(plan.names["h5"])
-    store = _open_store(plan, h5_partial)
+    created = _make_directories(os.path.dirname(os.path.abspath(h5_partial)))
+    try:
+        store = _open_store(plan, h5_partial)
+    except BaseException:
+        _remove_empty(created)
+        raise
     had_chunks = store.n_chunks > 0
     try:
         rows_done = 0
@@ -736,6 +757,7 @@ def score(options: ScoreOptions) -> ScoreResult:
     except SeqliftError:
         store.close()
         discard([h5_partial])
+        _remove_empty(created)
         raise
     except BaseException:
         kept = store.n_chunks > 0 if store.file.id.valid else had_chunks
@@ -745,6 +767,7 @@ def score(options: ScoreOptions) -> ScoreResult:
                         h5_partial)
         else:
             discard([h5_partial])
+            _remove_empty(created)
         raise
     store.close()
     try:
@@ -753,6 +776,34 @@ def score(options: ScoreOptions) -> ScoreResult:
         raise SeqliftError(f"writing the outputs failed ({err.strerror or err}); the scores are kept in "
                            f"{h5_partial}: run the same command with --resume to write them") from None
     return ScoreResult(scored, dropped, rows_done, time.perf_counter() - started, paths)
+
+
+def _make_directories(directory: str) -> list[str]:
+    """Create ``directory`` and missing parents; return those created, outermost first."""
+    missing = []
+    while not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    missing.reverse()
+    for path in missing:
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass
+        except OSError as err:
+            _remove_empty(missing[: missing.index(path)])
+            raise SeqliftError(f"cannot create the output directory {path}: {err.strerror or err}") from None
+    return missing
+
+
+def _remove_empty(directories: list[str]) -> None:
+    """Remove the directories a failed run created, innermost first, if they are empty."""
+    for path in reversed(directories):
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
 
 
 def _reasons_text(store: ScoreStore) -> str:
