@@ -26,8 +26,9 @@ the making) :func:`write_outputs` writes:
     Per-base contributions summed over A, C, G, T, on the genome's contigs
     (sizes from the FASTA index, recorded in the HDF5 file). Where windows
     overlap, each position takes its value from the window whose centre is
-    nearest (ties: the right-hand window), i.e. overlaps are split at the
-    midpoint between centres; positions no window covers have no value.
+    nearest (ties: the right-hand window; identical windows: the first in
+    input order), i.e. overlaps are split at the midpoint between centres;
+    positions no window covers have no value.
 
 Every file is written under ``<final name>.partial`` and renamed when
 complete, so a name without ``.partial`` is always a finished file. Files of
@@ -293,6 +294,7 @@ def _bigwig_segments(windows: pd.DataFrame, sizes: dict[str, int], width: int) -
         if not len(rows):
             continue
         rows = rows[np.argsort(centres[rows], kind="stable")]
+        rows = rows[np.r_[True, np.diff(centres[rows]) != 0]]  # same centre, same window: the first one
         c = centres[rows]
         # position p goes left of boundary m_i = ceil((c_i + c_{i+1}) / 2) to window i, else to i + 1
         boundaries = (c[:-1] + c[1:] + 1) // 2

@@ -183,6 +183,13 @@ def test_run_logs_a_one_line_summary_and_no_progress_bar_off_a_terminal(whole):
     assert sorted(set(range(N_REGIONS)) - set(rows)) == list(DROPPED_ROWS)
     assert list(whole["arrays"]["dropped/row"]) == list(DROPPED_ROWS)
     assert np.array_equal(whole["arrays"]["windows/line"], rows + 3)  # two header lines, 1-based
+    assert sorted(p.name for p in whole["folder"].iterdir()) == [  # one hypothetical file and bigWig per task
+        "run.dropped.tsv", "run.h5", "run.ohe.npz", "run.regions.bed", "run.task0.bw", "run.task0.hyp.npz",
+        "run.task1.bw", "run.task1.hyp.npz"]
+    dropped = (whole["folder"] / "run.dropped.tsv").read_text().splitlines()
+    assert dropped == ["row\tline\tchrom\tstart\tend\tname\treason"] + [
+        f"{row}\t{row + 3}\tchr2\t-180\t220\tpeak{row}\twindow runs before the start of chr2 (length 3000)"
+        for row in DROPPED_ROWS]
 
 
 def test_help_says_what_batch_size_counts():
