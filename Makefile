@@ -17,8 +17,14 @@ venv: $(STAMP)
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest -q
 
+# The workflow (workflows/Snakefile, settings workflows/config.yaml) on the shipped
+# TAL1/GATA1 demo: score in 2 shards, merge, report, logos, TF-MoDISco; outputs in
+# demo-out/. DEMO_CORES=8 make demo uses more cores.
+DEMO_CORES ?= 2
+
 demo: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/seqlift demo
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/snakemake \
+		--snakefile workflows/Snakefile --configfile workflows/config.yaml --cores $(DEMO_CORES)
 
 bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/seqlift bench

@@ -27,7 +27,7 @@ if S["source"] == "simulate":
             f"{LOGS}/simulate.log",
         shell:
             threads_env() + " " + SEQLIFT + " simulate " + quoted(DATA) + " --n-per-class {params.n_per_class}"
-            " --seed {params.seed} {params.extra} 2>&1 | tee {log:q}"
+            " --seed {params.seed} {params.extra} > {log:q} 2>&1"
 
 elif S["source"] == "train":
 
@@ -50,4 +50,4 @@ elif S["source"] == "train":
             f"{LOGS}/train_sim.log",
         shell:
             threads_env() + " " + SEQLIFT + " train-sim " + quoted(DATA) + " --n-per-class {params.n_per_class}"
-            " --seed {params.seed} --epochs {params.epochs} {params.extra} 2>&1 | tee {log:q}"
+            " --seed {params.seed} --epochs {params.epochs} {params.extra} > {log:q} 2>&1"

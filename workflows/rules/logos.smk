@@ -34,4 +34,4 @@ rule logos:
         f"{LOGS}/logos.log",
     shell:
         SEQLIFT + " logo {input.scores:q} --top {params.top} --task {params.tasks} {params.boxes}"
-        " --format {params.format} {params.extra} --out {output:q} 2>&1 | tee {log:q}"
+        " --format {params.format} {params.extra} --out {output:q} > {log:q} 2>&1"

@@ -40,7 +40,7 @@ rule modisco_motifs:
         shell(
             "NUMBA_NUM_THREADS={threads} OMP_NUM_THREADS={threads} modisco motifs -s {input.ohe:q} "
             + f"-a {quoted(hyp)} -w {window} "
-            + "-n {params.max_seqlets} {params.extra} -o {output:q} 2>&1 | tee {log:q}"
+            + "-n {params.max_seqlets} {params.extra} -o {output:q} > {log:q} 2>&1"
         )
 
 
@@ -64,4 +64,4 @@ rule modisco_report:
         if "motifs" in input.keys():
             # tomtom-lite (no MEME suite needed), at most as many matches as known motifs
             known = f"-m {quoted(input.motifs)} -l -n {min(3, count_meme_motifs(input.motifs))}"
-        shell("modisco report -i {input.results:q} -o {output:q} " + known + " 2>&1 | tee {log:q}")
+        shell("modisco report -i {input.results:q} -o {output:q} " + known + " > {log:q} 2>&1")

@@ -56,4 +56,4 @@ rule report:
     shell:
         threads_env() + " " + SEQLIFT + " report --model {input.model:q} {params.sequences} --labels {input.labels:q}"
         " {params.optional} --methods {params.methods} --shuffles {params.shuffles} --seed {params.seed}"
-        " {params.extra} --out {params.outdir:q} 2>&1 | tee {log:q}"
+        " {params.extra} --out {params.outdir:q} > {log:q} 2>&1"

@@ -22,7 +22,7 @@ if SHARDS == 1:
             f"{LOGS}/score.log",
         shell:
             threads_env() + " " + SEQLIFT + " score {input.regions:q} --model {input.model:q} {params.options}"
-            " {params.bigwig} --out {params.prefix:q} 2>&1 | tee {log:q}"
+            " {params.bigwig} --out {params.prefix:q} > {log:q} 2>&1"
 
 else:
 
@@ -51,7 +51,7 @@ else:
         # copies would only double the disk used, so they are removed here.
         shell:
             threads_env() + " " + SEQLIFT + " score {input.regions:q} --model {input.model:q} {params.options}"
-            " --shard {wildcards.shard}/{params.shards} --out {params.prefix:q} 2>&1 | tee {log:q}"
+            " --shard {wildcards.shard}/{params.shards} --out {params.prefix:q} > {log:q} 2>&1"
             " && rm -f {params.prefix:q}.ohe.npz {params.prefix:q}.hyp.npz {params.prefix:q}.task*.hyp.npz"
 
     rule merge:
@@ -70,4 +70,4 @@ else:
         log:
             f"{LOGS}/merge.log",
         shell:
-            SEQLIFT + " merge {input:q} --out {params.prefix:q} {params.bigwig} 2>&1 | tee {log:q}"
+            SEQLIFT + " merge {input:q} --out {params.prefix:q} {params.bigwig} > {log:q} 2>&1"
