@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 
 from seqlift.errors import SeqliftError
-from seqlift.outputs import check_output_prefix, discard, partial_name, write_outputs
+from seqlift.outputs import bigwig_available, check_output_prefix, discard, partial_name, write_outputs
 from seqlift.score import parameter_differences, parse_shard
 from seqlift.score_store import ScoreStore
 
@@ -151,6 +151,8 @@ def merge_shards(prefixes: list[str], out: str, bigwig: bool | None = None) -> M
         parameters = dict(first.parameters, shard=None, rows=[0, first.rows_total])
         write_bigwig = any(s.parameters.get("bigwig") for s in ordered) if bigwig is None else bigwig
         parameters["bigwig"] = write_bigwig
+        if write_bigwig and not bigwig_available():
+            raise SeqliftError("writing bigWig files needs the pyBigWig package (pip install pyBigWig)")
         h5_partial = partial_name(out + ".h5")
         os.makedirs(os.path.dirname(os.path.abspath(h5_partial)), exist_ok=True)
         try:

@@ -311,6 +311,7 @@ def _write_bigwig(path: str, store: ScoreStore, task_index: int) -> None:
     sizes = store.chrom_sizes()
     width = store.width
     windows = store.read_table("windows")[["chrom", "start"]]
+    window_starts = windows["start"].to_numpy(np.int64)
     contributions = store.file["contributions"]
     handle = pyBigWig.open(path, "w")
     if handle is None:
@@ -321,12 +322,16 @@ def _write_bigwig(path: str, store: ScoreStore, task_index: int) -> None:
             for first in range(0, len(rows), _BLOCK_ROWS):
                 block = slice(first, first + _BLOCK_ROWS)
                 ascending = np.sort(rows[block])
-                values = contributions[task_index, ascending].sum(axis=-1)  # (n, L), rows ascending
+                first_row, last_row = int(ascending[0]), int(ascending[-1])
+                if last_row - first_row + 1 == len(ascending):  # consecutive rows (sorted input): one slice
+                    values = contributions[task_index, first_row:last_row + 1].sum(axis=-1)
+                else:
+                    values = contributions[task_index, ascending].sum(axis=-1)  # (n, L), rows ascending
                 by_row = dict(zip(ascending.tolist(), range(len(ascending))))
                 for row, start, end in zip(rows[block], kept_start[block], kept_end[block]):
                     if end <= start:
                         continue
-                    offset = start - windows["start"].iat[row]
+                    offset = start - window_starts[row]
                     track = values[by_row[int(row)], offset: offset + (end - start)].astype(np.float64)
                     if not np.isfinite(track).all():
                         raise SeqliftError(

@@ -515,6 +515,8 @@ def _prepare(options: ScoreOptions) -> _Plan:
         if rows_total == 0:
             raise SeqliftError(f"{options.regions} holds no regions (no BED lines besides headers and comments)")
     else:
+        if options.genome:
+            log.info("%s is a FASTA of sequences; --genome is not used", options.regions)
         with Genome(options.regions) as records:
             sizes = records.chrom_sizes()
         rows_total = len(sizes)
@@ -689,7 +691,10 @@ def _run_chunks(plan: _Plan, store: ScoreStore) -> int:
 def _open_store(plan: _Plan, path: str) -> ScoreStore:
     """The partial file to continue (``resume``) or a fresh one."""
     if plan.options.resume and os.path.exists(path):
-        store = ScoreStore.open(path, "r+")
+        try:
+            store = ScoreStore.open(path, "r+")
+        except SeqliftError as err:
+            raise SeqliftError(f"cannot resume: {err}; delete it, or leave out --resume, to start again") from None
         differences = parameter_differences(store.parameters, plan.parameters)
         if differences:
             store.close()
@@ -741,11 +746,18 @@ def score(options: ScoreOptions) -> ScoreResult:
         _remove_empty(created)
         raise
     had_chunks = store.n_chunks > 0
+    with _terminate_as_interrupt():
+        return _score_into(plan, store, h5_partial, created, had_chunks, started)
+
+
+def _score_into(plan: _Plan, store: ScoreStore, h5_partial: str, created: list[str], had_chunks: bool,
+                started: float) -> ScoreResult:
+    """Fill ``store`` (the partial file), then publish the outputs; clean up on failure."""
+    options = plan.options
     try:
         rows_done = 0
         if not store.complete:
-            with _terminate_as_interrupt():
-                rows_done = _run_chunks(plan, store)
+            rows_done = _run_chunks(plan, store)
             if store.n_windows == 0 and plan.parameters["shard"] is None:
                 raise SeqliftError(f"all {plan.rows_total} regions of {options.regions} were dropped "
                                    f"({_reasons_text(store)}); nothing to score")
@@ -775,6 +787,10 @@ def score(options: ScoreOptions) -> ScoreResult:
     except OSError as err:
         raise SeqliftError(f"writing the outputs failed ({err.strerror or err}); the scores are kept in "
                            f"{h5_partial}: run the same command with --resume to write them") from None
+    except KeyboardInterrupt:
+        log.warning("the finished scores are kept in %s; run the same command with --resume to write the outputs",
+                    h5_partial)
+        raise
     return ScoreResult(scored, dropped, rows_done, time.perf_counter() - started, paths)
 
 

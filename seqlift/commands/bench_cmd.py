@@ -14,6 +14,7 @@ from seqlift.errors import SeqliftError
 SUITES = {
     "shuffle": "seqlift.bench.shuffle_bench",
     "engine": "seqlift.bench.engine_bench",
+    "score": "seqlift.bench.score_bench",
 }
 
 
