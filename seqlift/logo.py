@@ -2,9 +2,11 @@
 
 A position's four values (A, C, G, T) are drawn as stacked letters whose
 heights are the values: positive ones above the axis, negative ones below it,
-upright. For actual contributions only the base present has a non-zero value,
-so the logo spells the sequence with the letters that matter standing out;
-hypothetical contributions show what every base would have contributed.
+upright. An actual-contribution logo puts each position's contribution (the
+sum over A, C, G, T of DeepLIFT's per-channel scores) on the base present
+(:func:`on_sequence`), so it spells the sequence with the letters that matter
+standing out; hypothetical contributions show what every base would have
+contributed.
 
 Colours follow the usual DNA convention: A green, C blue, G orange, T red
 (:data:`BASE_COLOURS`).
@@ -24,7 +26,7 @@ Examples
 >>> import numpy as np
 >>> from seqlift.logo import region_figure, save_figure
 >>> x = np.eye(4, dtype=np.float32)[np.arange(40) % 4]
->>> fig = region_figure(x * 0.5, hypothetical=np.full((40, 4), 0.1), start=1000)
+>>> fig = region_figure(np.full((40, 4), 0.1), hypothetical=np.full((40, 4), 0.1), start=1000, onehot=x)
 >>> len(fig.axes)
 2
 """
@@ -53,6 +55,7 @@ __all__ = [
     "values_frame",
     "draw_logo",
     "draw_track",
+    "on_sequence",
     "region_figure",
     "save_figure",
     "FORMATS",
@@ -339,6 +342,35 @@ def _new_figure(positions: int, panels: int, height: float = 1.9) -> Figure:
     return Figure(figsize=(width, height * panels), layout="constrained")
 
 
+def on_sequence(contributions: np.ndarray, onehot: np.ndarray) -> np.ndarray:
+    """Each position's contribution, placed on the base present: what a contribution logo draws.
+
+    DeepLIFT's per-channel contributions ``m * (x - r)`` are also non-zero for
+    the absent bases wherever a reference has them; only their sum over A, C,
+    G, T is the position's contribution. This puts that sum on the base of the
+    sequence (and nothing where the sequence has N), so the logo spells the
+    sequence. It equals ``hypothetical * onehot`` for DeepLIFT's scores.
+
+    Parameters
+    ----------
+    contributions : numpy.ndarray
+        (..., L, 4) per-channel contributions.
+    onehot : numpy.ndarray
+        (..., L, 4) the one-hot sequence(s).
+
+    Returns
+    -------
+    numpy.ndarray
+        (..., L, 4), float64.
+    """
+    contributions = np.asarray(contributions, dtype=np.float64)
+    onehot = np.asarray(onehot, dtype=np.float64)
+    if contributions.shape != onehot.shape or contributions.shape[-1] != 4:
+        raise SeqliftError(f"contributions {contributions.shape} and one-hot sequence {onehot.shape} must have "
+                           "the same shape (..., L, 4)")
+    return np.nan_to_num(contributions).sum(axis=-1, keepdims=True) * onehot
+
+
 def region_figure(
     contributions: np.ndarray,
     hypothetical: np.ndarray | None = None,
@@ -347,13 +379,17 @@ def region_figure(
     boxes: Sequence[Box] = (),
     title: str | None = None,
     overview: bool | None = None,
+    onehot: np.ndarray | None = None,
 ) -> Figure:
     """One region's logos: actual contributions, with hypothetical ones below.
 
     Parameters
     ----------
     contributions : numpy.ndarray
-        (L, 4) actual contributions (non-zero at the base present).
+        (L, 4) contributions. With ``onehot``, the per-channel contributions
+        of :func:`seqlift.attribute` (their sum at each position is drawn on
+        the base present, see :func:`on_sequence`); without, the values to
+        draw as they are.
     hypothetical : numpy.ndarray, optional
         (L, 4) hypothetical contributions, drawn in a second panel.
     start : int
@@ -367,6 +403,8 @@ def region_figure(
     overview : bool, optional
         Add a first panel with the whole region's per-position contributions
         and the zoom window shaded; by default, when a zoom window is given.
+    onehot : numpy.ndarray, optional
+        (L, 4) the region's one-hot sequence.
 
     Returns
     -------
@@ -375,6 +413,7 @@ def region_figure(
         leaving it as a cell's value; write it with :func:`save_figure`).
     """
     contributions = _check_values(contributions, "contributions")
+    letters = contributions if onehot is None else on_sequence(contributions, _check_values(onehot, "onehot"))
     if hypothetical is not None:
         hypothetical = _check_values(hypothetical, "hypothetical contributions")
         if hypothetical.shape != contributions.shape:
@@ -391,7 +430,7 @@ def region_figure(
         draw_track(contributions, ax=axes[0], start=start, highlight=(start + i, start + j), boxes=boxes,
                    title=title, ylabel="sum over bases")
         k = 1
-    draw_logo(contributions, ax=axes[k], start=start, zoom=(start + i, start + j), boxes=boxes,
+    draw_logo(letters, ax=axes[k], start=start, zoom=(start + i, start + j), boxes=boxes,
               title=None if show_overview else title, ylabel="contribution")
     if hypothetical is not None:
         draw_logo(hypothetical, ax=axes[k + 1], start=start, zoom=(start + i, start + j), boxes=boxes,

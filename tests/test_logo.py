@@ -23,6 +23,7 @@ from seqlift.logo import (
     box_colour,
     draw_logo,
     draw_track,
+    on_sequence,
     region_figure,
     save_figure,
     values_frame,
@@ -145,6 +146,29 @@ def test_region_figure_panels():
         region_figure(x, hyp[:10])
 
 
+def test_on_sequence_puts_the_position_sum_on_the_base_present():
+    contributions = np.array([[0.5, -0.1, 0.0, -0.2], [0.1, 0.1, 0.1, 0.1], [1.0, 1.0, 0.0, 0.0]])
+    onehot = np.array([[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]])  # A, T, N
+    np.testing.assert_allclose(on_sequence(contributions, onehot),
+                               [[0.2, 0, 0, 0], [0, 0, 0, 0.4], [0, 0, 0, 0]])
+    with pytest.raises(SeqliftError, match="same shape"):
+        on_sequence(contributions, onehot[:2])
+
+
+def test_region_figure_with_sequence_draws_one_letter_per_position():
+    rng = np.random.default_rng(0)
+    onehot = np.eye(4)[rng.integers(0, 4, 30)]
+    contributions = rng.normal(size=(30, 4))  # non-zero at absent bases too, as DeepLIFT's per-channel scores
+    fig = region_figure(contributions, onehot=onehot)
+    glyphs = _glyphs(fig.axes[0])
+    assert len(glyphs) == 30
+    sums = contributions.sum(axis=1)
+    for colour, x0, x1, y0, y1 in glyphs:
+        position = round((x0 + x1) / 2)
+        assert colour == to_hex(BASE_COLOURS["ACGT"[int(onehot[position].argmax())]])
+        assert (y1 - y0) == pytest.approx(abs(sums[position]), abs=0.02)
+
+
 @pytest.mark.parametrize("suffix,magic", [("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml")])
 def test_save_figure_formats(tmp_path, suffix, magic):
     fig = region_figure(np.eye(4)[np.arange(20) % 4] * 0.5)
@@ -252,6 +276,7 @@ def test_logo_boxes_from_instances_and_bed(score_file, tmp_path, monkeypatch):
     def spy(*args, **kwargs):
         seen["boxes"] = kwargs["boxes"]
         seen["start"] = kwargs["start"]
+        seen["onehot"] = kwargs["onehot"]
         return real(*args, **kwargs)
 
     monkeypatch.setattr(seqlift.logo, "region_figure", spy)
@@ -260,3 +285,4 @@ def test_logo_boxes_from_instances_and_bed(score_file, tmp_path, monkeypatch):
     assert cli.main(argv) == 0
     assert seen["start"] == 200
     assert seen["boxes"] == [Box(205, 215, "GATA"), Box(230, 236, "peak")]
+    assert seen["onehot"].shape == (WIDTH, 4) and (seen["onehot"].sum(axis=1) == 1).all()  # letters on the sequence

@@ -301,7 +301,8 @@ def run(args: argparse.Namespace) -> int:
             title = (f"{window['name'] or 'region'}  {window['chrom']}:{start}-{start + width}  task {pick.task}  "
                      f"(row {pick.row}; target change {delta:.3g})")
             fig = region_figure(contributions, hypothetical, start=start, zoom=zoom,
-                                boxes=_boxes_for(window, width, instances, beds), title=title)
+                                boxes=_boxes_for(window, width, instances, beds), title=title,
+                                onehot=store.file["onehot"][pick.row])
             if single:
                 target = args.out
             else:
