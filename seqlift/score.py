@@ -411,8 +411,6 @@ def _check_numbers(options: ScoreOptions) -> None:
 
 def _load_checked_model(path: str) -> tuple[Any, int | None]:
     """The model, and its input length (None when any length is accepted)."""
-    if not os.path.exists(path):
-        raise SeqliftError(f"model file {path} does not exist")
     from seqlift.model import load_model
 
     model = load_model(path)
@@ -494,46 +492,48 @@ def default_chunk_size(width: int, n_tasks: int, revcomp: bool) -> int:
     return int(max(1, min(MAX_DEFAULT_CHUNK, CHUNK_BYTES // per_row)))
 
 
-def _prepare(options: ScoreOptions) -> _Plan:
+def _survey_input(options: ScoreOptions) -> tuple[str, str | None, dict[str, int], int]:
+    """What the input is: (``"bed"`` or ``"fasta"``, genome path, contig sizes, number of regions).
+
+    Every BED line and chromosome is checked here, before anything slow.
+    """
     from seqlift.genome import Genome
 
+    kind = _input_kind(options.regions)
+    if kind == "fasta":
+        if options.genome:
+            log.info("%s is a FASTA of sequences; --genome is not used", options.regions)
+        with Genome(options.regions) as records:
+            sizes = records.chrom_sizes()
+        lengths = set(sizes.values())
+        if not sizes:
+            raise SeqliftError(f"{options.regions} holds no sequences")
+        if len(lengths) > 1:
+            raise SeqliftError(f"the sequences in {options.regions} have different lengths "
+                               f"({', '.join(map(str, sorted(lengths)[:4]))}); they must all have the model's length")
+        return kind, None, sizes, len(sizes)
+    genome_path = options.genome or os.environ.get(GENOME_ENV) or None
+    if genome_path is None:
+        raise SeqliftError(f"{options.regions} is a BED file: give the genome FASTA with --genome "
+                           f"or the {GENOME_ENV} environment variable")
+    with Genome(genome_path) as genome:
+        sizes = genome.chrom_sizes()
+        rows_total = _survey_bed(options.regions, genome)
+    if rows_total == 0:
+        raise SeqliftError(f"{options.regions} holds no regions (no BED lines besides headers and comments)")
+    return kind, genome_path, sizes, rows_total
+
+
+def _prepare(options: ScoreOptions) -> _Plan:
+    """Check everything that can be checked before writing, in order of cost; the plan of the run."""
     _check_numbers(options)
     shard = parse_shard(options.shard)
     parse_tasks(options.task)
     prefix = options.out or _default_prefix(options.regions, shard)
     check_output_prefix(prefix)
-    kind = _input_kind(options.regions)
-    genome_path = None
-    if kind == "bed":
-        genome_path = options.genome or os.environ.get(GENOME_ENV) or None
-        if genome_path is None:
-            raise SeqliftError(f"{options.regions} is a BED file: give the genome FASTA with --genome "
-                               f"or the {GENOME_ENV} environment variable")
-        with Genome(genome_path) as genome:
-            sizes = genome.chrom_sizes()
-            rows_total = _survey_bed(options.regions, genome)
-        if rows_total == 0:
-            raise SeqliftError(f"{options.regions} holds no regions (no BED lines besides headers and comments)")
-    else:
-        if options.genome:
-            log.info("%s is a FASTA of sequences; --genome is not used", options.regions)
-        with Genome(options.regions) as records:
-            sizes = records.chrom_sizes()
-        rows_total = len(sizes)
-        lengths = set(sizes.values())
-        if len(lengths) > 1:
-            raise SeqliftError(f"the sequences in {options.regions} have different lengths "
-                               f"({', '.join(map(str, sorted(lengths)[:4]))}); they must all have the model's length")
-
-    model, model_length = _load_checked_model(options.model)
-    width = _resolve_width(options.width, model_length, options.model)
-    if kind == "fasta" and next(iter(sizes.values())) != width:
-        raise SeqliftError(f"the sequences in {options.regions} are {next(iter(sizes.values()))} bp long "
-                           f"but the model takes {width} bp")
-    tasks, target = _resolve_tasks(model, options, width)
-    batch = options.batch_size or default_batch_size(model, width, options.shuffles)
-    chunk = options.chunk_size or default_chunk_size(width, len(tasks), options.revcomp == "average")
-    chunk = -(-chunk // batch) * batch  # whole passes per chunk
+    kind, genome_path, sizes, rows_total = _survey_input(options)
+    if not os.path.exists(options.model):
+        raise SeqliftError(f"model file {options.model} does not exist")
     rows = shard_rows(*shard, rows_total) if shard else (0, rows_total)
     parameters = {
         "input": kind,
@@ -545,18 +545,29 @@ def _prepare(options: ScoreOptions) -> _Plan:
         "model_file": _fingerprint(options.model),
         "shuffles": int(options.shuffles),
         "method": options.method,
-        "tasks": tasks,
-        "target_layer": target,
-        "width": width,
         "off_chrom": options.off_chrom,
         "revcomp": options.revcomp,
         "seed": int(options.seed),
-        "batch_size": batch,
         "shard": f"{shard[0]}/{shard[1]}" if shard else None,
         "rows": list(rows),
         "rows_total": rows_total,
         "bigwig": bool(options.bigwig),
     }
+    h5_partial = partial_name(output_names(prefix, [], False)["h5"])
+    if options.resume and os.path.exists(h5_partial):  # refuse before the (slow) model is loaded
+        with _open_partial(h5_partial, "r") as store:
+            _refuse_different(h5_partial, store.parameters, parameters)
+
+    model, model_length = _load_checked_model(options.model)
+    width = _resolve_width(options.width, model_length, options.model)
+    if kind == "fasta" and next(iter(sizes.values())) != width:
+        raise SeqliftError(f"the sequences in {options.regions} are {next(iter(sizes.values()))} bp long "
+                           f"but the model takes {width} bp")
+    tasks, target = _resolve_tasks(model, options, width)
+    batch = options.batch_size or default_batch_size(model, width, options.shuffles)
+    chunk = options.chunk_size or default_chunk_size(width, len(tasks), options.revcomp == "average")
+    chunk = -(-chunk // batch) * batch  # whole passes per chunk
+    parameters.update(tasks=tasks, target_layer=target, width=width, batch_size=batch)
     return _Plan(options, prefix, kind, genome_path, sizes, rows_total, rows, model, width, tasks, target,
                  batch, chunk, parameters, output_names(prefix, tasks, options.bigwig))
 
@@ -688,18 +699,31 @@ def _run_chunks(plan: _Plan, store: ScoreStore) -> int:
     return high - low
 
 
+def _open_partial(path: str, mode: str) -> ScoreStore:
+    """The unfinished run at ``path``, or a one-line error saying how to start again."""
+    try:
+        return ScoreStore.open(path, mode)
+    except SeqliftError as err:
+        raise SeqliftError(f"cannot resume: {err}; delete it, or leave out --resume, to start again") from None
+
+
+def _refuse_different(path: str, stored: dict[str, Any], current: dict[str, Any]) -> None:
+    """Refuse to resume when a parameter of ``current`` differs from the stored run's, naming each."""
+    differences = parameter_differences({key: stored.get(key) for key in current}, current)
+    if differences:
+        raise SeqliftError(f"cannot resume {path}: it was run with different parameters: "
+                           f"{'; '.join(differences)} (leave out --resume to start again)")
+
+
 def _open_store(plan: _Plan, path: str) -> ScoreStore:
     """The partial file to continue (``resume``) or a fresh one."""
     if plan.options.resume and os.path.exists(path):
+        store = _open_partial(path, "r+")
         try:
-            store = ScoreStore.open(path, "r+")
-        except SeqliftError as err:
-            raise SeqliftError(f"cannot resume: {err}; delete it, or leave out --resume, to start again") from None
-        differences = parameter_differences(store.parameters, plan.parameters)
-        if differences:
+            _refuse_different(path, store.parameters, plan.parameters)
+        except SeqliftError:
             store.close()
-            raise SeqliftError(f"cannot resume {path}: it was run with different parameters: "
-                               f"{'; '.join(differences)} (leave out --resume to start again)")
+            raise
         store.truncate_to_record()
         done = store.next_row - plan.rows[0]
         log.info("resuming %s: %d chunks done, %d of %d input rows", path, store.n_chunks, done,
