@@ -12,7 +12,6 @@ import os
 import pty
 import shutil
 import signal
-import stat
 import struct
 import subprocess
 import sys

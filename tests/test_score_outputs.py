@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -130,7 +131,9 @@ def test_npz_files_are_what_modisco_lite_reads(run):
     assert np.array_equal(ohe["arr_0"], run["arrays"]["onehot"].transpose(0, 2, 1))
     assert np.array_equal(hyp["arr_0"], run["arrays"]["hypothetical"][0].transpose(0, 2, 1))
 
-    modisco = shutil.which("modisco") or str(Path(__import__("sys").executable).with_name("modisco"))
+    beside_python = Path(sys.executable).with_name("modisco")  # modisco-lite of this environment
+    modisco = str(beside_python) if beside_python.exists() else shutil.which("modisco")
+    assert modisco, "modisco-lite's modisco command is not installed"
     out = run["folder"] / "modisco.h5"
     done = subprocess.run([modisco, "motifs", "-s", f"{prefix}.ohe.npz", "-a", f"{prefix}.hyp.npz", "-n", "2000",
                            "-o", str(out)], capture_output=True, text=True, timeout=300)
