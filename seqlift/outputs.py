@@ -72,7 +72,8 @@ log = logging.getLogger(__name__)
 PARTIAL_SUFFIX = ".partial"
 #: windows per block when streaming arrays out of the HDF5 file
 _BLOCK_ROWS = 1024
-_BED_PLACEHOLDERS = ("0", "-1", "-1", "-1")
+#: narrowPeak columns 5 (score) and 7-9 (signalValue, pValue, qValue): not known for a scored window
+_BED_SCORE, _BED_UNKNOWN = "0", ("-1", "-1", "-1")
 
 
 def partial_name(path: str) -> str:
@@ -260,7 +261,7 @@ def _write_regions_bed(path: str, store: ScoreStore) -> None:
             centre = windows["start"].to_numpy(np.int64) + store.width // 2
             summit = np.clip(centre - clipped_start, 0, np.maximum(clipped_end - clipped_start - 1, 0))
             lines = [
-                "\t".join((chrom, str(s), str(e), name or ".", "0", strand, *_BED_PLACEHOLDERS[1:], str(p)))
+                "\t".join((chrom, str(s), str(e), name or ".", _BED_SCORE, strand, *_BED_UNKNOWN, str(p)))
                 for chrom, s, e, name, strand, p in zip(
                     windows["chrom"], clipped_start, clipped_end, windows["name"], windows["strand"], summit)
             ]
@@ -277,11 +278,14 @@ def _write_dropped_tsv(path: str, store: ScoreStore) -> None:
 
 
 # --------------------------------------------------------------------------- bigWig
-def _bigwig_segments(windows: pd.DataFrame, sizes: dict[str, int], width: int) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+def _bigwig_segments(
+    windows: pd.DataFrame, sizes: dict[str, int], width: int
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """Per contig (in genome order): window indices sorted by centre and their kept intervals.
 
     Yields ``(chrom, rows, starts, ends)``: ``rows`` the window indices (into
-    ``windows``) sorted by centre, ties in input order, and ``[starts, ends)``
+    ``windows``) sorted by centre, one per distinct centre (the first in
+    input order), and ``[starts, ends)``
     the genome positions each contributes after splitting overlaps at the
     midpoint between neighbouring centres and clipping to the contig.
     """
