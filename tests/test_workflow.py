@@ -136,6 +136,13 @@ def test_simulate_and_train_sources_plan_their_data(tmp_path):
         assert "out/data/regions.bed" in out and "--labels out/data/labels.tsv" in out
         if source == "train":
             assert "--model out/data/model.h5" in out
+    # the simulate job for real: it writes every file the rule declares (a missing one fails the job)
+    config = _write(tmp_path / "simulate.yaml", _small_config(tmp_path, source="simulate", shards=1,
+                                                                simulate={"n_per_class": 4, "seed": 1}))
+    _snakemake(["-s", str(SNAKEFILE), "--configfile", str(config), "--cores", "1", "out/data/regions.bed"],
+               cwd=tmp_path)
+    labels = pd.read_csv(tmp_path / "out" / "data" / "labels.tsv", sep="\t")
+    assert len(labels) == 16 and (tmp_path / "out" / "data" / "genome.fa").stat().st_size > 0
 
 
 def test_bad_settings_stop_with_one_line(tmp_path):
