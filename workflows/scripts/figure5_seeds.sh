@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Figure 5b over several seeds of simulation and training.
 #
-# usage: workflows/scripts/figure5_seeds.sh [--demo] [--paper] [--doc FILE] OUTDIR SEED [SEED ...]
+# usage: workflows/scripts/figure5_seeds.sh [--demo] [--paper] [--motifs MEME] [--doc FILE] [--block NAME]
+#            OUTDIR SEED [SEED ...]
 #
 # For each SEED: `seqlift train-sim OUTDIR/seed_SEED --seed SEED` (the one --seed sets both the
 # simulation and the training: train-sim shares `seqlift simulate`'s arguments), then
@@ -13,9 +14,13 @@
 #   --demo   also report on the shipped demo model (data/demo, seed 0) as OUTDIR/seed_0
 #   --paper  also report on the paper's released model and test set (../shared/paper-genomics)
 #            with the ENCODE matrices, as OUTDIR/paper (the published Figure 5b, as a control)
+#   --motifs passed to train-sim (default: its own, the shipped JASPAR 2024 file); e.g.
+#            data/motifs/encode_tal1_gata.meme, the paper's ENCODE matrices, as a control
 #   --doc    Markdown file whose block between `<!-- figure5-tables:begin -->` and
 #            `<!-- figure5-tables:end -->` is replaced by the collected tables (default
-#            docs/figure5_seeds.md; created with just the block when missing)
+#            docs/figure5_seeds.md; the block is appended when missing)
+#   --block  NAME: use the markers `<!-- figure5-tables-NAME:begin -->` ... `:end -->` instead,
+#            so that one document can hold the tables of several output folders
 # Environment: SEQLIFT (default .venv/bin/seqlift, else seqlift), PYTHON (default .venv/bin/python,
 # else python3), PAPER_DIR (default ../shared/paper-genomics relative to the repository).
 # Nothing is tuned: train-sim and report run with their defaults.
@@ -25,19 +30,23 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 demo=0
 paper=0
 doc="$repo/docs/figure5_seeds.md"
+motifs=""
+block=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --demo) demo=1; shift ;;
         --paper) paper=1; shift ;;
         --doc) doc=$2; shift 2 ;;
-        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --motifs) motifs=$2; shift 2 ;;
+        --block) block=$2; shift 2 ;;
+        -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}"; exit 0 ;;
         --) shift; break ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
 done
 if [[ $# -lt 1 ]]; then
-    echo "usage: $0 [--demo] [--paper] [--doc FILE] OUTDIR [SEED ...]" >&2
+    echo "usage: $0 [--demo] [--paper] [--motifs MEME] [--doc FILE] [--block NAME] OUTDIR [SEED ...]" >&2
     exit 2
 fi
 out=$1
@@ -55,6 +64,10 @@ if [[ -z "${PYTHON:-}" ]]; then
     if [[ -x "$repo/.venv/bin/python" ]]; then PYTHON="$repo/.venv/bin/python"; else PYTHON=python3; fi
 fi
 PAPER_DIR=${PAPER_DIR:-$repo/../shared/paper-genomics}
+train_extra=()
+if [[ -n "$motifs" ]]; then
+    train_extra=(--motifs "$(cd "$(dirname "$motifs")" && pwd)/$(basename "$motifs")")
+fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 start_all=$SECONDS
@@ -77,7 +90,7 @@ report() {
 
 if [[ $demo -eq 1 ]]; then
     mkdir -p "$out/seed_0"
-    for f in model.h5 regions.bed genome.fa labels.tsv instances.tsv motifs.meme metrics.json; do
+    for f in model.h5 sequences.fa regions.bed genome.fa labels.tsv instances.tsv motifs.meme metrics.json; do
         cp -f "$repo/data/demo/$f" "$out/seed_0/$f"
     done
     echo "== seed 0: the shipped demo (data/demo)"
@@ -92,7 +105,7 @@ for seed in "${seeds[@]}"; do
     else
         echo "== seed $seed: train-sim"
         t0=$SECONDS
-        "$SEQLIFT" train-sim "$dir" --seed "$seed" 2>&1 | tee "$dir/train.log"
+        "$SEQLIFT" train-sim "$dir" --seed "$seed" ${train_extra[@]+"${train_extra[@]}"} 2>&1 | tee "$dir/train.log"
         echo "train_seconds=$((SECONDS - t0))" >>"$dir/train.log"
     fi
     # the simulation seed must follow --seed (metrics.json records it)
@@ -119,7 +132,7 @@ fi
 
 echo "== collecting into $doc"
 mkdir -p "$(dirname "$doc")"
-"$PYTHON" - "$out" "$doc" "$repo" "$PAPER_DIR" <<'PY'
+"$PYTHON" - "$out" "$doc" "$repo" "$PAPER_DIR" "$block" <<'PY'
 """Collect the per-seed reports into Markdown tables, with the threshold, matrix and
 false-negative measurements of the analysis."""
 import json
@@ -131,10 +144,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqlift.model import load_model
 from seqlift.motifs import log_odds, read_meme
+from seqlift.onehot import one_hot
 from seqlift.report import binomial_ci
+from seqlift.simulate import read_fasta, read_paper_simdata
 
 out, doc, repo, paper_dir = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+block = sys.argv[5]
 BG = np.array([0.3, 0.2, 0.2, 0.3])
 METHODS = ["gradient", "grad_x_input", "guided_backprop", "integrated_gradients", "rescale",
            "revealcancel", "genomics_default", "genomics_default_shuffled"]
@@ -146,9 +163,11 @@ PAPER_FN = {"guided_backprop": ("0.00", "0.00"), "grad_x_input": ("11.73", "4.08
             "revealcancel": ("0.00", "0.00"), "genomics_default": ("0.00", "0.00")}
 
 runs = []  # (label, dir)
+rundir = {}
 for d in sorted(out.glob("seed_*"), key=lambda p: int(p.name.split("_")[1])):
     if (d / "report" / "summary.tsv").exists():
         runs.append((f"seed {d.name.split('_')[1]}" + (" (demo)" if d.name == "seed_0" else ""), d))
+        rundir[runs[-1][0]] = d
 paper = out / "paper"
 has_paper = (paper / "report" / "summary.tsv").exists()
 if not runs:
@@ -206,7 +225,8 @@ for lab, d in runs:
     flag = "" if a[0] >= 0.98 else " (below 0.98)"
     body.append([lab, f"{a[0]:.4f}{flag}", f"{a[1]:.4f}", f"{a[2]:.4f}", f"{m['epochs_run']} ({m['best_epoch']})",
                  f"{m['training_seconds']:.0f}"])
-table(["run", "task 0 (both)", "task 1 (Gata1)", "task 2 (TAL1::TCF3)", "epochs (best)", "training s"], body)
+f0, s0 = motif_of[labels_all[0]]
+table(["run", "task 0 (both)", f"task 1 ({f0})", f"task 2 ({s0})", "epochs (best)", "training s"], body)
 
 # --- Figure 5b
 first, second = motif_of[labels_all[0]]
@@ -258,10 +278,8 @@ table(["method (TAL1 / GATA1)", *labels_all], body)
 
 
 # --- (b) threshold
-def fn_at(m, motif, method, thr, only=None):
+def fn_at(m, motif, method, thr):
     sel = m[(m["class"] == "both") & (m.motif == motif) & (m.log_odds >= thr)]
-    if only is not None:
-        sel = sel[only(sel)]
     s = sel[f"score_{method}_task0"]
     return int((s <= 0).sum()), int(s.size)
 
@@ -314,26 +332,164 @@ table(["run", "motif", "exact", "overlap", "chance"], body)
 w("FN counts in brackets: gradient x input / Rescale / RevealCancel / genomics default flat / genomics default shuffled.")
 w("")
 
+ABLATION_DRAWS = 20
+
+
+def ablation(lab):
+    """Strong matches in both-motif sequences with the model's own answer: the task-0 logit of the
+    sequence, and its mean drop when the match's window is refilled with background bases
+    (0.3/0.2/0.2/0.3, ABLATION_DRAWS draws, seed 0). Written to <report>/ablation.tsv."""
+    m = match[lab]
+    sel = m[(m["class"] == "both") & (m.log_odds >= 7)].copy()
+    if lab == "paper model":
+        sim = read_paper_simdata(paper_dir / "sequences.simdata.gz", paper_dir / "test.txt.gz").subset("test")
+        seqs = dict(zip(sim.names, sim.sequences))
+        model = load_model(paper_dir / "model.json", weights=paper_dir / "model_weights.h5")
+        dest = paper / "report" / "ablation.tsv"
+    else:
+        seqs = read_fasta(rundir[lab] / "sequences.fa")
+        model = load_model(rundir[lab] / "model.h5")
+        dest = rundir[lab] / "report" / "ablation.tsv"
+    node = model.nodes[model.outputs[0]].inputs[0]  # the pre-sigmoid Dense output
+
+    def logit0(x):
+        parts = [model.forward(x[i : i + 2048], keep=[node])[node].numpy()[:, 0] for i in range(0, len(x), 2048)]
+        return np.concatenate(parts).astype(np.float64)
+
+    x0 = one_hot([seqs[n] for n in sel["name"]])
+    base = logit0(x0)
+    rng = np.random.default_rng(0)
+    xs = np.repeat(x0, ABLATION_DRAWS, axis=0)
+    eye = np.eye(4, dtype=xs.dtype)
+    for i, (a, b) in enumerate(zip(sel.start.to_numpy(), sel.end.to_numpy())):
+        xs[i * ABLATION_DRAWS : (i + 1) * ABLATION_DRAWS, a:b] = eye[rng.choice(4, size=(ABLATION_DRAWS, b - a), p=BG)]
+    ablated = logit0(xs).reshape(len(sel), ABLATION_DRAWS).mean(1)
+    sel["logit0"] = base
+    sel["delta"] = base - ablated
+    sel["copies"] = sel.groupby(["name", "motif"])["start"].transform("size")
+    sel.to_csv(dest, sep="\t", index=False)
+    return sel
+
+
+abl = {lab: ablation(lab) for lab in labels_all}
+
+
+def reference_outputs(lab):
+    """Logits (tasks 0, 1, 2) at the flat reference, mean over 10 dinucleotide shuffles (seed 0) of the
+    both-motif sequences, and the median over the both-motif sequences themselves."""
+    from seqlift.shuffle import dinucleotide_shuffle
+
+    if lab == "paper model":
+        sim = read_paper_simdata(paper_dir / "sequences.simdata.gz", paper_dir / "test.txt.gz").subset("test")
+        x = one_hot(list(sim.sequences))[sim.labels[:, 0] == 1]
+        model = load_model(paper_dir / "model.json", weights=paper_dir / "model_weights.h5")
+    else:
+        seqs = read_fasta(rundir[lab] / "sequences.fa")
+        lab_tsv = pd.read_csv(rundir[lab] / "labels.tsv", sep="\t").set_index("name")
+        names = [n for n in seqs if int(lab_tsv.loc[n, "task0"]) == 1]
+        x = one_hot([seqs[n] for n in names])
+        model = load_model(rundir[lab] / "model.h5")
+    node = model.nodes[model.outputs[0]].inputs[0]
+    f = lambda a: model.forward(a.astype(np.float32), keep=[node])[node].numpy()
+    flat = f(np.tile(BG.astype(np.float32), (1, x.shape[1], 1)))[0]
+    shuf = dinucleotide_shuffle(x, 10, seed=0).reshape(-1, x.shape[1], 4)
+    return flat, f(shuf).mean(0), np.median(f(x), 0)
+
+
+refs_out = {lab: reference_outputs(lab) for lab in labels_all}
+w("### What the references look like to the model")
+w("")
+w("Pre-sigmoid outputs (task 0 / task 1 / task 2): at the flat reference 0.3/0.2/0.2/0.3; averaged over 10 "
+  "dinucleotide shuffles (seed 0) of each both-motif sequence; median over the both-motif sequences themselves. "
+  "A reference whose output is near the sequences' own leaves the methods little to explain.")
+w("")
+table(["run", "flat reference", "shuffles (mean)", "both-motif sequences (median)"],
+      [[lab, *[" / ".join(f"{v:.2f}" for v in vals) for vals in refs_out[lab]]] for lab in labels_all])
+
 w("### Every false negative of RevealCancel and the genomics default (both references)")
 w("")
 body = []
 for lab in labels_all:
     m = match[lab]
-    sel = m[(m["class"] == "both") & (m.log_odds >= 7)]
+    sel = abl[lab]
     cols = ["revealcancel", "genomics_default", "genomics_default_shuffled"]
     bad = sel[(sel[[f"score_{c}_task0" for c in cols]] <= 0).any(axis=1)]
     for _, r in bad.iterrows():
         kind = "exact" if r.equals_true else ("overlap" if r.overlaps_true else "chance")
         other = m[(m.name == r["name"]) & (m.motif != r.motif) & (m.log_odds >= 7)]
-        body.append([lab, r["name"], r.motif, int(r.start), f"{r.log_odds:.2f}", kind, int(r["rank"]),
+        body.append([lab, r["name"], r.motif, int(r.start), f"{r.log_odds:.2f}", kind, int(r["rank"]), int(r.copies),
                      *[f"{r[f'score_{c}_task0']:.3f}" for c in cols], f"{r['score_grad_x_input_task0']:.3f}",
-                     len(other)])
+                     len(other), f"{r.logit0:.2f}", f"{r.delta:.3f}"])
 if body:
-    table(["run", "sequence", "motif", "start", "log-odds", "truth", "rank", "RevealCancel", "gen. default flat",
-           "gen. default shuffled", "grad x input", "strong matches of the other motif"], body)
+    table(["run", "sequence", "motif", "start", "log-odds", "truth", "rank", "copies", "RevealCancel", "gen. default flat",
+           "gen. default shuffled", "grad x input", "strong matches of the other motif", "task-0 logit",
+           "ablation drop"], body)
+    w("Task-0 logit: the model's pre-sigmoid output for the sequence (0 = probability 0.5). Ablation drop: mean "
+      f"fall of that logit when the match's window is refilled with background bases ({ABLATION_DRAWS} draws); "
+      "<= 0 means the model itself gives the instance no positive effect on task 0. Copies: strong matches of "
+      "the same motif in the sequence. For scale, the median RevealCancel task-0 score of these strong matches: "
+      + ", ".join(f"{lab} {abl[lab]['score_revealcancel_task0'].median():.2f}" for lab in labels_all) + ".")
+    w("")
 else:
     w("None.")
     w("")
+
+
+# --- the model's own answer: ablation
+w("### Does the model itself credit the match? Window ablation against each method's false negatives")
+w("")
+w(f"Strong matches in both-motif sequences; ablation drop as above ({ABLATION_DRAWS} background refills of the "
+  "window). `drop <= 0`: matches whose removal does not lower the task-0 logit. For each method, its false "
+  "negatives split by the sign of the ablation drop (`drop > 0`: the model does use the match; the method's "
+  "non-positive score misses it).")
+w("")
+body = [["matches with drop <= 0 (TAL1 \\| GATA1)"] + [
+    " \\| ".join(f"{int((abl[lab][abl[lab].motif == mot].delta <= 0).sum())}/{int((abl[lab].motif == mot).sum())}"
+                  for mot in (motif_of[lab][1], motif_of[lab][0])) for lab in labels_all]]
+for name, keep in (("1 copy", lambda a: a.copies == 1), ("2+ copies", lambda a: a.copies >= 2)):
+    body.append([f"{name}: drop <= 0; median drop (both motifs)"] + [
+        f"{int((abl[lab][keep(abl[lab])].delta <= 0).sum())}/{int(keep(abl[lab]).sum())}; "
+        f"{abl[lab][keep(abl[lab])].delta.median():.2f}" for lab in labels_all])
+for method in METHODS:
+    cells = [f"{SHORT[method]}: FN with drop > 0 / FN with drop <= 0"]
+    for lab in labels_all:
+        a = abl[lab]
+        fn = a[f"score_{method}_task0"] <= 0
+        cells.append(f"{int((fn & (a.delta > 0)).sum())} / {int((fn & (a.delta <= 0)).sum())}")
+    body.append(cells)
+table(["", *labels_all], body)
+
+# --- where the false negatives are: distance to the sequence ends, redundancy
+w("### Where the false negatives are: distance to the nearest sequence end, and redundant matches")
+w("")
+w("Strong matches (log-odds >= 7) in both-motif sequences, both motifs together, FN share k/n. Distance: bases "
+  "between the match and the nearer end of the 200 bp sequence (each position feeds fewer of the 180 windows "
+  "of the second convolution within 20 bp of an end). Copies: strong matches of the same motif in the sequence.")
+w("")
+groups = [("seeds pooled", [lab for lab in seed_labels])] + ([("paper model", ["paper model"])] if has_paper else [])
+cols = [("end < 10", lambda d, c: d < 10), ("end 10-19", lambda d, c: (d >= 10) & (d < 20)),
+        ("end >= 20", lambda d, c: d >= 20), ("1 copy", lambda d, c: c == 1), ("2+ copies", lambda d, c: c >= 2)]
+for gname, labs in groups:
+    frames = []
+    for lab in labs:
+        m = match[lab]
+        length = 200  # train-sim's default --length, and the paper's
+        sel = m[(m["class"] == "both") & (m.log_odds >= 7)].copy()
+        sel["dist"] = np.minimum(sel.start, length - sel.end)
+        sel["copies"] = sel.groupby(["name", "motif"])["start"].transform("size")
+        frames.append(sel)
+    allm = pd.concat(frames, ignore_index=True)
+    body = []
+    for method in METHODS:
+        fn = (allm[f"score_{method}_task0"] <= 0).to_numpy()
+        cells = [SHORT[method]]
+        for _, f in cols:
+            keep = f(allm.dist.to_numpy(), allm.copies.to_numpy())
+            cells.append(f"{pct(fn[keep].sum(), keep.sum())} % ({int(fn[keep].sum())}/{int(keep.sum())})")
+        body.append(cells)
+    w(f"{gname}:")
+    w("")
+    table(["method", *[c for c, _ in cols]], body)
 
 
 # --- (a) the matrices
@@ -412,14 +568,15 @@ table(["run", "motif", "both", "GATA1 only", "TAL1 only", "neither"], body)
 
 doc_block = "\n".join(lines).rstrip() + "\n"
 (out / "figure5_tables.md").write_text(doc_block)
-BEGIN, END = "<!-- figure5-tables:begin -->", "<!-- figure5-tables:end -->"
-if doc.exists() and BEGIN in doc.read_text():
-    text = doc.read_text()
+tag = "figure5-tables" + (f"-{block}" if block else "")
+BEGIN, END = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
+text = doc.read_text() if doc.exists() else "# Figure 5b over seeds\n"
+if BEGIN in text:
     pre, rest = text.split(BEGIN, 1)
-    post = rest.split(END, 1)[1] if END in rest else ""
+    post = rest.split(END, 1)[1] if END in rest else "\n"
     doc.write_text(pre + BEGIN + "\n" + doc_block + END + post)
 else:
-    doc.write_text("# Figure 5b over seeds\n\n" + BEGIN + "\n" + doc_block + END + "\n")
+    doc.write_text(text.rstrip("\n") + "\n\n" + BEGIN + "\n" + doc_block + END + "\n")
 print(f"wrote {doc} and {out / 'figure5_tables.md'}")
 PY
 echo "total_seconds=$((SECONDS - start_all))"
