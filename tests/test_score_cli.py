@@ -62,7 +62,7 @@ def write_inputs(folder: Path) -> dict[str, Path]:
     hidden = layers.Conv1D(4, 9, activation="relu")(inputs)
     hidden = layers.MaxPooling1D(8)(hidden)
     hidden = layers.Flatten()(hidden)
-    outputs = layers.Dense(2, activation="sigmoid")(hidden)
+    outputs = layers.Dense(2, activation="sigmoid", name="dense")(hidden)
     model = keras.Model(inputs, outputs)
     for variable in model.weights:
         variable.assign(rng.normal(0.0, 0.5, tuple(variable.shape)).astype(np.float32))

@@ -400,7 +400,7 @@ def _batch_body(model: Model, target: str, method: str, maxpool: str, units: tup
         def body(x, refs, per_seq):
             n = tf.shape(x[0])[0]
             pair_seq = tf.repeat(tf.range(n), per_seq)
-            state = walker.forward(x, refs, pair_seq)
+            state = walker.forward(x, refs, per_seq)
             dt = target_values(state.x_acts, state.ref_acts, pair_seq)
             results: dict[str, list[tf.Tensor]] = {}
             for unit in units:
@@ -408,23 +408,21 @@ def _batch_body(model: Model, target: str, method: str, maxpool: str, units: tup
                 results.setdefault("target_delta", []).append(_per_sequence_sum(dt[:, unit], n, per_seq))
                 for i, name in enumerate(model.inputs):
                     if name in mults:
-                        m_pos, m_neg = mults[name]
-                        d_pos, d_neg = backprop.rules.split_by_sign(state.deltas[name])
+                        d_pos, d_neg = backprop.rules.split_by_sign(state.delta(name))
+                        contrib = mults[name].contributions(d_pos, d_neg)
+                        m = mults[name].mean
                     else:  # the target does not depend on this input
-                        m_pos = m_neg = d_pos = d_neg = tf.zeros_like(refs[i])
-                    contrib = m_pos * d_pos + m_neg * d_neg
-                    m = 0.5 * (m_pos + m_neg)
+                        contrib = m = tf.zeros_like(refs[i])
                     results.setdefault(f"contrib{i}", []).append(_per_sequence_sum(contrib, n, per_seq))
                     results.setdefault(f"mult{i}", []).append(_per_sequence_sum(m, n, per_seq))
                     if one_hot_like[i]:
                         results.setdefault(f"hyp{i}", []).append(_per_sequence_sum(_hypothetical(m, refs[i]), n, per_seq))
                 for name in layers:
-                    m_pos, m_neg = mults.get(name, (tf.zeros_like(state.deltas[name]),) * 2)
-                    p_pos, p_neg = state.parts.get(name) or backprop.rules.split_by_sign(state.deltas[name])
+                    m = mults.get(name, backprop.Multipliers(tf.zeros_like(state.delta(name))))
+                    p_pos, p_neg = state.parts.get(name) or backprop.rules.split_by_sign(state.delta(name))
                     results.setdefault(f"layer_contrib:{name}", []).append(
-                        _per_sequence_sum(m_pos * p_pos + m_neg * p_neg, n, per_seq))
-                    results.setdefault(f"layer_mult:{name}", []).append(
-                        _per_sequence_sum(0.5 * (m_pos + m_neg), n, per_seq))
+                        _per_sequence_sum(m.contributions(p_pos, p_neg), n, per_seq))
+                    results.setdefault(f"layer_mult:{name}", []).append(_per_sequence_sum(m.mean, n, per_seq))
             return pack(results)
 
         return body

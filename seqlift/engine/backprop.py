@@ -39,6 +39,29 @@ _KERNEL = (ops.Dense, ops.Conv)
 _MAX = (ops.MaxPool, ops.GlobalMaxPool)
 
 
+def _fused(rule):
+    """A rule compiled with XLA, which fuses its chain of elementwise operations.
+
+    Each rule reads and writes several tensors of a layer's size; unfused, the
+    memory traffic of those passes costs more than the layer's convolution.
+    """
+    return tf.function(rule, jit_compile=True, autograph=False, reduce_retracing=True)
+
+
+_rescale_multiplier = _fused(rules.rescale_multiplier)
+
+
+def _revealcancel(x0, dx_pos, dx_neg, fn, derivative):
+    """RevealCancel's output parts and its multipliers as (mean, half-difference), in one pass."""
+    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, fn)
+    r_pos, r_neg = rules.revealcancel_multipliers(x0, dx_pos, dx_neg, dy_pos, dy_neg, derivative)
+    return dy_pos, dy_neg, 0.5 * (r_pos + r_neg), 0.5 * (r_pos - r_neg)
+
+
+_revealcancel = _fused(_revealcancel)
+_kernel_split_backward = _fused(rules.kernel_split_backward)
+
+
 def ancestors(model: Model, target: str) -> list[str]:
     """Names of the nodes the target depends on (itself included), in topological order."""
     needed = {target}
@@ -83,22 +106,79 @@ def unit_seed(shape: tf.TensorShape | tf.Tensor, batch: tf.Tensor, unit: int) ->
 
 
 @dataclass
+class Multipliers:
+    """The multipliers of a node's positive and negative parts, ``m⁺`` and ``m⁻``.
+
+    Held as their mean and half-difference, ``mean = ½(m⁺ + m⁻)`` and
+    ``half = ½(m⁺ − m⁻)`` (so ``m± = mean ± half``), because that is what the
+    layers below need: a Dense or convolution layer maps them back as
+    ``Wᵀ mean + sign(Δx) ⊙ |W|ᵀ half`` (:func:`rules.kernel_split_backward`).
+    ``half`` is None while the two are equal, as they are everywhere except
+    between a RevealCancel nonlinearity and the kernel layer that feeds it.
+    """
+
+    mean: tf.Tensor
+    half: tf.Tensor | None = None
+
+    @property
+    def joined(self) -> bool:
+        return self.half is None
+
+    def __add__(self, other: "Multipliers") -> "Multipliers":
+        if self.joined and other.joined:
+            return Multipliers(self.mean + other.mean)
+        half = other.half if self.joined else self.half if other.joined else self.half + other.half
+        return Multipliers(self.mean + other.mean, half)
+
+    def scaled(self, factor: tf.Tensor) -> "Multipliers":
+        return Multipliers(self.mean * factor, None if self.joined else self.half * factor)
+
+    def collapse(self, delta: tf.Tensor) -> tf.Tensor:
+        """One multiplier per element, for a layer whose parts are split by its own sign:
+        ``m⁺`` where ``Δ > 0``, ``m⁻`` where ``Δ < 0``, their mean at 0."""
+        return self.mean if self.joined else self.mean + tf.sign(delta) * self.half
+
+    def contributions(self, pos: tf.Tensor, neg: tf.Tensor) -> tf.Tensor:
+        """``m⁺ Δ⁺ + m⁻ Δ⁻`` for the parts ``Δ⁺``, ``Δ⁻`` of a node's difference."""
+        if self.joined:
+            return self.mean * (pos + neg)
+        return self.mean * (pos + neg) + self.half * (pos - neg)
+
+
+@dataclass
 class _Pairs:
     """Per-batch state of a DeepLIFT pass: activations, differences and parts."""
 
     x_acts: dict[str, tf.Tensor]
-    pair_seq: tf.Tensor
+    per_seq: tf.Tensor
     ref_acts: dict[str, tf.Tensor]
-    deltas: dict[str, tf.Tensor]
     tape: tf.GradientTape
+    deltas: dict[str, tf.Tensor] = field(default_factory=dict)
+    scales: dict[str, tf.Tensor] = field(default_factory=dict)
     parts: dict[str, tuple[tf.Tensor, tf.Tensor]] = field(default_factory=dict)
     abs_inputs: dict[str, tf.Tensor] = field(default_factory=dict)
     abs_responses: dict[str, tf.Tensor] = field(default_factory=dict)
     rc_multipliers: dict[str, tuple[tf.Tensor, tf.Tensor]] = field(default_factory=dict)
 
+    def delta(self, name: str) -> tf.Tensor:
+        """``Δ = x − x0`` of node ``name``, one row per pair (computed once, when first needed)."""
+        if name not in self.deltas:
+            self.deltas[name] = self._by_sequence(self.x_acts[name][:, None], self.ref_acts[name], tf.subtract)
+        return self.deltas[name]
+
     def x_at(self, name: str) -> tf.Tensor:
         """The input's activation of node ``name``, one row per pair."""
-        return tf.gather(self.x_acts[name], self.pair_seq)
+        return self._by_sequence(self.x_acts[name][:, None], self.ref_acts[name], lambda a, r: tf.broadcast_to(a, tf.shape(r)))
+
+    def _by_sequence(self, per_sequence: tf.Tensor, per_pair: tf.Tensor, combine) -> tf.Tensor:
+        """``combine`` a per-sequence value with the per-pair values of its references.
+
+        Pairs are ordered sequence by sequence, ``per_seq`` references each, so a
+        reshape to ``(n, per_seq, ...)`` lines them up without gathering copies.
+        """
+        shape = tf.shape(per_pair)
+        grouped = tf.reshape(per_pair, tf.concat([[-1, self.per_seq], shape[1:]], axis=0))
+        return tf.reshape(combine(per_sequence, grouped), shape)
 
 
 class DeepLiftPass:
@@ -128,12 +208,12 @@ class DeepLiftPass:
         self.rules = nonlinearity_rules(model, self.nodes, method)
 
     # ------------------------------------------------------------------ forward
-    def forward(self, x: list[tf.Tensor], refs: list[tf.Tensor], pair_seq: tf.Tensor) -> _Pairs:
+    def forward(self, x: list[tf.Tensor], refs: list[tf.Tensor], per_seq: tf.Tensor) -> _Pairs:
         """Forward passes of the inputs and the references, and every Δ on the way.
 
         The inputs are run once per sequence; their activations are gathered to
-        one row per pair only as differences (``pair_seq[p]`` is the sequence of
-        pair ``p``). Everything the backward pass differentiates is recorded on
+        one row per pair only as differences (pairs come sequence by sequence,
+        ``per_seq`` references each). Everything the backward pass differentiates is recorded on
         one persistent tape.
         """
         keep = set(self.nodes)
@@ -143,8 +223,7 @@ class DeepLiftPass:
             for r in refs:
                 tape.watch(r)
             ref_acts = self.model.forward(refs, keep=keep)
-            deltas = {name: tf.gather(x_acts[name], pair_seq) - ref_acts[name] for name in self.nodes}
-            state = _Pairs(x_acts, pair_seq, ref_acts, deltas, tape)
+            state = _Pairs(x_acts, per_seq, ref_acts, tape)
             for name, rule in self.rules.items():
                 if rule == "revealcancel":
                     self._revealcancel_forward(name, state)
@@ -155,11 +234,9 @@ class DeepLiftPass:
         source = node.inputs[0]
         dx_pos, dx_neg = self._parts(source, state)
         x0 = state.ref_acts[source]
-        dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, node.op)
+        dy_pos, dy_neg, mean, half = _revealcancel(x0, dx_pos, dx_neg, node.op, node.op.derivative)
         state.parts[name] = (dy_pos, dy_neg)
-        state.rc_multipliers[name] = rules.revealcancel_multipliers(
-            x0, dx_pos, dx_neg, dy_pos, dy_neg, node.op.derivative
-        )
+        state.rc_multipliers[name] = (mean, half)
 
     def _parts(self, name: str, state: _Pairs) -> tuple[tf.Tensor, tf.Tensor]:
         """Positive and negative parts (Δ⁺, Δ⁻) of node ``name``'s difference."""
@@ -168,11 +245,11 @@ class DeepLiftPass:
         node = self.model.nodes[name]
         op = node.op
         if isinstance(op, _KERNEL):
-            abs_dx = tf.abs(state.deltas[node.inputs[0]])
+            abs_dx = tf.abs(state.delta(node.inputs[0]))
             response = op.apply(abs_dx, tf.abs(op.kernel))
             state.abs_inputs[name] = abs_dx
             state.abs_responses[name] = response
-            parts = rules.kernel_split_forward(state.deltas[name], response)
+            parts = rules.kernel_split_forward(state.delta(name), response)
         elif isinstance(op, ops.BatchNorm):
             pos, neg = self._parts(node.inputs[0], state)
             s_pos, s_neg = tf.maximum(op.scale, 0.0), tf.minimum(op.scale, 0.0)
@@ -188,40 +265,37 @@ class DeepLiftPass:
             scale = self._rescale(name, state)
             parts = (pos * scale, neg * scale)
         else:  # inputs, max pooling, softmax: split the node's own difference
-            parts = rules.split_by_sign(state.deltas[name])
+            parts = rules.split_by_sign(state.delta(name))
         state.parts[name] = parts
         return parts
 
     def _rescale(self, name: str, state: _Pairs) -> tf.Tensor:
-        node = self.model.nodes[name]
-        source = node.inputs[0]
-        return rules.rescale_multiplier(
-            state.ref_acts[source], state.deltas[source], state.deltas[name], node.op.derivative
-        )
+        """The Rescale multiplier of an Activation node (computed once per batch)."""
+        if name not in state.scales:
+            node = self.model.nodes[name]
+            source = node.inputs[0]
+            state.scales[name] = _rescale_multiplier(
+                state.ref_acts[source], state.delta(source), state.delta(name), node.op.derivative
+            )
+        return state.scales[name]
 
     # ----------------------------------------------------------------- backward
-    def backward(self, state: _Pairs, unit: int) -> dict[str, tuple[tf.Tensor, tf.Tensor]]:
-        """Multiplier pairs (m⁺, m⁻) of every node for one unit of the target."""
+    def backward(self, state: _Pairs, unit: int) -> dict[str, Multipliers]:
+        """Multipliers of every node for one unit of the target, as :class:`Multipliers`."""
         target_value = state.ref_acts[self.target]
-        seed = unit_seed(tf.shape(target_value), tf.shape(target_value)[0], unit)
-        pending: dict[str, tuple[tf.Tensor, tf.Tensor]] = {self.target: (seed, seed)}
-        done: dict[str, tuple[tf.Tensor, tf.Tensor]] = {}
+        pending: dict[str, Multipliers] = {
+            self.target: Multipliers(unit_seed(tf.shape(target_value), tf.shape(target_value)[0], unit))
+        }
+        done: dict[str, Multipliers] = {}
         for name in reversed(self.nodes):
             if name not in pending:
                 continue
-            m_pos, m_neg = pending.pop(name)
-            done[name] = (m_pos, m_neg)
-            node = self.model.nodes[name]
-            if not node.inputs:
+            m = pending.pop(name)
+            done[name] = m
+            if not self.model.nodes[name].inputs:
                 continue
-            for source, (g_pos, g_neg) in self._node_backward(name, m_pos, m_neg, state).items():
-                if source in pending:
-                    p_pos, p_neg = pending[source]
-                    joined = p_pos is p_neg and g_pos is g_neg
-                    new_pos = p_pos + g_pos
-                    pending[source] = (new_pos, new_pos if joined else p_neg + g_neg)
-                else:
-                    pending[source] = (g_pos, g_neg)
+            for source, g in self._node_backward(name, m, state).items():
+                pending[source] = pending[source] + g if source in pending else g
         return done
 
     def _linear_transpose(self, name: str, m: tf.Tensor, state: _Pairs) -> dict[str, tf.Tensor]:
@@ -230,54 +304,48 @@ class DeepLiftPass:
             return {node.inputs[0]: m}
         return transpose(node, m, state.ref_acts, state.tape)
 
-    def _node_backward(self, name: str, m_pos, m_neg, state: _Pairs) -> dict[str, tuple[tf.Tensor, tf.Tensor]]:
+    def _node_backward(self, name: str, m: Multipliers, state: _Pairs) -> dict[str, Multipliers]:
         node = self.model.nodes[name]
         op = node.op
-        joined = m_pos is m_neg
         if isinstance(op, ops.Activation):
             source = node.inputs[0]
             if self.rules[name] == "revealcancel":
-                r_pos, r_neg = state.rc_multipliers[name]
-                return {source: (m_pos * r_pos, m_neg * r_neg)}
-            scale = self._rescale(name, state)
-            g = m_pos * scale
-            return {source: (g, g if joined else m_neg * scale)}
+                mean, half = state.rc_multipliers[name]
+                if m.joined:
+                    return {source: Multipliers(m.mean * mean, m.mean * half)}
+                return {source: Multipliers(mean * m.mean + half * m.half, half * m.mean + mean * m.half)}
+            return {source: m.scaled(self._rescale(name, state))}
         if isinstance(op, _KERNEL):
             source = node.inputs[0]
-            if joined:
-                g = self._linear_transpose(name, m_pos, state)[source]
-                return {source: (g, g)}
-            grad_sum = self._linear_transpose(name, m_pos + m_neg, state)[source]
-            grad_abs = state.tape.gradient(
-                state.abs_responses[name], state.abs_inputs[name], output_gradients=m_pos - m_neg
-            )
-            g = rules.kernel_split_backward(state.deltas[source], grad_sum, grad_abs)
-            return {source: (g, g)}
-        if isinstance(op, ops.BatchNorm) and not joined:
-            s_pos, s_neg = tf.maximum(op.scale, 0.0), tf.minimum(op.scale, 0.0)
-            return {node.inputs[0]: (s_pos * m_pos + s_neg * m_neg, s_neg * m_pos + s_pos * m_neg)}
-        if isinstance(op, ops.Subtract) and not joined:
+            g = self._linear_transpose(name, m.mean, state)[source]
+            if not m.joined:
+                grad_abs = state.tape.gradient(state.abs_responses[name], state.abs_inputs[name],
+                                               output_gradients=m.half)
+                g = _kernel_split_backward(state.delta(source), g, grad_abs)
+            return {source: Multipliers(g)}
+        if isinstance(op, ops.BatchNorm) and not m.joined:
+            return {node.inputs[0]: Multipliers(m.mean * op.scale, m.half * tf.abs(op.scale))}
+        if isinstance(op, ops.Subtract) and not m.joined:
             first, second = node.inputs
             if first == second:  # x - x is constant: no credit
-                zero = tf.zeros_like(m_pos)
-                return {first: (zero, zero)}
-            return {first: (m_pos, m_neg), second: (-m_neg, -m_pos)}
+                return {first: Multipliers(tf.zeros_like(m.mean))}
+            return {first: m, second: Multipliers(-m.mean, m.half)}
         if isinstance(op, _SIGN_PRESERVING + (ops.BatchNorm, ops.Subtract)):
-            pos = self._linear_transpose(name, m_pos, state)
-            if joined:
-                return {s: (g, g) for s, g in pos.items()}
-            neg = self._linear_transpose(name, m_neg, state)
-            return {s: (pos[s], neg[s]) for s in pos}
-        m = rules.collapse(m_pos, m_neg, state.deltas[name])
+            mean = self._linear_transpose(name, m.mean, state)
+            if m.joined:
+                return {s: Multipliers(g) for s, g in mean.items()}
+            half = self._linear_transpose(name, m.half, state)
+            return {s: Multipliers(mean[s], half[s]) for s in mean}
+        single = m.collapse(state.delta(name))
         if isinstance(op, _MAX):
-            g = self._maxpool_backward(name, m, state)
+            g = self._maxpool_backward(name, single, state)
         elif isinstance(op, ops.Softmax):
-            g = self._softmax_backward(name, m, state)
+            g = self._softmax_backward(name, single, state)
         elif isinstance(op, ops.Linear):
-            return {s: (g, g) for s, g in self._linear_transpose(name, m, state).items()}
+            return {s: Multipliers(g) for s, g in self._linear_transpose(name, single, state).items()}
         else:
             raise TypeError(f"no DeepLIFT rule for node {name!r} ({type(op).__name__})")
-        return {node.inputs[0]: (g, g)}
+        return {node.inputs[0]: Multipliers(g)}
 
     def _maxpool_backward(self, name: str, m: tf.Tensor, state: _Pairs) -> tf.Tensor:
         node = self.model.nodes[name]
@@ -299,7 +367,7 @@ class DeepLiftPass:
         credited = local.gradient(y, x_in, output_gradients=to_input_argmax) + state.tape.gradient(
             state.ref_acts[name], state.ref_acts[source], output_gradients=to_reference_argmax
         )
-        dx = state.deltas[source]
+        dx = state.delta(source)
         small = tf.abs(dx) < rules.NEAR_ZERO
         fallback = local.gradient(y, x_in, output_gradients=m)
         return tf.where(small, fallback, credited / tf.where(small, tf.ones_like(dx), dx))

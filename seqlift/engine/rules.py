@@ -118,7 +118,7 @@ def kernel_split_forward(delta_y: tf.Tensor, abs_kernel_response: tf.Tensor) -> 
     return 0.5 * (delta_y + abs_kernel_response), 0.5 * (delta_y - abs_kernel_response)
 
 
-def kernel_split_backward(delta_x: tf.Tensor, grad_sum: tf.Tensor, grad_abs: tf.Tensor) -> tf.Tensor:
+def kernel_split_backward(delta_x: tf.Tensor, grad_mean: tf.Tensor, grad_abs_half: tf.Tensor) -> tf.Tensor:
     """Input multipliers of a Dense or convolution layer whose output parts differ.
 
     An input ``x_i`` with ``Δx_i > 0`` feeds ``Δy⁺`` through positive weights and
@@ -128,20 +128,21 @@ def kernel_split_backward(delta_x: tf.Tensor, grad_sum: tf.Tensor, grad_abs: tf.
         m_i = Σ_j [w_ij]⁻ m⁺_j + [w_ij]⁺ m⁻_j        if Δx_i < 0
         m_i = ½ Σ_j w_ij (m⁺_j + m⁻_j)               if Δx_i = 0
 
-    which is, with ``Wᵀ`` the layer's transpose (its gradient map),
-    ``m = ½ [Wᵀ(m⁺ + m⁻) + sign(Δx) ⊙ |W|ᵀ(m⁺ − m⁻)]``. Both parts of the input
-    then carry the same multiplier (the split is joined again).
+    which is, with ``Wᵀ`` the layer's transpose (its gradient map) and the
+    output multipliers held as ``mean = ½(m⁺ + m⁻)``, ``half = ½(m⁺ − m⁻)``,
+    ``m = Wᵀ mean + sign(Δx) ⊙ |W|ᵀ half``. Both parts of the input then carry
+    the same multiplier (the split is joined again).
 
     Parameters
     ----------
     delta_x : tf.Tensor
         The layer's input difference.
-    grad_sum : tf.Tensor
-        ``Wᵀ (m⁺ + m⁻)``.
-    grad_abs : tf.Tensor
-        ``|W|ᵀ (m⁺ − m⁻)``.
+    grad_mean : tf.Tensor
+        ``Wᵀ mean``.
+    grad_abs_half : tf.Tensor
+        ``|W|ᵀ half``.
     """
-    return 0.5 * (grad_sum + tf.sign(delta_x) * grad_abs)
+    return grad_mean + tf.sign(delta_x) * grad_abs_half
 
 
 def maxpool_routed_contributions(window_max_input, window_max_reference, multiplier):
@@ -174,14 +175,3 @@ def product_multipliers(a0, delta_a, b0, delta_b):
     factors), so ``m_a = b0 + ½Δb`` and ``m_b = a0 + ½Δa``.
     """
     return b0 + 0.5 * delta_b, a0 + 0.5 * delta_a
-
-
-def collapse(m_plus: tf.Tensor, m_minus: tf.Tensor, delta: tf.Tensor) -> tf.Tensor:
-    """One multiplier per element from a (m⁺, m⁻) pair, for layers that need one.
-
-    A layer whose own difference was split by sign (:func:`split_by_sign`)
-    passes ``m⁺`` where ``Δ > 0``, ``m⁻`` where ``Δ < 0`` and their mean at 0.
-    """
-    if m_minus is m_plus:
-        return m_plus
-    return tf.where(delta > 0, m_plus, tf.where(delta < 0, m_minus, 0.5 * (m_plus + m_minus)))
