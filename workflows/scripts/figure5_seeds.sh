@@ -139,6 +139,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -215,9 +216,116 @@ def table(header, body):
     w("")
 
 
+def paragraph(text: str) -> None:
+    """Write a paragraph of the document.
+
+    Parameters
+    ----------
+    text : str
+        The paragraph; a blank line follows it.
+    """
+    w(text)
+    w("")
+
+
+def section(title: str, note: str | None = None) -> None:
+    """Start a section of the document: a level-3 heading and, when given, a paragraph under it.
+
+    Parameters
+    ----------
+    title : str
+        The heading, without the ``###``.
+    note : str, optional
+        A paragraph under the heading.
+    """
+    w(f"### {title}")
+    w("")
+    if note is not None:
+        paragraph(note)
+
+
+def method_rows(cell: Callable[[str, str], str]) -> list[list[str]]:
+    """Table rows, one per method: its display name, then one cell per run.
+
+    Parameters
+    ----------
+    cell : callable
+        ``cell(lab, method)``: the text of the run ``lab``'s cell for ``method``.
+
+    Returns
+    -------
+    list of list of str
+        One row per method of ``METHODS``, in order; columns: the method, then the runs of ``labels_all``.
+    """
+    return [[SHORT[method], *(cell(lab, method) for lab in labels_all)] for method in METHODS]
+
+
+def strong(m: pd.DataFrame, cls: str = "both", motif: str | None = None, threshold: float = 7) -> pd.DataFrame:
+    """The strong matches of one class of sequences.
+
+    Parameters
+    ----------
+    m : pandas.DataFrame
+        A report's matches.tsv.
+    cls : str
+        The sequence class (``both``, ``first_only``, ``second_only``, ``neither``).
+    motif : str, optional
+        Only this motif's matches (default: both motifs).
+    threshold : float
+        Least log-odds of a strong match.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``m`` that qualify, in their order.
+    """
+    keep = (m["class"] == cls) & (m.log_odds >= threshold)
+    return m[keep if motif is None else keep & (m.motif == motif)]
+
+
+def copies(sel: pd.DataFrame) -> pd.Series:
+    """For each match of ``sel``, how many matches of ``sel`` share its sequence and motif.
+
+    Parameters
+    ----------
+    sel : pandas.DataFrame
+        Matches (rows of a matches.tsv), e.g. the strong ones of :func:`strong`.
+
+    Returns
+    -------
+    pandas.Series
+        The counts, aligned with ``sel``.
+    """
+    return sel.groupby(["name", "motif"])["start"].transform("size")
+
+
+def paper_test():
+    """The paper's simulated test split (``read_paper_simdata`` of PAPER_DIR, subset ``test``)."""
+    return read_paper_simdata(paper_dir / "sequences.simdata.gz", paper_dir / "test.txt.gz").subset("test")
+
+
+def run_model(lab: str):
+    """A run's model and the node of its pre-sigmoid output.
+
+    Parameters
+    ----------
+    lab : str
+        A run label; ``"paper model"`` is the paper's released model in PAPER_DIR.
+
+    Returns
+    -------
+    (model, node)
+        The seqlift model and the input node of its output's sigmoid (the Dense layer's output).
+    """
+    if lab == "paper model":
+        model = load_model(paper_dir / "model.json", weights=paper_dir / "model_weights.h5")
+    else:
+        model = load_model(rundir[lab] / "model.h5")
+    return model, model.nodes[model.outputs[0]].inputs[0]
+
+
 # --- training
-w("### Training: test auROC per task (800 test sequences per seed)")
-w("")
+section("Training: test auROC per task (800 test sequences per seed)")
 body = []
 for lab, d in runs:
     m = metrics[lab]
@@ -231,63 +339,56 @@ table(["run", "task 0 (both)", f"task 1 ({f0})", f"task 2 ({s0})", "epochs (best
 # --- Figure 5b
 first, second = motif_of[labels_all[0]]
 for which, motif_name, paper_i in ((1, "TAL1", 0), (0, "GATA1", 1)):
-    w(f"### Figure 5b, {motif_name} matches: task-0 score <= 0 among strong (log-odds >= 7) top-5 matches in both-motif sequences")
-    w("")
-    w("Share (count/denominator; 95 % Wilson interval). Paper: the published figure with the clipped mask.")
-    w("")
-    body = []
-    for method in METHODS:
-        cells = [SHORT[method]]
-        for lab in labels_all:
-            r = row(lab, method, "false_negative", which, 0)
-            cells.append("" if r is None else share(r["count"], r["n"]))
-        cells.append(PAPER_FN.get(method, ("", ""))[paper_i] + (" %" if method in PAPER_FN else "—"))
-        body.append(cells)
+    section(f"Figure 5b, {motif_name} matches: task-0 score <= 0 among strong (log-odds >= 7) top-5 matches in "
+            "both-motif sequences",
+            "Share (count/denominator; 95 % Wilson interval). Paper: the published figure with the clipped mask.")
+
+    def fn_share(lab, method):
+        r = row(lab, method, "false_negative", which, 0)
+        return "" if r is None else share(r["count"], r["n"])
+
+    body = [cells + [PAPER_FN.get(method, ("", ""))[paper_i] + (" %" if method in PAPER_FN else "—")]
+            for method, cells in zip(METHODS, method_rows(fn_share))]
     table(["method", *labels_all, "paper (published)"], body)
 
 # --- off-task and cooperativity
-w("### Off-task positives: strong matches in one-motif sequences with a positive score for the other motif's task")
-w("")
-w("TAL1 matches in TAL1-only sequences scored for task 1 (GATA1 present); GATA1 matches in GATA1-only sequences scored for task 2.")
-w("")
-body = []
-for method in METHODS:
-    cells = [SHORT[method]]
-    for lab in labels_all:
-        a = row(lab, method, "off_task_positive", 1, 1)
-        b = row(lab, method, "off_task_positive", 0, 2)
-        cells.append(" / ".join("" if r is None else f"{pct(r['count'], r['n'])} % ({int(r['count'])}/{int(r['n'])})" for r in (a, b)))
-    body.append(cells)
-table(["method (TAL1 / GATA1)", *labels_all], body)
+section("Off-task positives: strong matches in one-motif sequences with a positive score for the other motif's task",
+        "TAL1 matches in TAL1-only sequences scored for task 1 (GATA1 present); GATA1 matches in GATA1-only sequences "
+        "scored for task 2.")
 
-w("### Cooperativity: mean task-0 score of a strong match in both-motif sequences minus in one-motif sequences")
-w("")
-w("TAL1 / GATA1; 95 % Welch interval in brackets. Positive = the model's task-0 output credits a motif more when the other is present.")
-w("")
-body = []
-for method in METHODS:
-    cells = [SHORT[method]]
-    for lab in labels_all:
-        parts = []
-        for which in (1, 0):
-            r = row(lab, method, "cooperativity", which, 0)
-            parts.append("" if r is None else f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]")
-        cells.append(" / ".join(parts))
-    body.append(cells)
-table(["method (TAL1 / GATA1)", *labels_all], body)
+
+def off_task(lab, method):
+    a = row(lab, method, "off_task_positive", 1, 1)
+    b = row(lab, method, "off_task_positive", 0, 2)
+    return " / ".join("" if r is None else f"{pct(r['count'], r['n'])} % ({int(r['count'])}/{int(r['n'])})" for r in (a, b))
+
+
+table(["method (TAL1 / GATA1)", *labels_all], method_rows(off_task))
+
+section("Cooperativity: mean task-0 score of a strong match in both-motif sequences minus in one-motif sequences",
+        "TAL1 / GATA1; 95 % Welch interval in brackets. Positive = the model's task-0 output credits a motif more "
+        "when the other is present.")
+
+
+def cooperativity(lab, method):
+    parts = []
+    for which in (1, 0):
+        r = row(lab, method, "cooperativity", which, 0)
+        parts.append("" if r is None else f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]")
+    return " / ".join(parts)
+
+
+table(["method (TAL1 / GATA1)", *labels_all], method_rows(cooperativity))
 
 
 # --- (b) threshold
 def fn_at(m, motif, method, thr):
-    sel = m[(m["class"] == "both") & (m.motif == motif) & (m.log_odds >= thr)]
-    s = sel[f"score_{method}_task0"]
+    s = strong(m, motif=motif, threshold=thr)[f"score_{method}_task0"]
     return int((s <= 0).sum()), int(s.size)
 
 
-w("### The threshold: false-negative share at log-odds >= 5, 7, 9 (same matches.tsv, no retraining)")
-w("")
-w("k/n per run, TAL1 | GATA1; pooled over the seeds (not the paper model) in the last column.")
-w("")
+section("The threshold: false-negative share at log-odds >= 5, 7, 9 (same matches.tsv, no retraining)",
+        "k/n per run, TAL1 | GATA1; pooled over the seeds (not the paper model) in the last column.")
 seed_labels = [lab for lab, _ in runs]
 for method in ["grad_x_input", "integrated_gradients", "rescale", "revealcancel", "genomics_default", "genomics_default_shuffled"]:
     body = []
@@ -310,17 +411,15 @@ for method in ["grad_x_input", "integrated_gradients", "rescale", "revealcancel"
 
 
 # --- (c) the false negatives themselves
-w("### Strong matches in both-motif sequences: inserted instances or chance matches")
-w("")
-w("`exact` = same window as an inserted instance; `overlap` = shares bases with one (a shifted window); "
-  "`chance` = no inserted instance of that motif there. FN = task-0 score <= 0.")
-w("")
+section("Strong matches in both-motif sequences: inserted instances or chance matches",
+        "`exact` = same window as an inserted instance; `overlap` = shares bases with one (a shifted window); "
+        "`chance` = no inserted instance of that motif there. FN = task-0 score <= 0.")
 body = []
 for lab in labels_all:
     m = match[lab]
     f0, s0 = motif_of[lab]
     for mot in (s0, f0):
-        sel = m[(m["class"] == "both") & (m.motif == mot) & (m.log_odds >= 7)]
+        sel = strong(m, motif=mot)
         kinds = np.where(sel.equals_true, "exact", np.where(sel.overlaps_true, "overlap", "chance"))
         cells = [lab, mot]
         for kind in ("exact", "overlap", "chance"):
@@ -329,8 +428,7 @@ for lab in labels_all:
             cells.append(f"{len(part)} (FN: {'/'.join(fns)})")
         body.append(cells)
 table(["run", "motif", "exact", "overlap", "chance"], body)
-w("FN counts in brackets: gradient x input / Rescale / RevealCancel / genomics default flat / genomics default shuffled.")
-w("")
+paragraph("FN counts in brackets: gradient x input / Rescale / RevealCancel / genomics default flat / genomics default shuffled.")
 
 ABLATION_DRAWS = 20
 
@@ -339,18 +437,15 @@ def ablation(lab):
     """Strong matches in both-motif sequences with the model's own answer: the task-0 logit of the
     sequence, and its mean drop when the match's window is refilled with background bases
     (0.3/0.2/0.2/0.3, ABLATION_DRAWS draws, seed 0). Written to <report>/ablation.tsv."""
-    m = match[lab]
-    sel = m[(m["class"] == "both") & (m.log_odds >= 7)].copy()
+    sel = strong(match[lab]).copy()
     if lab == "paper model":
-        sim = read_paper_simdata(paper_dir / "sequences.simdata.gz", paper_dir / "test.txt.gz").subset("test")
+        sim = paper_test()
         seqs = dict(zip(sim.names, sim.sequences))
-        model = load_model(paper_dir / "model.json", weights=paper_dir / "model_weights.h5")
         dest = paper / "report" / "ablation.tsv"
     else:
         seqs = read_fasta(rundir[lab] / "sequences.fa")
-        model = load_model(rundir[lab] / "model.h5")
         dest = rundir[lab] / "report" / "ablation.tsv"
-    node = model.nodes[model.outputs[0]].inputs[0]  # the pre-sigmoid Dense output
+    model, node = run_model(lab)
 
     def logit0(x):
         parts = [model.forward(x[i : i + 2048], keep=[node])[node].numpy()[:, 0] for i in range(0, len(x), 2048)]
@@ -366,7 +461,7 @@ def ablation(lab):
     ablated = logit0(xs).reshape(len(sel), ABLATION_DRAWS).mean(1)
     sel["logit0"] = base
     sel["delta"] = base - ablated
-    sel["copies"] = sel.groupby(["name", "motif"])["start"].transform("size")
+    sel["copies"] = copies(sel)
     sel.to_csv(dest, sep="\t", index=False)
     return sel
 
@@ -380,16 +475,14 @@ def reference_outputs(lab):
     from seqlift.shuffle import dinucleotide_shuffle
 
     if lab == "paper model":
-        sim = read_paper_simdata(paper_dir / "sequences.simdata.gz", paper_dir / "test.txt.gz").subset("test")
+        sim = paper_test()
         x = one_hot(list(sim.sequences))[sim.labels[:, 0] == 1]
-        model = load_model(paper_dir / "model.json", weights=paper_dir / "model_weights.h5")
     else:
         seqs = read_fasta(rundir[lab] / "sequences.fa")
         lab_tsv = pd.read_csv(rundir[lab] / "labels.tsv", sep="\t").set_index("name")
         names = [n for n in seqs if int(lab_tsv.loc[n, "task0"]) == 1]
         x = one_hot([seqs[n] for n in names])
-        model = load_model(rundir[lab] / "model.h5")
-    node = model.nodes[model.outputs[0]].inputs[0]
+    model, node = run_model(lab)
     f = lambda a: model.forward(a.astype(np.float32), keep=[node])[node].numpy()
     flat = f(np.tile(BG.astype(np.float32), (1, x.shape[1], 1)))[0]
     shuf = dinucleotide_shuffle(x, 10, seed=0).reshape(-1, x.shape[1], 4)
@@ -397,17 +490,14 @@ def reference_outputs(lab):
 
 
 refs_out = {lab: reference_outputs(lab) for lab in labels_all}
-w("### What the references look like to the model")
-w("")
-w("Pre-sigmoid outputs (task 0 / task 1 / task 2): at the flat reference 0.3/0.2/0.2/0.3; averaged over 10 "
-  "dinucleotide shuffles (seed 0) of each both-motif sequence; median over the both-motif sequences themselves. "
-  "A reference whose output is near the sequences' own leaves the methods little to explain.")
-w("")
+section("What the references look like to the model",
+        "Pre-sigmoid outputs (task 0 / task 1 / task 2): at the flat reference 0.3/0.2/0.2/0.3; averaged over 10 "
+        "dinucleotide shuffles (seed 0) of each both-motif sequence; median over the both-motif sequences themselves. "
+        "A reference whose output is near the sequences' own leaves the methods little to explain.")
 table(["run", "flat reference", "shuffles (mean)", "both-motif sequences (median)"],
       [[lab, *[" / ".join(f"{v:.2f}" for v in vals) for vals in refs_out[lab]]] for lab in labels_all])
 
-w("### Every false negative of RevealCancel and the genomics default (both references)")
-w("")
+section("Every false negative of RevealCancel and the genomics default (both references)")
 body = []
 for lab in labels_all:
     m = match[lab]
@@ -424,25 +514,22 @@ if body:
     table(["run", "sequence", "motif", "start", "log-odds", "truth", "rank", "copies", "RevealCancel", "gen. default flat",
            "gen. default shuffled", "grad x input", "strong matches of the other motif", "task-0 logit",
            "ablation drop"], body)
-    w("Task-0 logit: the model's pre-sigmoid output for the sequence (0 = probability 0.5). Ablation drop: mean "
-      f"fall of that logit when the match's window is refilled with background bases ({ABLATION_DRAWS} draws); "
-      "<= 0 means the model itself gives the instance no positive effect on task 0. Copies: strong matches of "
-      "the same motif in the sequence. For scale, the median RevealCancel task-0 score of these strong matches: "
-      + ", ".join(f"{lab} {abl[lab]['score_revealcancel_task0'].median():.2f}" for lab in labels_all) + ".")
-    w("")
+    paragraph("Task-0 logit: the model's pre-sigmoid output for the sequence (0 = probability 0.5). Ablation drop: "
+              f"mean fall of that logit when the match's window is refilled with background bases ({ABLATION_DRAWS} "
+              "draws); <= 0 means the model itself gives the instance no positive effect on task 0. Copies: strong "
+              "matches of the same motif in the sequence. For scale, the median RevealCancel task-0 score of these "
+              "strong matches: "
+              + ", ".join(f"{lab} {abl[lab]['score_revealcancel_task0'].median():.2f}" for lab in labels_all) + ".")
 else:
-    w("None.")
-    w("")
+    paragraph("None.")
 
 
 # --- the model's own answer: ablation
-w("### Does the model itself credit the match? Window ablation against each method's false negatives")
-w("")
-w(f"Strong matches in both-motif sequences; ablation drop as above ({ABLATION_DRAWS} background refills of the "
-  "window). `drop <= 0`: matches whose removal does not lower the task-0 logit. For each method, its false "
-  "negatives split by the sign of the ablation drop (`drop > 0`: the model does use the match; the method's "
-  "non-positive score misses it).")
-w("")
+section("Does the model itself credit the match? Window ablation against each method's false negatives",
+        f"Strong matches in both-motif sequences; ablation drop as above ({ABLATION_DRAWS} background refills of the "
+        "window). `drop <= 0`: matches whose removal does not lower the task-0 logit. For each method, its false "
+        "negatives split by the sign of the ablation drop (`drop > 0`: the model does use the match; the method's "
+        "non-positive score misses it).")
 body = [["matches with drop <= 0 (TAL1 \\| GATA1)"] + [
     " \\| ".join(f"{int((abl[lab][abl[lab].motif == mot].delta <= 0).sum())}/{int((abl[lab].motif == mot).sum())}"
                   for mot in (motif_of[lab][1], motif_of[lab][0])) for lab in labels_all]]
@@ -460,23 +547,21 @@ for method in METHODS:
 table(["", *labels_all], body)
 
 # --- where the false negatives are: distance to the sequence ends, redundancy
-w("### Where the false negatives are: distance to the nearest sequence end, and redundant matches")
-w("")
-w("Strong matches (log-odds >= 7) in both-motif sequences, both motifs together, FN share k/n. Distance: bases "
-  "between the match and the nearer end of the 200 bp sequence (each position feeds fewer of the 180 windows "
-  "of the second convolution within 20 bp of an end). Copies: strong matches of the same motif in the sequence.")
-w("")
+section("Where the false negatives are: distance to the nearest sequence end, and redundant matches",
+        "Strong matches (log-odds >= 7) in both-motif sequences, both motifs together, FN share k/n. Distance: bases "
+        "between the match and the nearer end of the 200 bp sequence (each position feeds fewer of the 180 windows "
+        "of the second convolution within 20 bp of an end). Copies: strong matches of the same motif in the "
+        "sequence.")
 groups = [("seeds pooled", [lab for lab in seed_labels])] + ([("paper model", ["paper model"])] if has_paper else [])
 cols = [("end < 10", lambda d, c: d < 10), ("end 10-19", lambda d, c: (d >= 10) & (d < 20)),
         ("end >= 20", lambda d, c: d >= 20), ("1 copy", lambda d, c: c == 1), ("2+ copies", lambda d, c: c >= 2)]
 for gname, labs in groups:
     frames = []
     for lab in labs:
-        m = match[lab]
         length = 200  # train-sim's default --length, and the paper's
-        sel = m[(m["class"] == "both") & (m.log_odds >= 7)].copy()
+        sel = strong(match[lab]).copy()
         sel["dist"] = np.minimum(sel.start, length - sel.end)
-        sel["copies"] = sel.groupby(["name", "motif"])["start"].transform("size")
+        sel["copies"] = copies(sel)
         frames.append(sel)
     allm = pd.concat(frames, ignore_index=True)
     body = []
@@ -487,8 +572,7 @@ for gname, labs in groups:
             keep = f(allm.dist.to_numpy(), allm.copies.to_numpy())
             cells.append(f"{pct(fn[keep].sum(), keep.sum())} % ({int(fn[keep].sum())}/{int(keep.sum())})")
         body.append(cells)
-    w(f"{gname}:")
-    w("")
+    paragraph(f"{gname}:")
     table(["method", *[c for c, _ in cols]], body)
 
 
@@ -527,13 +611,11 @@ def background_rate(p, thresholds, n=20_000, length=200, seed=1):
     return [float((s >= t).sum(1).mean()) for t in thresholds], [float((s.max(1) >= t).mean()) for t in thresholds]
 
 
-w("### The matrices: JASPAR 2024 (seqlift) vs the paper's ENCODE matrices")
-w("")
-w("IC: information content in bits against a uniform background; E[log-odds]: mean log-odds (nats, the "
-  "report's scoring: pseudocount 0.001, background 0.3/0.2/0.2/0.3) of a site sampled from the matrix; "
-  "P(site >= t): share of sampled sites (200,000) reaching the threshold; chance windows >= 7: mean count per "
-  "200 bp background sequence (20,000 simulated), and the share of such sequences with at least one.")
-w("")
+section("The matrices: JASPAR 2024 (seqlift) vs the paper's ENCODE matrices",
+        "IC: information content in bits against a uniform background; E[log-odds]: mean log-odds (nats, the "
+        "report's scoring: pseudocount 0.001, background 0.3/0.2/0.2/0.3) of a site sampled from the matrix; "
+        "P(site >= t): share of sampled sites (200,000) reaching the threshold; chance windows >= 7: mean count per "
+        "200 bp background sequence (20,000 simulated), and the share of such sequences with at least one.")
 thr = (5, 7, 9)
 body = []
 mats = [("JASPAR", m) for m in read_meme(repo / "data/motifs/jaspar2024_gata1_tal1.meme")[:2]]
@@ -549,9 +631,8 @@ for src, m in mats:
 table(["source", "motif", "width", "IC bits", "E[log-odds]", "max log-odds", "P(site >= 5/7/9) %",
        "chance windows >= 7 per seq (share with one)", "chance >= 5 / >= 9 per seq"], body)
 
-w("Measured in the test sets (top-5 matches per sequence and motif, log-odds >= 7): strong matches per sequence of "
-  "each class; `chance` = not overlapping an inserted instance of that motif.")
-w("")
+paragraph("Measured in the test sets (top-5 matches per sequence and motif, log-odds >= 7): strong matches per "
+          "sequence of each class; `chance` = not overlapping an inserted instance of that motif.")
 body = []
 for lab in labels_all:
     m = match[lab]
@@ -560,7 +641,7 @@ for lab in labels_all:
     for mot in (s0, f0):
         cells = [lab, mot]
         for cls in ("both", "first_only", "second_only", "neither"):
-            sel = m[(m["class"] == cls) & (m.motif == mot) & (m.log_odds >= 7)]
+            sel = strong(m, cls, mot)
             ch = int((~sel.overlaps_true).sum())
             cells.append(f"{len(sel)} ({ch} chance) / {int(n_seq.get(cls, 0))}")
         body.append(cells)
