@@ -39,7 +39,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyfaidx
 
-from seqlift.errors import SeqliftError
+from seqlift.errors import SeqliftError, check_positive_int, read_head
 from seqlift.onehot import one_hot, reverse_complement
 from seqlift.regions import Region, chunked, read_bed, resize
 
@@ -75,18 +75,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 def _check_fasta_file(path: str) -> None:
     """Fail with a one-line message naming ``path`` unless it is a readable plain FASTA."""
-    try:
-        with open(path, "rb") as handle:
-            magic = handle.read(2)
-    except FileNotFoundError:
-        raise SeqliftError(f"FASTA file not found: {path}") from None
-    except IsADirectoryError:
-        raise SeqliftError(f"FASTA path is a directory, not a file: {path}") from None
-    except PermissionError:
-        raise SeqliftError(f"cannot read FASTA file {path}: permission denied") from None
-    except OSError as err:
-        raise SeqliftError(f"cannot read FASTA file {path}: {err.strerror or err}") from None
-    if magic == _GZIP_MAGIC:
+    if read_head(path, 2, "FASTA") == _GZIP_MAGIC:
         try:
             import Bio.bgzf  # noqa: F401  (pyfaidx reads bgzip'd FASTA through biopython)
         except ImportError:
@@ -371,11 +360,6 @@ def _frame(columns: tuple[str, ...], rows: list[tuple], integer_columns: tuple[s
     return frame.astype({column: "int64" for column in integer_columns})
 
 
-def _check_positive_int(value: object, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise SeqliftError(f"{what} must be a positive integer, got {value!r}")
-
-
 def load_regions(
     bed_path: str | os.PathLike,
     genome: Genome | str | os.PathLike,
@@ -426,8 +410,8 @@ def load_regions(
         some contigs the FASTA has), or an off-chromosome window under the
         ``"error"`` policy.
     """
-    _check_positive_int(width, "window width")
-    _check_positive_int(chunk_size, "chunk size")
+    check_positive_int(width, "window width")
+    check_positive_int(chunk_size, "chunk size")
     if off_chrom not in OFF_CHROM_POLICIES:
         raise SeqliftError(
             f"off-chromosome policy must be one of {', '.join(OFF_CHROM_POLICIES)}; got {off_chrom!r}"
@@ -528,7 +512,7 @@ def load_fasta_sequences(
         FASTA; or records of unequal length (naming the first record whose
         length differs from the first record's).
     """
-    _check_positive_int(chunk_size, "chunk size")
+    check_positive_int(chunk_size, "chunk size")
     genome = Genome(path, index_dir=index_dir)
     sizes = genome.chrom_sizes()
     records = list(sizes.items())

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from seqlift.errors import SeqliftError
+from seqlift.errors import SeqliftError, check_positive_int, read_head
 
 __all__ = ["Region", "read_bed", "iter_bed", "chunked", "resize", "STRANDS"]
 
@@ -127,8 +127,7 @@ def resize(region: Region, width: int) -> Region:
     SeqliftError
         If ``width`` is not a positive integer.
     """
-    if isinstance(width, bool) or not isinstance(width, int) or width <= 0:
-        raise SeqliftError(f"window width must be a positive integer, got {width!r}")
+    check_positive_int(width, "window width")
     start = region.centre - width // 2
     summit = width // 2 if region.summit is not None else None
     return Region(region.chrom, start, start + width, region.name, region.strand, summit, region.line)
@@ -201,17 +200,7 @@ def _parse_line(text: str, source: str, line: int) -> Region | None:
 
 def _is_gzip(path: str | os.PathLike) -> bool:
     """Whether the file at ``path`` is gzip-compressed; errors name the path."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(2) == _GZIP_MAGIC
-    except FileNotFoundError:
-        raise SeqliftError(f"BED file not found: {os.fspath(path)}") from None
-    except IsADirectoryError:
-        raise SeqliftError(f"BED path is a directory, not a file: {os.fspath(path)}") from None
-    except PermissionError:
-        raise SeqliftError(f"cannot read BED file {os.fspath(path)}: permission denied") from None
-    except OSError as err:
-        raise SeqliftError(f"cannot read BED file {os.fspath(path)}: {err.strerror or err}") from None
+    return read_head(path, 2, "BED") == _GZIP_MAGIC
 
 
 def _open_text(path: str | os.PathLike, compressed: bool) -> io.TextIOBase:
@@ -279,8 +268,7 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
     SeqliftError
         If ``size`` is not a positive integer.
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-        raise SeqliftError(f"chunk size must be a positive integer, got {size!r}")
+    check_positive_int(size, "chunk size")
     return _chunks(iter(items), size)
 
 

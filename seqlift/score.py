@@ -75,7 +75,7 @@ from typing import Any
 
 import numpy as np
 
-from seqlift.errors import SeqliftError
+from seqlift.errors import SeqliftError, read_head
 from seqlift.outputs import (
     bigwig_available,
     check_output_prefix,
@@ -306,15 +306,7 @@ def _show(value: Any) -> str:
 # --------------------------------------------------------------------------- inputs
 def _input_kind(path: str) -> str:
     """``"fasta"`` if the file's first non-blank character is ``>``, else ``"bed"``."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(4096)
-    except FileNotFoundError:
-        raise SeqliftError(f"regions file not found: {path}") from None
-    except IsADirectoryError:
-        raise SeqliftError(f"regions path is a directory, not a file: {path}") from None
-    except PermissionError:
-        raise SeqliftError(f"cannot read regions file {path}: permission denied") from None
+    head = read_head(path, 4096, "regions")
     if head[:2] == b"\x1f\x8b":
         try:
             with gzip.open(path, "rb") as handle:
