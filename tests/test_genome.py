@@ -121,15 +121,10 @@ def test_directory_instead_of_fasta(tmp_path):
         Genome(tmp_path)
 
 
-def test_unreadable_fasta_names_the_path(fasta):
-    fasta.chmod(0)
-    try:
-        if os.access(fasta, os.R_OK):
-            pytest.skip("running with privileges that ignore file permissions (root): chmod 000 cannot make a file unreadable")
-        with pytest.raises(SeqliftError, match=r"cannot read FASTA file .*genome\.fa: permission denied"):
-            Genome(fasta)
-    finally:
-        fasta.chmod(0o644)
+def test_unreadable_fasta_names_the_path(fasta, make_unreadable):
+    make_unreadable(fasta)
+    with pytest.raises(SeqliftError, match=r"cannot read FASTA file .*genome\.fa: permission denied"):
+        Genome(fasta)
 
 
 def test_gzip_fasta_is_a_clear_error(tmp_path):
@@ -140,24 +135,19 @@ def test_gzip_fasta_is_a_clear_error(tmp_path):
         Genome(path)
 
 
-def test_inconsistent_line_lengths_are_an_error(tmp_path):
-    path = tmp_path / "ragged.fa"
-    path.write_text(">a\nACGTACGT\nACG\nACGTACGT\n")
-    with pytest.raises(SeqliftError, match=r"cannot index FASTA file .*ragged\.fa.*Inconsistent line"):
-        Genome(path)
-
-
-def test_duplicate_record_names_are_an_error(tmp_path):
-    path = tmp_path / "dup.fa"
-    path.write_text(">a\nACGT\n>a\nGGGG\n")
-    with pytest.raises(SeqliftError, match=r"dup\.fa.*Duplicate key \"a\""):
-        Genome(path)
-
-
-def test_text_that_is_not_fasta_is_an_error(tmp_path):
-    path = tmp_path / "notes.txt"
-    path.write_text("chr1\t10\t20\n")
-    with pytest.raises(SeqliftError, match=r"cannot index FASTA file .*notes\.txt"):
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        pytest.param("ragged.fa", ">a\nACGTACGT\nACG\nACGTACGT\n",
+                     r"cannot index FASTA file .*ragged\.fa.*Inconsistent line", id="inconsistent-line-lengths"),
+        pytest.param("dup.fa", ">a\nACGT\n>a\nGGGG\n", r"dup\.fa.*Duplicate key \"a\"", id="duplicate-record-names"),
+        pytest.param("notes.txt", "chr1\t10\t20\n", r"cannot index FASTA file .*notes\.txt", id="text-that-is-not-fasta"),
+    ],
+)
+def test_malformed_fasta_is_an_error(tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(SeqliftError, match=message):
         Genome(path)
 
 

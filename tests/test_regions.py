@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import gzip
 import itertools
-import os
 from pathlib import Path
 
 import pytest
@@ -132,16 +131,10 @@ def test_directory_is_an_error(tmp_path):
         read_bed(tmp_path)
 
 
-def test_unreadable_file_names_the_path(tmp_path):
-    bed = write(tmp_path / "secret.bed", "chr1\t1\t2\n")
-    bed.chmod(0)
-    try:
-        if os.access(bed, os.R_OK):
-            pytest.skip("running with privileges that ignore file permissions (root): chmod 000 cannot make a file unreadable")
-        with pytest.raises(SeqliftError, match=r"cannot read BED file .*secret\.bed: permission denied"):
-            read_bed(bed)
-    finally:
-        bed.chmod(0o644)
+def test_unreadable_file_names_the_path(tmp_path, make_unreadable):
+    bed = make_unreadable(write(tmp_path / "secret.bed", "chr1\t1\t2\n"))
+    with pytest.raises(SeqliftError, match=r"cannot read BED file .*secret\.bed: permission denied"):
+        read_bed(bed)
 
 
 def test_chunk_size_must_be_positive(tmp_path):
