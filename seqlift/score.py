@@ -13,18 +13,16 @@ and the batch size, whatever the number of regions.
 Reproducibility
 ---------------
 The references of a sequence depend only on the sequence and the seed
-(:mod:`seqlift.shuffle`), but TensorFlow's CPU kernels do not compute a row
-the same way in every batch: the last bits of a result depend on the shape of
-the batch and on the row's position in it (they do not depend on what the
-other rows hold). So the sequences are scored in *passes aligned to the
-input*: pass ``g`` holds the input rows ``g*B .. g*B+B-1`` (``B`` the batch
-size, in sequences), each in its own slot, with all-zero sequences in the
-slots of dropped rows, of rows outside the run (another shard's, or already
-done) and past the end. Every row is thus computed in the same pass shape and
-slot whether the input is scored whole, in shards, in chunks of any size or
-resumed after an interruption, and the arrays are bit for bit identical. The
-batch size is a run parameter: runs with different batch sizes agree to
-float32 rounding (about 1e-7 relative), not bit for bit.
+(:mod:`seqlift.shuffle`), and the engine computes each (sequence, reference)
+pair with kernels whose result for a row does not depend on the batch
+(:mod:`seqlift.model.invariant`), summing over references in a fixed order.
+The arrays are therefore bit for bit identical whatever the batch size, and
+whether the input is scored whole, in shards, in chunks of any size or resumed
+after an interruption. As a second guard, the sequences are scored in *passes
+aligned to the input*: pass ``g`` holds the input rows ``g*B .. g*B+B-1``
+(``B`` the batch size, in sequences), each in its own slot, with all-zero
+sequences in the slots of dropped rows, of rows outside the run (another
+shard's, or already done) and past the end, so every call has the same shapes.
 
 Each pass evaluates ``B * S`` (sequence, reference) pairs (twice with
 ``revcomp="average"``), ``S`` the number of shuffles.

@@ -25,7 +25,7 @@ Outputs, row i of each for the i-th scored window:
 
 Files appear only when finished. An interrupted run keeps PREFIX.h5.partial;
 run the same command with --resume to continue it. Arrays are bit-identical
-whatever the chunking, sharding or resuming, for a given --batch-size.
+whatever the batch size, chunking, sharding or resuming.
 """
 
 
@@ -72,8 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=_positive, metavar="N",
                    help="SEQUENCES per model pass; each pass evaluates N x S (sequence, reference) pairs "
                         "(twice with --revcomp average). Default: as many as fit in about 256 MiB of "
-                        "activations, at most 256. Part of the run's parameters: other batch sizes agree "
-                        "to float32 rounding")
+                        "activations, at most 256. Changes memory and speed, never the results")
     p.add_argument("--chunk-size", type=_positive, metavar="N",
                    help="regions read, scored and written at a time, the unit of resuming (default about "
                         "1000, fewer for long windows or many tasks; rounded up to a multiple of the batch "

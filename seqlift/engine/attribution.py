@@ -3,11 +3,13 @@
 The work is split into batches of (sequence, reference) pairs whose size is
 bounded, so memory does not grow with the number of sequences. Each batch runs
 one compiled TensorFlow function (cached per model, target, method and tasks)
-that returns, per sequence, the sums over that batch's references of the
-contributions, hypothetical contributions, multipliers and target differences;
-the sums are divided by the number of references at the end. A batch always
-holds every reference of its sequences when ``batch_size >= S``, so the
-results do not depend on the batch size.
+that returns the contributions, hypothetical contributions, multipliers and
+target differences of every pair; they are summed per sequence in float64, in
+reference order, and divided by the number of references at the end. The
+model's kernels give each row the same bits whatever the batch
+(:mod:`seqlift.model.invariant`) and every call has the same shapes, so the
+results are bit-for-bit the same whatever the batch size, and wherever a
+sequence stands in the input.
 """
 from __future__ import annotations
 
@@ -171,9 +173,8 @@ def attribute(
         raise SeqliftError(f"batch size must be at least 1, not {pairs_per_batch}")
 
     # Every call of the compiled function gets the same shapes (the last chunk
-    # is padded), because the CPU kernels pick their blocking, and so their
-    # rounding, by matrix shape: a sequence's scores are then bit-for-bit the
-    # same wherever it stands in the input, in a shard or in a whole run.
+    # is padded): with the batch-invariant kernels this is not needed for
+    # bit-identity, but it keeps a single compiled trace per run.
     first = _resolve_references(_chunk_references(references, inputs, 0, 1, single_input), [a[:1] for a in inputs], seed)
     n_refs = first[0].shape[1]
     seqs_per_chunk = max(1, pairs_per_batch // n_refs)
@@ -198,14 +199,26 @@ def attribute(
             ]
             out = fn([tf.constant(a, dtype=tf.float32) for a in x_chunk], flat_refs, tf.constant(r1 - r0, tf.int32))
             for key, value in out.items():
-                value = value.numpy()[:, :real].astype(np.float64)
-                chunk_sums[key] = chunk_sums[key] + value if key in chunk_sums else value
+                _add_references_in_order(chunk_sums, key, value.numpy()[:, :real])
         for key, value in chunk_sums.items():
             sums.setdefault(key, []).append(value)
         if progress is not None:
             progress(stop)
     return _finish(model, sums, n_refs, method, target, tasks, computed, single_task, single_input, layers,
                    return_multipliers, softmax_normalize)
+
+
+def _add_references_in_order(sums: dict[str, np.ndarray], key: str, values: np.ndarray) -> None:
+    """Add per-pair values ``(units, n, refs, ...)`` to ``sums[key]``, one reference after another.
+
+    The sums are float64 and always taken in reference order, so they come out
+    bit-for-bit the same however the references were split into batches.
+    """
+    if key not in sums:
+        sums[key] = np.zeros(values.shape[:2] + values.shape[3:], np.float64)
+    total = sums[key]
+    for j in range(values.shape[2]):
+        np.add(total, values[:, :, j], out=total)
 
 
 # --------------------------------------------------------------------------- set-up
@@ -370,10 +383,10 @@ def _compiled(model: Model, target: str, method: str, maxpool: str, units: tuple
     return cache[key]
 
 
-def _per_sequence_sum(values: tf.Tensor, n: tf.Tensor, per_seq: tf.Tensor) -> tf.Tensor:
-    """Sum consecutive groups of ``per_seq`` rows (the references of one sequence)."""
+def _grouped(values: tf.Tensor, n: tf.Tensor, per_seq: tf.Tensor) -> tf.Tensor:
+    """Pair rows ``(n · per_seq, ...)`` as ``(n, per_seq, ...)``: each sequence's references together."""
     shape = tf.concat([[n, per_seq], tf.shape(values)[1:]], axis=0)
-    return tf.reduce_sum(tf.reshape(values, shape), axis=1)
+    return tf.reshape(values, shape)
 
 
 def _hypothetical(m: tf.Tensor, r: tf.Tensor) -> tf.Tensor:
@@ -405,7 +418,7 @@ def _batch_body(model: Model, target: str, method: str, maxpool: str, units: tup
             results: dict[str, list[tf.Tensor]] = {}
             for unit in units:
                 mults = walker.backward(state, unit)
-                results.setdefault("target_delta", []).append(_per_sequence_sum(dt[:, unit], n, per_seq))
+                results.setdefault("target_delta", []).append(_grouped(dt[:, unit], n, per_seq))
                 for i, name in enumerate(model.inputs):
                     if name in mults:
                         d_pos, d_neg = backprop.rules.split_by_sign(state.delta(name))
@@ -413,16 +426,16 @@ def _batch_body(model: Model, target: str, method: str, maxpool: str, units: tup
                         m = mults[name].mean
                     else:  # the target does not depend on this input
                         contrib = m = tf.zeros_like(refs[i])
-                    results.setdefault(f"contrib{i}", []).append(_per_sequence_sum(contrib, n, per_seq))
-                    results.setdefault(f"mult{i}", []).append(_per_sequence_sum(m, n, per_seq))
+                    results.setdefault(f"contrib{i}", []).append(_grouped(contrib, n, per_seq))
+                    results.setdefault(f"mult{i}", []).append(_grouped(m, n, per_seq))
                     if one_hot_like[i]:
-                        results.setdefault(f"hyp{i}", []).append(_per_sequence_sum(_hypothetical(m, refs[i]), n, per_seq))
+                        results.setdefault(f"hyp{i}", []).append(_grouped(_hypothetical(m, refs[i]), n, per_seq))
                 for name in layers:
                     m = mults.get(name, backprop.Multipliers(tf.zeros_like(state.delta(name))))
                     p_pos, p_neg = state.parts.get(name) or backprop.rules.split_by_sign(state.delta(name))
                     results.setdefault(f"layer_contrib:{name}", []).append(
-                        _per_sequence_sum(m.contributions(p_pos, p_neg), n, per_seq))
-                    results.setdefault(f"layer_mult:{name}", []).append(_per_sequence_sum(m.mean, n, per_seq))
+                        _grouped(m.contributions(p_pos, p_neg), n, per_seq))
+                    results.setdefault(f"layer_mult:{name}", []).append(_grouped(m.mean, n, per_seq))
             return pack(results)
 
         return body
@@ -443,13 +456,13 @@ def _batch_body(model: Model, target: str, method: str, maxpool: str, units: tup
                     points = [r + alpha * (xp - r) for xp, r in zip(x_pairs, refs)]
                     grads = backprop.gradient_at(model, target, points, unit)
                     total = [t + g for t, g in zip(total, grads)]
-                results.setdefault("target_delta", []).append(_per_sequence_sum(dt[:, unit], n, per_seq))
+                results.setdefault("target_delta", []).append(_grouped(dt[:, unit], n, per_seq))
                 for i in range(len(refs)):
                     m = total[i] / steps
-                    results.setdefault(f"contrib{i}", []).append(_per_sequence_sum(m * (x_pairs[i] - refs[i]), n, per_seq))
-                    results.setdefault(f"mult{i}", []).append(_per_sequence_sum(m, n, per_seq))
+                    results.setdefault(f"contrib{i}", []).append(_grouped(m * (x_pairs[i] - refs[i]), n, per_seq))
+                    results.setdefault(f"mult{i}", []).append(_grouped(m, n, per_seq))
                     if one_hot_like[i]:
-                        results.setdefault(f"hyp{i}", []).append(_per_sequence_sum(_hypothetical(m, refs[i]), n, per_seq))
+                        results.setdefault(f"hyp{i}", []).append(_grouped(_hypothetical(m, refs[i]), n, per_seq))
             return pack(results)
 
         return body
@@ -463,26 +476,18 @@ def _batch_body(model: Model, target: str, method: str, maxpool: str, units: tup
         acts_x = model.forward(x, keep=set(nodes))
         acts_r = model.forward(refs, keep=set(nodes))
         dt = target_values(acts_x, acts_r, pair_seq)
-        count = tf.cast(per_seq, tf.float32)
         results: dict[str, list[tf.Tensor]] = {}
         for unit in units:
             grads = guided.multipliers(x, unit) if guided else backprop.gradient_at(model, target, x, unit)
-            results.setdefault("target_delta", []).append(_per_sequence_sum(dt[:, unit], n, per_seq))
+            results.setdefault("target_delta", []).append(_grouped(dt[:, unit], n, per_seq))
             for i in range(len(refs)):
-                m = grads[i]
-                ref_sum = _per_sequence_sum(refs[i], n, per_seq)
-                if method == "gradient":
-                    contrib = m * x[i] * count
-                else:  # summed over references: m (x - r)
-                    contrib = m * (x[i] * count - ref_sum)
-                results.setdefault(f"contrib{i}", []).append(contrib)
-                results.setdefault(f"mult{i}", []).append(m * count)
+                r = _grouped(refs[i], n, per_seq)
+                m = tf.broadcast_to(grads[i][:, None], tf.shape(r))
+                results.setdefault(f"contrib{i}", []).append(
+                    m * x[i][:, None] if method == "gradient" else m * (x[i][:, None] - r))
+                results.setdefault(f"mult{i}", []).append(m)
                 if one_hot_like[i]:
-                    if method == "gradient":
-                        hyp = m * count
-                    else:
-                        hyp = m * count - tf.reduce_sum(m * ref_sum, axis=-1, keepdims=True)
-                    results.setdefault(f"hyp{i}", []).append(hyp)
+                    results.setdefault(f"hyp{i}", []).append(m if method == "gradient" else _hypothetical(m, r))
         return pack(results)
 
     return body

@@ -5,7 +5,9 @@ that holds its weights as float32 ``tf.constant`` tensors. Ops fall into two
 families that the DeepLIFT engine treats differently:
 
 * :class:`Linear` ops are affine in their inputs, ``y = A(x) + b``; the engine
-  propagates multipliers through them by automatic differentiation.
+  propagates multipliers through them by automatic differentiation. Dense
+  and convolution layers use the kernels of :mod:`seqlift.model.invariant`,
+  forward and backward, so that a row's result does not depend on the batch.
   :meth:`Linear.homogeneous` gives ``A(x)`` alone (the op without its bias).
 * Non-linear ops: :class:`Activation` (elementwise, with an exact
   :meth:`Activation.derivative`), :class:`Softmax`, :class:`MaxPool` and
@@ -21,6 +23,8 @@ from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
+
+from seqlift.model import invariant
 
 __all__ = [
     "ACTIVATION_KINDS",
@@ -149,7 +153,27 @@ class Identity(Linear):
         return tf.identity(x)
 
 
-class Dense(Linear):
+class _Kernel(Linear):
+    """A Dense or convolution layer: a ``kernel`` applied by :meth:`apply`, then an optional ``bias``."""
+
+    kernel: tf.Tensor
+    bias: tf.Tensor | None
+
+    def apply(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def homogeneous(self, x: tf.Tensor) -> tf.Tensor:
+        return self.apply(x, self.kernel)
+
+    @property
+    def weights(self) -> dict[str, tf.Tensor]:
+        out = {"kernel": self.kernel}
+        if self.bias is not None:
+            out["bias"] = self.bias
+        return out
+
+
+class Dense(_Kernel):
     """A fully connected layer ``x @ kernel + bias`` on the last axis.
 
     Parameters
@@ -167,30 +191,18 @@ class Dense(Linear):
     @staticmethod
     def apply(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         """``x @ kernel`` on the last axis of ``x``, without bias."""
-        if x.shape.rank == 2:
-            return tf.matmul(x, kernel)
-        return tf.tensordot(x, kernel, axes=[[x.shape.rank - 1], [0]])
-
-    def homogeneous(self, x: tf.Tensor) -> tf.Tensor:
-        return self.apply(x, self.kernel)
+        return invariant.matmul(x, kernel)
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         y = self.apply(x, self.kernel)
         return y if self.bias is None else y + self.bias
-
-    @property
-    def weights(self) -> dict[str, tf.Tensor]:
-        out = {"kernel": self.kernel}
-        if self.bias is not None:
-            out["bias"] = self.bias
-        return out
 
     def describe(self) -> str:
         bias = "" if self.bias is not None else ", no bias"
         return f"Dense({self.kernel.shape[-1]}{bias})"
 
 
-class Conv(Linear):
+class Conv(_Kernel):
     """A 1-D or 2-D convolution (Keras ``Conv1D``/``Conv2D``).
 
     Parameters
@@ -241,24 +253,41 @@ class Conv(Linear):
         self.groups = int(groups)
 
     def _convolve(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-        # x is channels_last here
-        padding = self.padding
-        if padding == "causal":
-            left = self.dilation_rate[0] * (int(kernel.shape[0]) - 1)
-            x = tf.pad(x, [[0, 0], [left, 0], [0, 0]])
-            padding = "valid"
-        conv = lambda inp, ker: tf.nn.convolution(  # noqa: E731
-            inp,
-            ker,
-            strides=list(self.strides),
-            padding=padding.upper(),
-            dilations=list(self.dilation_rate),
-        )
-        if self.groups == 1:
-            return conv(x, kernel)
-        x_parts = tf.split(x, self.groups, axis=-1)
-        k_parts = tf.split(kernel, self.groups, axis=-1)
-        return tf.concat([conv(a, b) for a, b in zip(x_parts, k_parts)], axis=-1)
+        """Channels-last convolution, differentiated by :func:`invariant.conv_transpose`."""
+        spatial = x.shape[1:-1]
+        groups = self.groups
+        k_parts = tf.split(kernel, groups, axis=-1) if groups > 1 else [kernel]
+
+        def forward(inputs: tf.Tensor) -> tf.Tensor:
+            padding = self.padding
+            if padding == "causal":
+                left = self.dilation_rate[0] * (int(kernel.shape[0]) - 1)
+                inputs = tf.pad(inputs, [[0, 0], [left, 0], [0, 0]])
+                padding = "valid"
+            x_parts = tf.split(inputs, groups, axis=-1) if groups > 1 else [inputs]
+            outs = [
+                tf.nn.convolution(a, k, strides=list(self.strides), padding=padding.upper(),
+                                  dilations=list(self.dilation_rate))
+                for a, k in zip(x_parts, k_parts)
+            ]
+            return outs[0] if groups == 1 else tf.concat(outs, axis=-1)
+
+        if not spatial.is_fully_defined():  # free length: TensorFlow's own gradient
+            return forward(x)
+
+        @tf.custom_gradient
+        def convolve(inputs: tf.Tensor) -> tf.Tensor:
+            def grad(g: tf.Tensor) -> tf.Tensor:
+                g_parts = tf.split(g, groups, axis=-1) if groups > 1 else [g]
+                backs = [
+                    invariant.conv_transpose(part, k, spatial.as_list(), self.strides, self.dilation_rate, self.padding)
+                    for part, k in zip(g_parts, k_parts)
+                ]
+                return backs[0] if groups == 1 else tf.concat(backs, axis=-1)
+
+            return forward(inputs), grad
+
+        return convolve(x)
 
     def apply(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         """The convolution of ``x`` with ``kernel``, without bias."""
@@ -266,9 +295,6 @@ class Conv(Linear):
             x = tf.transpose(x, _channels_last_perm(self.rank))
             return tf.transpose(self._convolve(x, kernel), _channels_first_perm(self.rank))
         return self._convolve(x, kernel)
-
-    def homogeneous(self, x: tf.Tensor) -> tf.Tensor:
-        return self.apply(x, self.kernel)
 
     def add_bias(self, y: tf.Tensor) -> tf.Tensor:
         """Add the bias to a convolution output ``y`` in this op's data format."""
@@ -280,13 +306,6 @@ class Conv(Linear):
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         return self.add_bias(self.apply(x, self.kernel))
-
-    @property
-    def weights(self) -> dict[str, tf.Tensor]:
-        out = {"kernel": self.kernel}
-        if self.bias is not None:
-            out["bias"] = self.bias
-        return out
 
     def describe(self) -> str:
         size = "x".join(str(d) for d in self.kernel.shape[: self.rank])

@@ -1,0 +1,155 @@
+"""Kernels whose result for one row does not depend on how many rows are in the batch.
+
+CPU libraries choose their algorithm, and with it the order of floating-point
+additions, by the shape of the whole call. TensorFlow's forward convolution
+gives every row the same bits whatever the batch size, but its matrix product
+does not for larger matrices, and neither do the gradient kernels of either
+(``Conv2DBackpropInput``, ``MatMul`` with a transposed operand): a sequence's
+scores would then change in the last bits with ``batch_size``. seqlift's
+Dense and convolution ops are built from the kernels below instead, so that
+scores are bit-for-bit the same whatever the batch size:
+
+* :func:`matmul` multiplies in fixed blocks of :data:`ROW_BLOCK` rows (one
+  batched product whose every product has the same shape);
+* :func:`conv_transpose` computes the transpose of a convolution (the map
+  from output multipliers to input multipliers) as a forward convolution of
+  the zero-dilated, padded output with the flipped, channel-swapped kernel.
+
+Both carry custom gradients, so automatic differentiation through a model
+uses the same invariant kernels.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+#: rows per block of :func:`matmul`
+ROW_BLOCK = 16
+
+
+def _blocked_matmul(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    rows = tf.shape(x)[0]
+    padded = tf.pad(x, [[0, (-rows) % ROW_BLOCK], [0, 0]])
+    blocks = tf.reshape(padded, [-1, ROW_BLOCK, tf.shape(x)[1]])
+    product = tf.matmul(blocks, kernel)
+    return tf.reshape(product, [-1, tf.shape(kernel)[1]])[:rows]
+
+
+def matmul(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """``x @ kernel`` over the last axis of ``x``, each row computed alike.
+
+    Parameters
+    ----------
+    x
+        ``(..., K)``; the leading axes are flattened into rows.
+    kernel
+        ``(K, N)``.
+
+    Returns
+    -------
+    tf.Tensor
+        ``(..., N)``. Its gradient with respect to ``x`` is ``g @ kernelᵀ``,
+        computed the same way.
+    """
+    kernel_t = tf.transpose(kernel)
+
+    @tf.custom_gradient
+    def product(inputs: tf.Tensor) -> tf.Tensor:
+        shape = tf.shape(inputs)
+        flat = tf.reshape(inputs, [-1, shape[-1]])
+        out = tf.reshape(_blocked_matmul(flat, kernel), tf.concat([shape[:-1], tf.shape(kernel)[1:]], 0))
+
+        def grad(g: tf.Tensor) -> tf.Tensor:
+            back = _blocked_matmul(tf.reshape(g, [-1, tf.shape(g)[-1]]), kernel_t)
+            return tf.reshape(back, shape)
+
+        return out, grad
+
+    return product(x)
+
+
+def conv_padding(
+    length: int, kernel: int, stride: int, dilation: int, padding: str
+) -> tuple[int, int, int]:
+    """Left and right padding and output length of one spatial axis of a convolution.
+
+    ``valid`` pads nothing; ``causal`` pads ``dilation (kernel − 1)`` on the
+    left; ``same`` pads as TensorFlow does, ``total = max((out − 1) stride +
+    (kernel − 1) dilation + 1 − length, 0)`` with ``out = ⌈length / stride⌉``,
+    ``total // 2`` on the left and the rest on the right.
+    """
+    span = (kernel - 1) * dilation + 1
+    if padding == "same":
+        out = -(-length // stride)
+        total = max((out - 1) * stride + span - length, 0)
+        return total // 2, total - total // 2, out
+    left = span - 1 if padding == "causal" else 0
+    return left, 0, (length + left - span) // stride + 1
+
+
+def _dilate(g: tf.Tensor, axis: int, stride: int) -> tf.Tensor:
+    """Insert ``stride − 1`` zeros between consecutive entries of ``g`` along ``axis``."""
+    if stride == 1:
+        return g
+    shape = tf.shape(g)
+    expanded = tf.expand_dims(g, axis + 1)
+    pads = [[0, 0]] * (g.shape.rank + 1)
+    pads[axis + 1] = [0, stride - 1]
+    spread = tf.reshape(tf.pad(expanded, pads), tf.tensor_scatter_nd_update(shape, [[axis]], [shape[axis] * stride]))
+    begin = [0] * g.shape.rank
+    size = tf.tensor_scatter_nd_update(tf.shape(spread), [[axis]], [(shape[axis] - 1) * stride + 1])
+    return tf.slice(spread, begin, size)
+
+
+def conv_transpose(
+    g: tf.Tensor,
+    kernel: tf.Tensor,
+    input_spatial: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    padding: str,
+) -> tf.Tensor:
+    """The transpose of a channels-last convolution applied to ``g``.
+
+    For ``y = conv(x, W)`` (stride ``s``, dilation ``d``, padding ``p_l``,
+    ``p_r`` per axis) this returns ``Wᵀ g``, the vector-Jacobian product
+    ``∂(g·y)/∂x``, as a forward convolution: ``g`` dilated by ``s − 1`` zeros,
+    padded by ``d (k − 1)`` on both sides (plus the input positions no window
+    reaches, on the right), convolved with dilation ``d`` by the kernel flipped
+    along its spatial axes with input and output channels swapped, and cropped
+    by ``p_l``, ``p_r``.
+
+    Parameters
+    ----------
+    g
+        ``(batch, *output_spatial, filters)``.
+    kernel
+        ``(*kernel_spatial, input_channels, filters)`` (one group's input channels).
+    input_spatial
+        The spatial shape of the convolution's input.
+    strides, dilations
+        One int per spatial axis.
+    padding
+        ``'valid'``, ``'same'`` or ``'causal'``.
+
+    Returns
+    -------
+    tf.Tensor
+        ``(batch, *input_spatial, input_channels)``.
+    """
+    rank = len(input_spatial)
+    sizes = [int(d) for d in kernel.shape[:rank]]
+    pads, crops = [[0, 0]], []
+    for axis in range(rank):
+        left, right, out = conv_padding(int(input_spatial[axis]), sizes[axis], strides[axis], dilations[axis], padding)
+        g = _dilate(g, axis + 1, strides[axis])
+        reach = (sizes[axis] - 1) * dilations[axis]
+        unreached = input_spatial[axis] + left + right - ((out - 1) * strides[axis] + reach + 1)
+        pads.append([reach, reach + unreached])
+        crops.append((left, left + int(input_spatial[axis])))
+    pads.append([0, 0])
+    flipped = tf.reverse(kernel, list(range(rank)))
+    swapped = tf.transpose(flipped, [*range(rank), rank + 1, rank])
+    full = tf.nn.convolution(tf.pad(g, pads), swapped, padding="VALID", dilations=list(dilations))
+    return full[(slice(None), *(slice(a, b) for a, b in crops), slice(None))]
