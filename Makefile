@@ -3,6 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: test demo bench venv clean
 
@@ -26,7 +27,12 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/snakemake \
 		--snakefile workflows/Snakefile --configfile workflows/config.yaml --cores $(DEMO_CORES)
 
-bench: $(STAMP)
+# the bench extra adds the implementations timed beside seqlift (tangermeme brings PyTorch)
+$(BENCH_STAMP): $(STAMP)
+	$(VENV)/bin/python -m pip install -q -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/seqlift bench
 
 clean:

@@ -272,8 +272,10 @@ def test_bench_command_runs_the_shuffle_suite(capsys):
     assert SUITES["shuffle"] == "seqlift.bench.shuffle_bench"
     rows = shuffle_bench.measure(quick=True)
     assert rows[0]["implementation"].startswith("seqlift") and rows[0]["bases_per_s"] > 0
-    assert len(rows) == 2  # deeplift measured, or a row saying why it was skipped
+    # deeplift and tangermeme each measured, or a row saying why it was skipped
+    assert [r["implementation"] for r in rows] == [shuffle_bench.SEQLIFT, shuffle_bench.TANGERMEME,
+                                                   shuffle_bench.DEEPLIFT]
     table = shuffle_bench.format_table(rows)
-    assert "seqlift dinucleotide_shuffle" in table and "deeplift" in table
+    assert "seqlift dinucleotide_shuffle" in table and "deeplift" in table and "tangermeme" in table
     assert main(["bench", "no-such-suite"]) == 1
     assert "unknown suite 'no-such-suite'" in capsys.readouterr().err

@@ -2,10 +2,14 @@
 
 The floor to measure against is a plain gradient of the target over the same
 (sequence, reference) pairs: one forward pass of every pair and one backward
-pass per task, compiled with ``tf.function`` and batched like seqlift. Each
-method's time is reported as a ratio to that floor, measured side by side in
-one process, median of several repeats (the two alternate, so load from other
-processes hits both alike).
+pass per task, compiled with ``tf.function`` and batched like seqlift. It is
+taken twice: through Keras's own model (the paper's architecture as the demo's
+``.h5``, carrying the benchmarked model's weights), with TensorFlow's stock
+kernels, and through seqlift's graph of the same model, whose Dense and
+convolution kernels are the batch-invariant ones of :mod:`seqlift.model.invariant`.
+Each method's time is reported as a ratio to each floor, measured side by side
+in one process, median of several repeats (the three alternate, so load from
+other processes hits them alike).
 
 The workload is the paper's: its genomics model (from ``../shared/paper-genomics``
 when present, else seqlift's demo model, which has the same architecture),
@@ -55,18 +59,59 @@ def _gradient_floor(model, target: str, tasks: list[int], batch_pairs: int):
 
     keep = set(ancestors(model, target))
 
-    @tf.function(input_signature=[tf.TensorSpec((None,) + tuple(model.input_shapes[0]), tf.float32)], autograph=False)
+    def target_values(points):
+        return tf.reshape(model.forward([points], keep=keep)[target], [tf.shape(points)[0], -1])
+
+    return _batched_gradient(target_values, model.input_shapes[0], tasks, batch_pairs)
+
+
+def _keras_gradient_floor(model, tasks: list[int], batch_pairs: int):
+    """The same plain gradient through Keras's own model and TensorFlow's stock kernels.
+
+    The demo's ``.h5`` has the paper's architecture; its Dense and Conv1D
+    layers are given the benchmarked model's weights, in order, so both floors
+    compute the same function. Returns the gradient runner and a note saying
+    whose weights it carries.
+    """
+    import keras
+
+    from seqlift.model import ops
+
+    keras_model = keras.models.load_model(DEMO_MODEL, compile=False)
+    logits = keras.Model(keras_model.inputs, keras_model.layers[-2].output)
+    ours = [node.op for node in model.nodes.values() if isinstance(node.op, (ops.Dense, ops.Conv))]
+    theirs = [layer for layer in logits.layers if layer.weights]
+    shapes_match = len(ours) == len(theirs) and all(
+        tuple(op.kernel.shape) == tuple(layer.kernel.shape) for op, layer in zip(ours, theirs))
+    if shapes_match:
+        for op, layer in zip(ours, theirs):
+            layer.set_weights([op.kernel.numpy(), op.bias.numpy()])
+    note = "same weights" if shapes_match else "demo weights (the shapes differ)"
+    return _batched_gradient(lambda points: logits(points, training=False), model.input_shapes[0], tasks,
+                             batch_pairs), note
+
+
+def _batched_gradient(target_values, input_shape, tasks: list[int], batch_pairs: int):
+    """A compiled gradient of each task, run over all pairs of ``refs`` ``(N, S, ...)`` batch by batch.
+
+    ``target_values(points)`` gives the target's units ``(pairs, units)``.
+    Returns the runner; it returns the last batch's gradients ``(tasks, pairs, ...)``.
+    """
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec((None,) + tuple(input_shape), tf.float32)], autograph=False)
     def gradients(points):
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(points)
-            value = tf.reshape(model.forward([points], keep=keep)[target], [tf.shape(points)[0], -1])
+            value = target_values(points)
             units = [value[:, t] for t in tasks]
         return tf.stack([tape.gradient(u, points) for u in units])
 
-    def run(refs: np.ndarray) -> None:
+    def run(refs: np.ndarray) -> np.ndarray:
         flat = refs.reshape((-1,) + refs.shape[2:])
         for i in range(0, len(flat), batch_pairs):
-            gradients(tf.constant(flat[i:i + batch_pairs])).numpy()
+            last = gradients(tf.constant(flat[i:i + batch_pairs])).numpy()
+        return last
 
     return run
 
@@ -91,19 +136,22 @@ def measure(quick: bool = False, repeats: int | None = None, oracles: bool = Fal
     batch = _auto_batch_size(model, target, "genomics_default", 1)
     floor = _gradient_floor(model, target, tasks, batch)
     floor(refs[:2])  # compile
+    keras_floor, keras_note = _keras_gradient_floor(model, tasks, batch)
+    keras_floor(refs[:2])
     results = {"model": label, "sequences": n, "shuffles": shuffles, "tasks": len(tasks), "batch_pairs": batch,
-               "methods": {}}
+               "keras_floor": keras_note, "methods": {}}
     for method in ["rescale", "genomics_default", "revealcancel"]:
         seqlift.attribute(model, x[:2], refs[:2], method=method, task=tasks, batch_size=batch)  # compile
-        ratios, seconds, floors = [], [], []
+        rows: dict[str, list[float]] = {key: [] for key in ("seconds", "gradient_seconds", "keras_seconds")}
         for _ in range(repeats):
-            t_floor = _timed(lambda: floor(refs))
-            t_method = _timed(lambda: seqlift.attribute(model, x, refs, method=method, task=tasks, batch_size=batch))
-            ratios.append(t_method / t_floor)
-            seconds.append(t_method)
-            floors.append(t_floor)
-        results["methods"][method] = {"seconds": statistics.median(seconds), "gradient_seconds": statistics.median(floors),
-                                      "ratio": statistics.median(ratios)}
+            rows["keras_seconds"].append(_timed(lambda: keras_floor(refs)))
+            rows["gradient_seconds"].append(_timed(lambda: floor(refs)))
+            rows["seconds"].append(
+                _timed(lambda: seqlift.attribute(model, x, refs, method=method, task=tasks, batch_size=batch)))
+        ratio = [t / g for t, g in zip(rows["seconds"], rows["gradient_seconds"])]
+        keras_ratio = [t / g for t, g in zip(rows["seconds"], rows["keras_seconds"])]
+        results["methods"][method] = {key: statistics.median(values) for key, values in rows.items()}
+        results["methods"][method].update(ratio=statistics.median(ratio), keras_ratio=statistics.median(keras_ratio))
     results["memory"] = {str(k): _peak_memory_mb(k, shuffles) for k in ((50, 400) if quick else (200, 2000))}
     if oracles:
         results["oracles"] = _oracles(path, weights, model, x, refs, tasks, floor)
@@ -169,9 +217,12 @@ def run(quick: bool = False) -> None:
     figures = measure(quick=quick, oracles=os.environ.get("SEQLIFT_BENCH_ORACLES") == "1")
     print(f"engine: {figures['model']}, {figures['sequences']} sequences x {figures['shuffles']} shuffles x "
           f"{figures['tasks']} tasks, {figures['batch_pairs']} pairs per batch (medians)")
-    print(f"  {'method':<20}{'seconds':>10}{'gradient s':>12}{'ratio':>8}")
+    print("  plain gradient over the same pairs: 'Keras' through Keras's own model and TensorFlow's stock kernels "
+          f"({figures['keras_floor']}), 'graph' through seqlift's graph of the model (batch-invariant kernels)")
+    print(f"  {'method':<20}{'seconds':>10}{'Keras s':>10}{'ratio':>8}{'graph s':>10}{'ratio':>8}")
     for method, row in figures["methods"].items():
-        print(f"  {method:<20}{row['seconds']:>10.2f}{row['gradient_seconds']:>12.2f}{row['ratio']:>8.2f}")
+        print(f"  {method:<20}{row['seconds']:>10.2f}{row['keras_seconds']:>10.2f}{row['keras_ratio']:>8.2f}"
+              f"{row['gradient_seconds']:>10.2f}{row['ratio']:>8.2f}")
     print("  peak memory (genomics default): " + ", ".join(
         f"{n} sequences {mb:.0f} MiB" for n, mb in figures["memory"].items()))
     for name, row in figures.get("oracles", {}).items():

@@ -1,12 +1,16 @@
-"""Benchmark: dinucleotide shuffles per second, seqlift against DeepLIFT.
+"""Benchmark: dinucleotide shuffles per second, seqlift against DeepLIFT and tangermeme.
 
 Shuffles random 1,000 bp one-hot sequences (float32) and reports the median
 wall time of several repeats, after one warm-up run (which also loads or
-compiles seqlift's numba kernels), as shuffled bases per second; seqlift's
-kernel is single-threaded. The original
-``deeplift.dinuc_shuffle.dinuc_shuffle`` (deeplift 0.6.13, pure numpy, one
-sequence per call) is measured in the same process on fewer sequences, since
-it is far slower; rates are per base, so the sizes need not match.
+compiles the numba kernels), as shuffled bases per second; seqlift's kernel is
+single-threaded. Measured in the same process:
+
+* the original ``deeplift.dinuc_shuffle.dinuc_shuffle`` (deeplift 0.6.13, pure
+  numpy, one sequence per call), on fewer sequences since it is far slower
+  (rates are per base, so the sizes need not match);
+* tangermeme's ``ersatz.dinucleotide_shuffle`` (numba, on a torch tensor
+  ``(N, 4, L)``, one job) on the same sequences as seqlift, when tangermeme is
+  installed (the ``bench`` extra; it needs PyTorch).
 """
 from __future__ import annotations
 
@@ -28,6 +32,9 @@ SIZES = {
     False: {"seqlift": (256, 5), "deeplift": (16, 5)},
     True: {"seqlift": (64, 3), "deeplift": (4, 3)},
 }
+SEQLIFT = "seqlift dinucleotide_shuffle"
+DEEPLIFT = "deeplift 0.6.13 dinuc_shuffle"
+TANGERMEME = "tangermeme dinucleotide_shuffle"
 
 
 def _random_one_hot(n_seqs: int, seed: int = 0) -> np.ndarray:
@@ -93,11 +100,12 @@ def measure(quick: bool = False) -> list[dict]:
     n_seqs, repeats = sizes["seqlift"]
     x = _random_one_hot(n_seqs)
     median, times = _median_seconds(lambda: dinucleotide_shuffle(x, SHUFFLES, seed=0), repeats)
-    rows.append(_row("seqlift dinucleotide_shuffle", n_seqs, repeats, median, times))
+    rows.append(_row(SEQLIFT, n_seqs, repeats, median, times))
+    rows.append(_tangermeme_row(x, repeats))
 
     deeplift_shuffle, reason = load_deeplift_shuffle()
     if deeplift_shuffle is None:
-        rows.append({"implementation": "deeplift 0.6.13 dinuc_shuffle", "skipped": reason})
+        rows.append({"implementation": DEEPLIFT, "skipped": reason})
         return rows
     n_seqs, repeats = sizes["deeplift"]
     sequences = list(_random_one_hot(n_seqs, seed=1))
@@ -108,8 +116,22 @@ def measure(quick: bool = False) -> list[dict]:
             deeplift_shuffle.dinuc_shuffle(sequence, SHUFFLES, rng)
 
     median, times = _median_seconds(deeplift_work, repeats)
-    rows.append(_row("deeplift 0.6.13 dinuc_shuffle", n_seqs, repeats, median, times))
+    rows.append(_row(DEEPLIFT, n_seqs, repeats, median, times))
     return rows
+
+
+def _tangermeme_row(x: np.ndarray, repeats: int) -> dict:
+    """tangermeme's shuffle of the same sequences, or a row saying why it was not measured."""
+    try:
+        import torch
+        from tangermeme.ersatz import dinucleotide_shuffle as tangermeme_shuffle
+    except Exception as err:  # noqa: BLE001 - an optional third-party import
+        return {"implementation": TANGERMEME,
+                "skipped": f"tangermeme is not importable ({type(err).__name__}: {err}); it is in the bench extra"}
+    channels_first = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 1)))
+    median, times = _median_seconds(
+        lambda: tangermeme_shuffle(channels_first, n=SHUFFLES, random_state=0), repeats)
+    return _row(TANGERMEME, len(x), repeats, median, times)
 
 
 def _row(name: str, n_seqs: int, repeats: int, median: float, times: list[float]) -> dict:
@@ -126,22 +148,19 @@ def _row(name: str, n_seqs: int, repeats: int, median: float, times: list[float]
 
 
 def format_table(rows: list[dict]) -> str:
-    """The rows as a text table, with speed relative to deeplift."""
-    baseline = next(
-        (r["bases_per_s"] for r in rows if r["implementation"].startswith("deeplift") and "skipped" not in r),
-        None,
-    )
+    """The rows as a text table; the last columns give seqlift's speed over each other implementation."""
+    rates = {r["implementation"]: r["bases_per_s"] for r in rows if "skipped" not in r}
     lines = [
-        f"{'implementation':<32} {'work':>18} {'median s':>9} {'M bases/s':>10} {'vs deeplift':>12}",
+        f"{'implementation':<32} {'work':>18} {'median s':>9} {'M bases/s':>10} {'seqlift speed-up':>17}",
     ]
     for r in rows:
         if "skipped" in r:
             lines.append(f"{r['implementation']:<32} skipped: {r['skipped']}")
             continue
         work = f"{r['sequences']}x{r['shuffles']}x{r['length']}bp"
-        ratio = f"{r['bases_per_s'] / baseline:,.0f}x" if baseline else "-"
+        ratio = "-" if r["implementation"] == SEQLIFT else f"{rates[SEQLIFT] / r['bases_per_s']:,.2f}x"
         lines.append(
-            f"{r['implementation']:<32} {work:>18} {r['median_s']:>9.4f} {r['bases_per_s'] / 1e6:>10.2f} {ratio:>12}"
+            f"{r['implementation']:<32} {work:>18} {r['median_s']:>9.4f} {r['bases_per_s'] / 1e6:>10.2f} {ratio:>17}"
         )
     return "\n".join(lines)
 
