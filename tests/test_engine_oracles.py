@@ -197,3 +197,40 @@ def _shap_per_output(values, n_outputs: int) -> list[np.ndarray]:
         return values
     values = np.asarray(values)
     return [values[..., k] for k in range(n_outputs)]
+
+
+def _shap_dense_activations() -> keras.Model:
+    return sequential((20, 4), layers.Flatten(), layers.Dense(8, activation="tanh"),
+                      layers.Dense(7, activation="sigmoid"), layers.Dense(6, activation="softplus"),
+                      layers.Dense(5, activation="elu"), layers.Dense(2, name="logits"))
+
+
+def _shap_branches() -> keras.Model:
+    inputs = keras.Input((30, 4))
+    a = layers.Conv1D(6, 5, padding="same", activation="relu")(inputs)
+    b = layers.Conv1D(6, 3, padding="same", activation="sigmoid")(inputs)
+    pooled = layers.MaxPooling1D(2)(layers.Add()([a, b]))
+    joined = layers.Concatenate()([layers.Flatten()(pooled), layers.GlobalAveragePooling1D()(a)])
+    return keras.Model(inputs, layers.Dense(2, name="logits")(layers.Dense(5, activation="relu")(joined)))
+
+
+def _shap_conv2d() -> keras.Model:
+    return sequential((12, 8, 4), layers.Conv2D(5, (3, 3), activation="relu"), layers.MaxPooling2D(2),
+                      layers.Flatten(), layers.Dense(4, activation="tanh"), layers.Dense(2, name="logits"))
+
+
+@pytest.mark.skipif(not _has("shap"), reason="the dev extra 'shap' is not installed")
+@pytest.mark.parametrize("build", [_shap_dense_activations, _shap_branches, _shap_conv2d])
+def test_rescale_agrees_with_shap_on_activations_branches_and_conv2d(build):
+    """tanh, sigmoid, softplus and elu; Add, Concatenate and max pooling in a functional graph; Conv2D."""
+    import shap
+
+    keras_model = randomize(build(), seed=3, scale=0.5)
+    rng = np.random.default_rng(5)
+    spatial = tuple(keras_model.inputs[0].shape[1:-1])
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (4,) + spatial)]
+    background = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (5,) + spatial)]
+    explainer = shap.DeepExplainer(keras_model, background)
+    theirs = np.stack([np.asarray(v) for v in _shap_per_output(explainer.shap_values(x, check_additivity=False), 2)])
+    ours = seqlift.attribute(from_keras(keras_model), x, background, method="rescale", task=[0, 1])
+    assert_close(ours.contributions, theirs, relative=1e-4)
