@@ -51,9 +51,9 @@ def _fused(rule):
 _rescale_multiplier = _fused(rules.rescale_multiplier)
 
 
-def _revealcancel(x0, dx_pos, dx_neg, fn, derivative):
+def _revealcancel(x0, dx_pos, dx_neg, difference, derivative):
     """RevealCancel's output parts and its multipliers as (mean, half-difference), in one pass."""
-    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, fn)
+    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, difference)
     r_pos, r_neg = rules.revealcancel_multipliers(x0, dx_pos, dx_neg, dy_pos, dy_neg, derivative)
     return dy_pos, dy_neg, 0.5 * (r_pos + r_neg), 0.5 * (r_pos - r_neg)
 
@@ -234,7 +234,7 @@ class DeepLiftPass:
         source = node.inputs[0]
         dx_pos, dx_neg = self._parts(source, state)
         x0 = state.ref_acts[source]
-        dy_pos, dy_neg, mean, half = _revealcancel(x0, dx_pos, dx_neg, node.op, node.op.derivative)
+        dy_pos, dy_neg, mean, half = _revealcancel(x0, dx_pos, dx_neg, node.op.difference, node.op.derivative)
         state.parts[name] = (dy_pos, dy_neg)
         state.rc_multipliers[name] = (mean, half)
 
@@ -274,9 +274,10 @@ class DeepLiftPass:
         if name not in state.scales:
             node = self.model.nodes[name]
             source = node.inputs[0]
-            state.scales[name] = _rescale_multiplier(
-                state.ref_acts[source], state.delta(source), state.delta(name), node.op.derivative
-            )
+            x0, dx = state.ref_acts[source], state.delta(source)
+            # where the nonlinearity saturates, Δy from its closed form (the forward values cancel)
+            dy = node.op.difference(x0, dx) if node.op.kind in node.op.SATURATING else state.delta(name)
+            state.scales[name] = _rescale_multiplier(x0, dx, dy, node.op.derivative)
         return state.scales[name]
 
     # ----------------------------------------------------------------- backward

@@ -54,7 +54,7 @@ def rescale_multiplier(x0: tf.Tensor, delta_x: tf.Tensor, delta_y: tf.Tensor, de
     return tf.where(near_zero, derivative(x0), delta_y / safe_dx)
 
 
-def revealcancel_parts(x0: tf.Tensor, dx_pos: tf.Tensor, dx_neg: tf.Tensor, fn) -> tuple[tf.Tensor, tf.Tensor]:
+def revealcancel_parts(x0: tf.Tensor, dx_pos: tf.Tensor, dx_neg: tf.Tensor, difference) -> tuple[tf.Tensor, tf.Tensor]:
     """Output differences of the RevealCancel rule (section 3.5.3, eqs. 7-8).
 
     The positive and negative parts of the input difference are each given the
@@ -64,13 +64,18 @@ def revealcancel_parts(x0: tf.Tensor, dx_pos: tf.Tensor, dx_neg: tf.Tensor, fn) 
         Δy⁻ = ½ [f(x0 + Δx⁻) − f(x0)] + ½ [f(x0 + Δx⁺ + Δx⁻) − f(x0 + Δx⁺)]
 
     so that ``Δy⁺ + Δy⁻ = f(x0 + Δx⁺ + Δx⁻) − f(x0) = Δy``.
+
+    Parameters
+    ----------
+    x0, dx_pos, dx_neg : tf.Tensor
+        Reference input and the positive and negative parts of its difference.
+    difference : callable
+        ``difference(a, d) = f(a + d) − f(a)`` (the nonlinearity's
+        :meth:`~seqlift.model.ops.Activation.difference`, free of cancellation
+        where ``f`` saturates).
     """
-    f0 = fn(x0)
-    f_pos = fn(x0 + dx_pos)
-    f_neg = fn(x0 + dx_neg)
-    f_both = fn(x0 + dx_pos + dx_neg)
-    dy_pos = 0.5 * ((f_pos - f0) + (f_both - f_neg))
-    dy_neg = 0.5 * ((f_neg - f0) + (f_both - f_pos))
+    dy_pos = 0.5 * (difference(x0, dx_pos) + difference(x0 + dx_neg, dx_pos))
+    dy_neg = 0.5 * (difference(x0, dx_neg) + difference(x0 + dx_pos, dx_neg))
     return dy_pos, dy_neg
 
 

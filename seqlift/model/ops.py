@@ -602,6 +602,21 @@ class Average(Linear):
         return total / float(len(inputs))
 
 
+def _tanh_difference(x0: tf.Tensor, dx: tf.Tensor, plain: tf.Tensor) -> tf.Tensor:
+    """``tanh(x0 + dx) − tanh(x0)`` by the closed form of :meth:`Activation.difference`.
+
+    ``plain`` is the direct difference, used where the two points lie on
+    opposite sides of 0.
+    """
+    side = tf.sign(x0)
+    same = side * tf.sign(x0 + dx) > 0
+    u, d = tf.abs(x0), side * dx
+    v = tf.maximum(u + d, 0.0)  # |x0 + dx| where both lie on one side (the only place it is used)
+    closed = side * tf.sign(d) * 2.0 * tf.exp(-2.0 * tf.minimum(u, v)) * -tf.math.expm1(-2.0 * tf.abs(d)) / (
+        (1.0 + tf.exp(-2.0 * u)) * (1.0 + tf.exp(-2.0 * v)))
+    return tf.where(same, closed, plain)
+
+
 class Activation(Op):
     """An elementwise non-linearity with its exact derivative.
 
@@ -741,6 +756,56 @@ class Activation(Op):
             return tf.where(x > 0, one, self.alpha * one)
         # prelu
         return tf.where(x > 0, one, self.alpha * one)
+
+    # -------------------------------------------------------------- difference
+    #: kinds whose :meth:`difference` has a closed form free of cancellation
+    SATURATING = ("tanh", "sigmoid", "softplus", "elu", "selu")
+    #: softplus's closed form is used for |dx| up to this; beyond, the plain difference has no
+    #: cancellation to fear, while ``1 + σ(x0) expm1(dx)`` would cancel for large negative dx
+    _SOFTPLUS_SPAN = 1.0
+
+    def difference(self, x0: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
+        """``f(x0 + dx) − f(x0)``, free of cancellation where ``f`` saturates or is linear.
+
+        Where tanh or sigmoid saturate, ``f(x0 + dx)`` and ``f(x0)`` round to
+        nearly the same float32 number and their difference keeps few correct
+        digits (none once both round to 1), which the Rescale and RevealCancel
+        quotients ``Δy / Δx`` would pass on to every input below. Closed forms
+        avoid the subtraction:
+
+        * tanh, with ``u = |x0|`` and ``v = |x0 + dx|`` on the same side of 0
+          (``s`` its sign, ``d = s·dx = v − u``; every exponent is ≤ 0)::
+
+              s · sign(d) · 2 e^(−2 min(u, v)) · (−expm1(−2|d|)) / ((1 + e^(−2u)) (1 + e^(−2v)))
+
+          and the plain difference across 0, where nothing cancels;
+        * sigmoid: ``σ(a) − σ(b) = ½ [tanh(a/2) − tanh(b/2)]``;
+        * softplus: ``log1p(σ(x0) · expm1(dx))`` for ``|dx| ≤ 1``;
+        * elu and selu: ``α e^(x0) expm1(dx) = −α e^(x0 + dx) expm1(−dx)`` (times
+          selu's scale; the form whose factors stay within [−1, 1]) where both
+          points are below 0, ``dx`` (times selu's scale) where both are above.
+
+        The other kinds return the plain difference.
+        """
+        plain = self(x0 + dx) - self(x0)
+        kind = self.kind
+        if kind == "tanh":
+            return _tanh_difference(x0, dx, plain)
+        if kind == "sigmoid":
+            return 0.5 * _tanh_difference(0.5 * x0, 0.5 * dx, 2.0 * plain)
+        if kind == "softplus":
+            closed = tf.math.log1p(tf.sigmoid(x0) * tf.math.expm1(tf.minimum(dx, self._SOFTPLUS_SPAN)))
+            return tf.where(tf.abs(dx) <= self._SOFTPLUS_SPAN, closed, plain)
+        if kind in ("elu", "selu"):
+            alpha, scale = (self.alpha, 1.0) if kind == "elu" else (_SELU_ALPHA, _SELU_SCALE)
+            x1 = x0 + dx
+            # eᵇ expm1(d) = −eᵃ expm1(−d) with a = b + d: take the form whose factors stay within [−1, 1]
+            rising = -tf.exp(tf.minimum(x1, 0.0)) * tf.math.expm1(-tf.maximum(dx, 0.0))
+            falling = tf.exp(tf.minimum(x0, 0.0)) * tf.math.expm1(tf.minimum(dx, 0.0))
+            below = scale * alpha * tf.where(dx > 0, rising, falling)
+            return tf.where(tf.logical_and(x0 <= 0.0, x1 <= 0.0), below,
+                            tf.where(tf.logical_and(x0 > 0.0, x1 > 0.0), scale * dx, plain))
+        return plain
 
     def describe(self) -> str:
         params = []
