@@ -213,7 +213,7 @@ def test_revealcancel_takes_the_limit_where_a_part_is_zero():
     x0 = tf.constant([0.5, -2.0, 0.3])
     dx_pos = tf.constant([0.0, 1.0, 0.0])
     dx_neg = tf.constant([-1.0, 0.0, 0.0])
-    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, lambda a, d: relu(a + d) - relu(a))
+    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, relu)
     m_pos, m_neg = rules.revealcancel_multipliers(x0, dx_pos, dx_neg, dy_pos, dy_neg, step)
     # limits: ½[f'(x0) + f'(x0 + Δx⁻)] and ½[f'(x0) + f'(x0 + Δx⁺)]
     np.testing.assert_allclose(m_pos.numpy(), [0.5, 0.0, 1.0])

@@ -51,9 +51,9 @@ def _fused(rule):
 _rescale_multiplier = _fused(rules.rescale_multiplier)
 
 
-def _revealcancel(x0, dx_pos, dx_neg, difference, derivative):
+def _revealcancel(x0, dx_pos, dx_neg, fn, difference, derivative):
     """RevealCancel's output parts and its multipliers as (mean, half-difference), in one pass."""
-    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, difference)
+    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, fn, difference)
     r_pos, r_neg = rules.revealcancel_multipliers(x0, dx_pos, dx_neg, dy_pos, dy_neg, derivative)
     return dy_pos, dy_neg, 0.5 * (r_pos + r_neg), 0.5 * (r_pos - r_neg)
 
@@ -234,7 +234,9 @@ class DeepLiftPass:
         source = node.inputs[0]
         dx_pos, dx_neg = self._parts(source, state)
         x0 = state.ref_acts[source]
-        dy_pos, dy_neg, mean, half = _revealcancel(x0, dx_pos, dx_neg, node.op.difference, node.op.derivative)
+        op = node.op
+        difference = op.difference if op.kind in op.SATURATING else None
+        dy_pos, dy_neg, mean, half = _revealcancel(x0, dx_pos, dx_neg, op, difference, op.derivative)
         state.parts[name] = (dy_pos, dy_neg)
         state.rc_multipliers[name] = (mean, half)
 

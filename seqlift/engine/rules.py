@@ -54,7 +54,7 @@ def rescale_multiplier(x0: tf.Tensor, delta_x: tf.Tensor, delta_y: tf.Tensor, de
     return tf.where(near_zero, derivative(x0), delta_y / safe_dx)
 
 
-def revealcancel_parts(x0: tf.Tensor, dx_pos: tf.Tensor, dx_neg: tf.Tensor, difference) -> tuple[tf.Tensor, tf.Tensor]:
+def revealcancel_parts(x0: tf.Tensor, dx_pos: tf.Tensor, dx_neg: tf.Tensor, fn, difference=None) -> tuple[tf.Tensor, tf.Tensor]:
     """Output differences of the RevealCancel rule (section 3.5.3, eqs. 7-8).
 
     The positive and negative parts of the input difference are each given the
@@ -69,13 +69,24 @@ def revealcancel_parts(x0: tf.Tensor, dx_pos: tf.Tensor, dx_neg: tf.Tensor, diff
     ----------
     x0, dx_pos, dx_neg : tf.Tensor
         Reference input and the positive and negative parts of its difference.
-    difference : callable
-        ``difference(a, d) = f(a + d) − f(a)`` (the nonlinearity's
-        :meth:`~seqlift.model.ops.Activation.difference`, free of cancellation
-        where ``f`` saturates).
+    fn : callable
+        ``f``; the four brackets are differences of its four values.
+    difference : callable, optional
+        ``difference(a, d) = f(a + d) − f(a)`` computed without subtracting
+        (:meth:`seqlift.model.ops.Activation.difference`, for nonlinearities
+        that saturate, where the float32 values of ``f`` round alike); each
+        bracket is then one call.
     """
-    dy_pos = 0.5 * (difference(x0, dx_pos) + difference(x0 + dx_neg, dx_pos))
-    dy_neg = 0.5 * (difference(x0, dx_neg) + difference(x0 + dx_pos, dx_neg))
+    if difference is not None:
+        dy_pos = 0.5 * (difference(x0, dx_pos) + difference(x0 + dx_neg, dx_pos))
+        dy_neg = 0.5 * (difference(x0, dx_neg) + difference(x0 + dx_pos, dx_neg))
+        return dy_pos, dy_neg
+    f0 = fn(x0)
+    f_pos = fn(x0 + dx_pos)
+    f_neg = fn(x0 + dx_neg)
+    f_both = fn(x0 + dx_pos + dx_neg)
+    dy_pos = 0.5 * ((f_pos - f0) + (f_both - f_neg))
+    dy_neg = 0.5 * ((f_neg - f0) + (f_both - f_pos))
     return dy_pos, dy_neg
 
 
