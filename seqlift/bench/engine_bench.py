@@ -82,7 +82,7 @@ def _keras_gradient_floor(model, tasks: list[int], batch_pairs: int):
     ours = [node.op for node in model.nodes.values() if isinstance(node.op, (ops.Dense, ops.Conv))]
     theirs = [layer for layer in logits.layers if layer.weights]
     shapes_match = len(ours) == len(theirs) and all(
-        tuple(op.kernel.shape) == tuple(layer.kernel.shape) for op, layer in zip(ours, theirs))
+        op.bias is not None and tuple(op.kernel.shape) == tuple(layer.kernel.shape) for op, layer in zip(ours, theirs))
     if shapes_match:
         for op, layer in zip(ours, theirs):
             layer.set_weights([op.kernel.numpy(), op.bias.numpy()])

@@ -235,7 +235,7 @@ class DeepLiftPass:
         dx_pos, dx_neg = self._parts(source, state)
         x0 = state.ref_acts[source]
         op = node.op
-        difference = op.difference if op.kind in op.SATURATING else None
+        difference = op.difference if op.saturates else None
         dy_pos, dy_neg, mean, half = _revealcancel(x0, dx_pos, dx_neg, op, difference, op.derivative)
         state.parts[name] = (dy_pos, dy_neg)
         state.rc_multipliers[name] = (mean, half)
@@ -278,7 +278,7 @@ class DeepLiftPass:
             source = node.inputs[0]
             x0, dx = state.ref_acts[source], state.delta(source)
             # where the nonlinearity saturates, Δy from its closed form (the forward values cancel)
-            dy = node.op.difference(x0, dx) if node.op.kind in node.op.SATURATING else state.delta(name)
+            dy = node.op.difference(x0, dx) if node.op.saturates else state.delta(name)
             state.scales[name] = _rescale_multiplier(x0, dx, dy, node.op.derivative)
         return state.scales[name]
 

@@ -764,6 +764,11 @@ class Activation(Op):
     #: cancellation to fear, while ``1 + σ(x0) expm1(dx)`` would cancel for large negative dx
     _SOFTPLUS_SPAN = 1.0
 
+    @property
+    def saturates(self) -> bool:
+        """Whether :meth:`difference` has a closed form for this kind (see :data:`SATURATING`)."""
+        return self.kind in self.SATURATING
+
     def difference(self, x0: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
         """``f(x0 + dx) − f(x0)``, free of cancellation where ``f`` saturates or is linear.
 
