@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from seqlift.errors import SeqliftError
 from seqlift.model import ops
+from seqlift.model.shapes import shape_text
 
 __all__ = ["Model", "Node"]
 
@@ -224,8 +225,8 @@ class Model:
         rows = [("node", "op", "shape", "inputs")]
         for node in self.nodes.values():
             shape = self.shapes.get(node.name)
-            shape_text = "?" if shape is None else _shape_text(shape)
-            rows.append((node.name, node.op.describe(), shape_text, ", ".join(node.inputs)))
+            shown = "?" if shape is None else shape_text(shape)
+            rows.append((node.name, node.op.describe(), shown, ", ".join(node.inputs)))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         lines = [f"Model {self.name!r} from {self.source}" if self.source else f"Model {self.name!r}"]
         for i, row in enumerate(rows):
@@ -242,11 +243,6 @@ class Model:
             f"Model(name={self.name!r}, nodes={len(self.nodes)}, inputs={self.inputs}, "
             f"outputs={self.outputs}, source={self.source!r})"
         )
-
-
-def _shape_text(shape: tuple) -> str:
-    dims = ["None" if d is None else str(d) for d in shape]
-    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def _unique_weights(model: Model) -> list[tf.Tensor]:

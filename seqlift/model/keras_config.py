@@ -29,6 +29,7 @@ from seqlift.errors import SeqliftError
 from seqlift.model import ops
 from seqlift.model.graph import Model, Node
 from seqlift.model.keras_weights import LayerTree, WeightSpec, WeightStore
+from seqlift.model.shapes import shape_text
 
 __all__ = [
     "ModelSpec",
@@ -442,17 +443,12 @@ class _LayerContext:
             if any(d is None for d in spec.shape):
                 raise SeqliftError(
                     f"layer {self.label} needs a fixed input size to read its {spec.name}, "
-                    f"but its input shape is {_shape_text(self.shape)}"
+                    f"but its input shape is {shape_text(self.shape, batch=True)}"
                 )
         return self._store.take(self._weight_path, self.label, wanted)
 
     def fail(self, message: str) -> SeqliftError:
         return SeqliftError(f"layer {self.label}: {message}")
-
-
-def _shape_text(shape: Sequence) -> str:
-    dims = ["None" if d is None else str(d) for d in (None, *shape)]
-    return "(" + ", ".join(dims) + ")"
 
 
 def _ints(value: Any, rank: int) -> tuple[int, ...]:
@@ -566,7 +562,7 @@ def _conv(rank: int) -> Callable[[_LayerContext], list[ops.Op]]:
         groups = int(ctx.get("groups", default=1))
         use_bias = bool(ctx.get("use_bias", "bias", default=True))
         if len(ctx.shape) != rank + 1:
-            raise ctx.fail(f"expects an input of rank {rank + 2}, got shape {_shape_text(ctx.shape)}")
+            raise ctx.fail(f"expects an input of rank {rank + 2}, got shape {shape_text(ctx.shape, batch=True)}")
         channels = ctx.shape[-1] if data_format == "channels_last" else ctx.shape[0]
         if channels is not None and channels % groups:
             raise ctx.fail(f"{channels} input channels cannot be split into {groups} groups")
@@ -618,7 +614,7 @@ def _batch_norm(ctx: _LayerContext) -> list[ops.Op]:
     axes = [int(a) for a in (axis if isinstance(axis, (list, tuple)) else [axis])]
     axes = sorted(a + rank if a < 0 else a for a in axes)
     if any(a <= 0 or a >= rank for a in axes):
-        raise ctx.fail(f"axis {axis} does not fit an input of shape {_shape_text(ctx.shape)}")
+        raise ctx.fail(f"axis {axis} does not fit an input of shape {shape_text(ctx.shape, batch=True)}")
     param_shape = tuple(ctx.shape[a - 1] for a in axes)
     center = bool(ctx.get("center", default=True))
     scale = bool(ctx.get("scale", default=True))
@@ -806,7 +802,7 @@ class _GraphBuilder:
         except SeqliftError:
             raise
         except Exception as err:  # TensorFlow reports shape errors with many types
-            shapes = ", ".join(_shape_text(self.shapes[i]) for i in inputs)
+            shapes = ", ".join(shape_text(self.shapes[i], batch=True) for i in inputs)
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise SeqliftError(f"layer {label} cannot be applied to input shape(s) {shapes}: {first_line}") from None
         self.nodes[name] = Node(name, op, list(inputs), layer)

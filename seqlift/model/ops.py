@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from seqlift.model import invariant
+from seqlift.model.shapes import shape_text
 
 __all__ = [
     "ACTIVATION_KINDS",
@@ -77,10 +78,6 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def constant(value: np.ndarray | tf.Tensor | float | Sequence[float]) -> tf.Tensor:
     """Return ``value`` as a float32 ``tf.constant``."""
     return tf.constant(np.asarray(value, dtype=np.float32))
-
-
-def _shape_text(tensor: tf.Tensor | None) -> str:
-    return "-" if tensor is None else "x".join(str(d) for d in tensor.shape)
 
 
 def _channels_last_perm(rank: int) -> list[int]:
@@ -817,7 +814,7 @@ class Activation(Op):
         if self.kind in ("leaky_relu", "elu") and self.alpha is not None:
             params.append(f"alpha={self.alpha:g}")
         if self.kind == "prelu":
-            params.append(f"alpha {_shape_text(self.alpha)}")
+            params.append(f"alpha {shape_text(self.alpha.shape)}")
         if self.kind == "relu":
             if self.max_value is not None:
                 params.append(f"max_value={self.max_value:g}")
