@@ -41,19 +41,15 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from seqlift.engine.methods import METHODS
 from seqlift.errors import SeqliftError
 from seqlift.scan import window_sums
 
-#: display names of the methods compared (keys are the report's method names)
+#: display names of the methods compared (keys are the report's method names): each engine
+#: method's label (:data:`seqlift.engine.methods.METHODS`), and the report's shuffled genomics default
 METHOD_LABELS = {
-    "gradient": "gradient",
-    "grad_x_input": "gradient x input",
-    "guided_backprop": "guided backprop x input",
-    "integrated_gradients": "integrated gradients (10 steps)",  # the report command's defaults
-    "rescale": "DeepLIFT Rescale",
-    "revealcancel": "DeepLIFT RevealCancel",
-    "genomics_default": "genomics default",
-    "genomics_default_shuffled": "genomics default, 10 dinucleotide shuffles",
+    **{name: method.label for name, method in METHODS.items()},
+    "genomics_default_shuffled": "genomics default, 10 dinucleotide shuffles",  # the report command's defaults
 }
 #: class keys, in display order
 CLASSES = ("both", "first_only", "second_only", "neither")

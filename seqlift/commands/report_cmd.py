@@ -10,21 +10,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from seqlift.engine.methods import METHODS
 from seqlift.errors import SeqliftError
 
 log = logging.getLogger("seqlift")
 
-#: method keys of the report, in display order, with the engine method behind each
-REPORT_METHODS = {
-    "gradient": "gradient",
-    "grad_x_input": "grad_x_input",
-    "guided_backprop": "guided_backprop",
-    "integrated_gradients": "integrated_gradients",
-    "rescale": "rescale",
-    "revealcancel": "revealcancel",
-    "genomics_default": "genomics_default",
-    "genomics_default_shuffled": "genomics_default",
-}
+#: method keys of the report, in display order, with the engine method behind each: every
+#: engine method, and genomics_default against dinucleotide shuffles whatever --reference says
+REPORT_METHODS = {**{name: name for name in METHODS}, "genomics_default_shuffled": "genomics_default"}
 PAPER_FLAT = (0.3, 0.2, 0.2, 0.3)
 
 
