@@ -143,14 +143,13 @@ def test_dry_run_of_the_figure5_target(checkout_view):
     assert not (checkout_view / "demo-out").exists()
 
 
-def test_dry_run_of_figure5_with_the_paper_and_a_document(tmp_path):
+def test_dry_run_of_figure5_with_the_paper_and_train_sim_motifs(tmp_path):
     paper = tmp_path / "paper"
     paper.mkdir()
     for name in ("model.json", "model_weights.h5", "sequences.simdata.gz", "test.txt.gz"):
         (paper / name).write_text("")  # a dry run only needs the files to exist
     settings = _small_config(tmp_path, figure5={"seeds": [4], "n_per_class": 20, "epochs": 1, "demo": None,
-                                                "paper": str(paper), "doc": "doc.md", "block": "small",
-                                                "motifs": "m.meme"})
+                                                "paper": str(paper), "motifs": "m.meme"})
     config = _write(tmp_path / "f5.yaml", settings)
     result = _snakemake(["-s", str(SNAKEFILE), "--configfile", str(config), "-n", "-p", "figure5"], cwd=tmp_path)
     out = result.stdout + result.stderr
@@ -159,7 +158,16 @@ def test_dry_run_of_figure5_with_the_paper_and_a_document(tmp_path):
     assert "train-sim out/figure5/seed_4 --seed 4 --n-per-class 20 --epochs 1 --motifs m.meme" in out
     assert f"--weights {paper}/model_weights.h5 --paper-simdata {paper}/sequences.simdata.gz" in out
     assert "--paper-run out/figure5/paper/report" in out and "--demo-run" not in out
-    assert "figure5 splice out/figure5/figure5_tables.md doc.md --block small" in out
+
+
+def test_dry_run_of_the_figure5_encode_control(checkout_view):
+    args = ["-s", "workflows/Snakefile", "--configfile", "workflows/figure5_encode.yaml", "-n", "-p", "figure5"]
+    result = _snakemake(args, cwd=checkout_view)
+    out = result.stdout + result.stderr
+    assert _jobs(out) == {"figure5_train": 3, "figure5_report": 3, "figure5_answers": 3, "figure5_tables": 1,
+                          "figure5": 1}
+    assert "train-sim demo-out/figure5_encode/seed_3 --seed 3 --n-per-class 2000 --epochs 100 " \
+           "--motifs data/motifs/encode_tal1_gata.meme" in out
 
 
 def test_bad_figure5_seeds_stop_with_one_line(tmp_path):

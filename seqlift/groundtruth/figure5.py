@@ -1080,6 +1080,11 @@ def figure5_tables(runs: Sequence[Run], matrices: Sequence[tuple[str, Sequence[M
     """
     if not any(run.pooled for run in runs):
         raise SeqliftError("the Figure 5 tables need at least one seed's run (with its training metrics)")
+    for run in runs:
+        missing = [m for m in METHODS if score_column(m, 0) not in run.matches.columns]
+        if missing:
+            raise SeqliftError(f"run {run.label!r}: its report has no task-0 scores of {', '.join(missing)}; the "
+                               "tables need every method of the report")
     sections = (
         training_section(runs),
         figure5b_sections(runs),

@@ -5,9 +5,9 @@
 # Per seed S: `seqlift train-sim` (simulation and training, both seeded with S), `seqlift report`
 # on its test split, and `seqlift figure5 answers` (the model's own answers: window ablation and
 # the logits at the references). The shipped demo model and the paper's released model are
-# reported beside the seeds. `seqlift figure5 tables` collects every run into one Markdown file;
-# with `figure5: doc:` set, the target also puts them into that document's block of tables.
-# Settings: `figure5:` in config.yaml.
+# reported beside the seeds. `seqlift figure5 tables` collects every run into one Markdown file
+# (`seqlift figure5 splice` puts it into a document). Settings: `figure5:` in config.yaml;
+# figure5_encode.yaml changes them for the control with the paper's ENCODE matrices.
 
 F5 = S.get("figure5") or {}
 F5_OUT = str(F5.get("outdir") or f"{OUT}/figure5").rstrip("/")
@@ -231,21 +231,7 @@ rule figure5_tables:
         SEQLIFT + " figure5 tables --out {output:q} {params.runs} > {log:q} 2>&1"
 
 
-if F5.get("doc"):
-
-    rule figure5:
-        """The seeds experiment, its tables put into the document `figure5: doc:`."""
-        input:
-            f"{F5_OUT}/figure5_tables.md",
-        params:
-            doc=F5["doc"],
-            block=f"--block {quoted(F5['block'])}" if F5.get("block") else "",
-        shell:
-            SEQLIFT + " figure5 splice {input:q} {params.doc:q} {params.block}"
-
-else:
-
-    rule figure5:
-        """The seeds experiment: its tables."""
-        input:
-            f"{F5_OUT}/figure5_tables.md",
+rule figure5:
+    """The seeds experiment: its tables (`seqlift figure5 splice` puts them into a document)."""
+    input:
+        f"{F5_OUT}/figure5_tables.md",
