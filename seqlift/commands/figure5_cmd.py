@@ -26,9 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="For one run: the ablation drop of every strong match in a both-motif sequence (REPORT/"
         "ablation.tsv) and the model's logits at the references (REPORT/model_answers.json).",
     )
-    a.add_argument("--model", required=True, help="the run's Keras model (.h5, .keras, or a JSON architecture with --weights)")
+    a.add_argument("--model", required=True,
+                   help="the run's Keras model (.h5, .keras, or a JSON architecture with --weights)")
     a.add_argument("--weights", help="weights file for a JSON architecture")
-    a.add_argument("--report", required=True, help="the run's 'seqlift report' folder (reads matches.tsv, writes beside it)")
+    a.add_argument("--report", required=True,
+                   help="the run's 'seqlift report' folder (reads matches.tsv, writes beside it)")
     a.add_argument("--fasta", help="the test sequences (train-sim's sequences.fa), with --labels")
     a.add_argument("--labels", help="their labels TSV (train-sim's labels.tsv)")
     a.add_argument("--paper-simdata", help="instead: the paper's sequences.simdata(.gz)")

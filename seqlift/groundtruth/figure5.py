@@ -399,7 +399,9 @@ def model_answers(model: object, split: RunSequences, matches: pd.DataFrame) -> 
     return ablation, answers
 
 
-def write_model_answers(report_dir: str | Path, ablation: pd.DataFrame, answers: Mapping[str, object]) -> dict[str, Path]:
+def write_model_answers(
+    report_dir: str | Path, ablation: pd.DataFrame, answers: Mapping[str, object]
+) -> dict[str, Path]:
     """Write :func:`model_answers`' results beside a report.
 
     Parameters
