@@ -25,6 +25,7 @@ COMMANDS = [
     "seqlift.commands.logo_cmd",
     "seqlift.commands.simulate_cmd",
     "seqlift.commands.train_cmd",
+    "seqlift.commands.figure5_cmd",
     "seqlift.commands.bench_cmd",
 ]
 

@@ -36,7 +36,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,19 @@ METHOD_LABELS = {
     **{name: method.label for name, method in METHODS.items()},
     "genomics_default_shuffled": "genomics default, 10 dinucleotide shuffles",  # the report command's defaults
 }
+#: short names of the same methods, for tables with a column per model (the Figure 5 seeds tables)
+METHOD_SHORT_NAMES = {
+    "gradient": "gradient",
+    "grad_x_input": "gradient x input",
+    "guided_backprop": "guided backprop x input",
+    "integrated_gradients": "integrated gradients (10)",
+    "rescale": "Rescale",
+    "revealcancel": "RevealCancel",
+    "genomics_default": "genomics default (flat)",
+    "genomics_default_shuffled": "genomics default (10 shuffles)",
+}
+#: log-odds of a strong match: the paper's threshold, the report's default
+STRONG = 7.0
 #: class keys, in display order
 CLASSES = ("both", "first_only", "second_only", "neither")
 CLASS_COLOURS = {"both": "#d62728", "first_only": "#1f77b4", "second_only": "#2ca02c", "neither": "#7f7f7f"}
@@ -61,6 +74,11 @@ def method_label(method: str, labels: Mapping[str, str] | None = None) -> str:
     if labels and method in labels:
         return labels[method]
     return METHOD_LABELS.get(method, method)
+
+
+def method_short_name(method: str) -> str:
+    """Short display name of a method key: from :data:`METHOD_SHORT_NAMES`, else the key."""
+    return METHOD_SHORT_NAMES.get(method, method)
 
 
 def sequence_classes(labels: np.ndarray) -> np.ndarray:
@@ -228,6 +246,36 @@ def match_table(
     return table
 
 
+def strong_matches(
+    table: pd.DataFrame, strong: float = STRONG, motif: str | None = None, cls: str | None = None
+) -> pd.DataFrame:
+    """The strong matches of a per-match table, optionally of one motif and one class of sequences.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`match_table` (or a report's ``matches.tsv``): columns
+        ``log_odds``, ``motif`` and ``class``.
+    strong : float
+        Least log-odds of a strong match.
+    motif : str, optional
+        Only this motif's matches.
+    cls : str, optional
+        Only matches in sequences of this class (a key of :data:`CLASSES`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``table`` that qualify, in their order.
+    """
+    keep = table["log_odds"] >= strong
+    if motif is not None:
+        keep &= table["motif"] == motif
+    if cls is not None:
+        keep &= table["class"] == cls
+    return table[keep]
+
+
 def _methods_of(table: pd.DataFrame) -> list[str]:
     methods = []
     for col in table.columns:
@@ -275,7 +323,7 @@ def _welch_ci(a: np.ndarray, b: np.ndarray, level: float) -> tuple[float, float]
 def summarise(
     table: pd.DataFrame,
     motif_names: Sequence[str],
-    strong: float = 7.0,
+    strong: float = STRONG,
     level: float = 0.95,
     ci: str = "wilson",
     methods: Sequence[str] | None = None,
@@ -313,7 +361,6 @@ def summarise(
     if len(motif_names) != 2:
         raise SeqliftError("summarise needs the two motif names")
     methods = list(methods) if methods is not None else _methods_of(table)
-    strong_rows = table[table["log_odds"] >= strong]
     own_task = {motif_names[0]: 1, motif_names[1]: 2}
     other_task = {motif_names[0]: 2, motif_names[1]: 1}
     single_class = {motif_names[0]: "first_only", motif_names[1]: "second_only"}
@@ -330,7 +377,7 @@ def summarise(
             raise SeqliftError(f"no score columns for method {method!r}")
         label = method_label(method, method_labels)
         for motif in motif_names:
-            in_both = strong_rows[(strong_rows["motif"] == motif) & (strong_rows["class"] == "both")]
+            in_both = strong_matches(table, strong, motif, "both")
             for t in tasks:
                 s = in_both[score_column(method, t)].to_numpy()
                 k, n = int((s <= 0).sum()), int(s.size)
@@ -338,7 +385,7 @@ def summarise(
                 add(method=method, label=label, statistic="false_negative", motif=motif, task=t,
                     count=k, n=n, value=k / n if n else math.nan, ci_low=lo, ci_high=hi)
             t_off = other_task[motif]
-            single = strong_rows[(strong_rows["motif"] == motif) & (strong_rows["class"] == single_class[motif])]
+            single = strong_matches(table, strong, motif, single_class[motif])
             if t_off in tasks:
                 s = single[score_column(method, t_off)].to_numpy()
                 k, n = int((s > 0).sum()), int(s.size)
@@ -358,13 +405,59 @@ def summarise(
     return summary.astype({"task": "Int64", "count": "Int64", "n": "Int64", "n_single": "Int64"})
 
 
-def _share(row: pd.Series) -> str:
-    if pd.isna(row["n"]) or row["n"] == 0:
+def share_text(count: int, n: int, interval: tuple[float, float] | None = None, decimals: int = 1) -> str:
+    """A share as text: ``"p % (k/n)"``, or ``"p % (k/n; lo-hi)"`` with its interval.
+
+    Parameters
+    ----------
+    count, n : int
+        The count and its denominator.
+    interval : (float, float), optional
+        Bounds of a confidence interval as proportions; written in % with one decimal.
+    decimals : int
+        Decimals of the percentage ``100 * count / n``.
+
+    Returns
+    -------
+    str
+        ``"n/a (0 matches)"`` when ``n`` is 0.
+    """
+    if pd.isna(n) or n == 0:
         return "n/a (0 matches)"
-    return (
-        f"{100 * row['value']:.2f} % ({int(row['count'])}/{int(row['n'])}; "
-        f"{100 * row['ci_low']:.1f}-{100 * row['ci_high']:.1f})"
-    )
+    count, n = int(count), int(n)
+    bounds = "" if interval is None else f"; {100 * interval[0]:.1f}-{100 * interval[1]:.1f}"
+    return f"{100 * count / n:.{decimals}f} % ({count}/{n}{bounds})"
+
+
+def summary_row(summary: pd.DataFrame, method: str, statistic: str, motif: str, task: int) -> pd.Series | None:
+    """The row of a summary for one method, statistic, motif and task.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        From :func:`summarise` (or a report's ``summary.tsv``).
+    method, statistic, motif : str
+        Keys of the row (``statistic``: ``false_negative``, ``off_task_positive``
+        or ``cooperativity``).
+    task : int
+        The task scored.
+
+    Returns
+    -------
+    pandas.Series or None
+        The first matching row; None when the summary has none.
+    """
+    hit = summary[
+        (summary["method"] == method)
+        & (summary["statistic"] == statistic)
+        & (summary["motif"] == motif)
+        & (summary["task"] == task)
+    ]
+    return None if hit.empty else hit.iloc[0]
+
+
+def _share(row: pd.Series) -> str:
+    return share_text(row["count"], row["n"], (row["ci_low"], row["ci_high"]), decimals=2)
 
 
 def _difference(row: pd.Series) -> str:
@@ -404,25 +497,42 @@ def headline_table(summary: pd.DataFrame, motif_names: Sequence[str]) -> pd.Data
         part = summary[summary["method"] == method]
         row = {"method": part["label"].iloc[0]}
         for (motif, stat, task), title in columns.items():
-            hit = part[(part["motif"] == motif) & (part["statistic"] == stat) & (part["task"] == task)]
-            if hit.empty:
+            r = summary_row(part, method, stat, motif, task)
+            if r is None:
                 row[title] = ""
             else:
-                r = hit.iloc[0]
                 row[title] = _difference(r) if stat == "cooperativity" else _share(r)
         out.append(row)
     return pd.DataFrame(out)
 
 
-def to_markdown(frame: pd.DataFrame) -> str:
-    """A DataFrame as a GitHub-flavoured Markdown table (no extra dependency)."""
+def markdown_table(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency).
+
+    Parameters
+    ----------
+    header : sequence
+        Column titles.
+    rows : iterable of sequences
+        Cells, one sequence per row; each cell is written with ``str``, ``|``
+        escaped and line breaks replaced by spaces.
+
+    Returns
+    -------
+    str
+        The table's lines, each ending in a line break.
+    """
     def cell(v: object) -> str:
         return str(v).replace("|", "\\|").replace("\n", " ")
 
-    header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body]) + "\n"
+    lines = ["| " + " | ".join(cell(c) for c in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub-flavoured Markdown table (:func:`markdown_table`)."""
+    return markdown_table(list(frame.columns), frame.itertuples(index=False))
 
 
 # ---------------------------------------------------------------------------
@@ -433,7 +543,7 @@ def scatter_plots(
     table: pd.DataFrame,
     motif_names: Sequence[str],
     outdir: str | os.PathLike,
-    strong: float = 7.0,
+    strong: float = STRONG,
     methods: Sequence[str] | None = None,
     dpi: int = 80,
     method_labels: Mapping[str, str] | None = None,
@@ -532,7 +642,7 @@ def build_report(
     labels: np.ndarray,
     scores: Mapping[str, np.ndarray],
     motif_names: Sequence[str],
-    strong: float = 7.0,
+    strong: float = STRONG,
     level: float = 0.95,
     ci: str = "wilson",
     notes: Mapping[str, object] | None = None,

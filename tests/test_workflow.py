@@ -126,6 +126,59 @@ def test_rules_declare_threads_memory_and_runtime(checkout_view):
     assert "threads: 2" in score
 
 
+def test_dry_run_of_the_figure5_target(checkout_view):
+    """The seeds experiment as shipped: 3 seeds trained, reported and answered, the demo beside them."""
+    result = _snakemake(["-s", "workflows/Snakefile", "-n", "-p", "figure5"], cwd=checkout_view)
+    out = result.stdout + result.stderr
+    assert _jobs(out) == {"figure5_train": 3, "figure5_report": 4, "figure5_answers": 4, "figure5_tables": 1,
+                          "figure5": 1}
+    for seed in (1, 2, 3):
+        assert f"train-sim demo-out/figure5/seed_{seed} --seed {seed} --n-per-class 2000 --epochs 100" in out
+    assert "report --model data/demo/model.h5 --bed data/demo/regions.bed" in out
+    assert "--out demo-out/figure5/demo/report" in out
+    assert ("figure5 tables --out demo-out/figure5/figure5_tables.md --demo-run demo-out/figure5/demo/report "
+            "data/demo/metrics.json --seed-run 1 demo-out/figure5/seed_1/report") in out
+    # the paper's data is not beside this checkout: said, and left out
+    assert "not the paper's model (../shared/paper-genomics lacks model.json" in out
+    assert not (checkout_view / "demo-out").exists()
+
+
+def test_dry_run_of_figure5_with_the_paper_and_train_sim_motifs(tmp_path):
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    for name in ("model.json", "model_weights.h5", "sequences.simdata.gz", "test.txt.gz"):
+        (paper / name).write_text("")  # a dry run only needs the files to exist
+    settings = _small_config(tmp_path, figure5={"seeds": [4], "n_per_class": 20, "epochs": 1, "demo": None,
+                                                "paper": str(paper), "motifs": "m.meme"})
+    config = _write(tmp_path / "f5.yaml", settings)
+    result = _snakemake(["-s", str(SNAKEFILE), "--configfile", str(config), "-n", "-p", "figure5"], cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert _jobs(out) == {"figure5_train": 1, "figure5_report": 1, "figure5_paper_report": 1, "figure5_answers": 2,
+                          "figure5_tables": 1, "figure5": 1}
+    assert "train-sim out/figure5/seed_4 --seed 4 --n-per-class 20 --epochs 1 --motifs m.meme" in out
+    assert f"--weights {paper}/model_weights.h5 --paper-simdata {paper}/sequences.simdata.gz" in out
+    assert "--paper-run out/figure5/paper/report" in out and "--demo-run" not in out
+
+
+def test_dry_run_of_the_figure5_encode_control(checkout_view):
+    args = ["-s", "workflows/Snakefile", "--configfile", "workflows/figure5_encode.yaml", "-n", "-p", "figure5"]
+    result = _snakemake(args, cwd=checkout_view)
+    out = result.stdout + result.stderr
+    assert _jobs(out) == {"figure5_train": 3, "figure5_report": 3, "figure5_answers": 3, "figure5_tables": 1,
+                          "figure5": 1}
+    assert "train-sim demo-out/figure5_encode/seed_3 --seed 3 --n-per-class 2000 --epochs 100 " \
+           "--motifs data/motifs/encode_tal1_gata.meme" in out
+
+
+def test_bad_figure5_seeds_stop_with_one_line(tmp_path):
+    config = _write(tmp_path / "bad.yaml", _small_config(tmp_path, figure5={"seeds": [1, 1]}))
+    result = subprocess.run([*SNAKEMAKE, "-s", str(SNAKEFILE), "--configfile", str(config), "-n", "figure5"],
+                            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert ("seqlift workflow config: figure5: seeds: expected a list of distinct seeds (integers >= 0), got [1, 1]"
+            in result.stdout + result.stderr)
+
+
 def test_simulate_and_train_sources_plan_their_data(tmp_path):
     for source, rule in (("simulate", "simulate"), ("train", "train_sim")):
         config = _write(tmp_path / f"{source}.yaml", _small_config(tmp_path, source=source, shards=1))
