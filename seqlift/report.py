@@ -53,13 +53,7 @@ METHOD_LABELS = {
 }
 #: short names of the same methods, for tables with a column per model (the Figure 5 seeds tables)
 METHOD_SHORT_NAMES = {
-    "gradient": "gradient",
-    "grad_x_input": "gradient x input",
-    "guided_backprop": "guided backprop x input",
-    "integrated_gradients": "integrated gradients (10)",
-    "rescale": "Rescale",
-    "revealcancel": "RevealCancel",
-    "genomics_default": "genomics default (flat)",
+    **{name: method.short for name, method in METHODS.items()},
     "genomics_default_shuffled": "genomics default (10 shuffles)",
 }
 #: log-odds of a strong match: the paper's threshold, the report's default
