@@ -292,7 +292,10 @@ def _chunk_references(references: Any, inputs: list[np.ndarray], start: int, sto
     Arrays with one row per sequence, ``(N, S, *input_shape)``, are sliced;
     shared arrays ``(S, *input_shape)``, counts and generators pass unchanged.
     """
-    per_input = [references] if single_input else list(references) if isinstance(references, (list, tuple)) else [references] * len(inputs)
+    if single_input:
+        per_input = [references]
+    else:
+        per_input = list(references) if isinstance(references, (list, tuple)) else [references] * len(inputs)
     if len(per_input) != len(inputs):
         raise SeqliftError(f"the model has {len(inputs)} inputs but references were given for {len(per_input)}")
     out = []

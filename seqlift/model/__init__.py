@@ -10,7 +10,7 @@ modules, in the order a file is read:
 * :mod:`~seqlift.model.keras_layers`: each Keras layer class as seqlift ops;
 * :mod:`~seqlift.model.graph_builder`: the spec flattened into a ``Model``;
 * :mod:`~seqlift.model.loading`: ``load_model`` and ``from_keras``;
-* :mod:`~seqlift.model.graph`: the ``Model`` and its ``Node``\ s;
+* :mod:`~seqlift.model.graph`: the ``Model`` and its nodes;
 * :mod:`~seqlift.model.ops`: the operations, with their form for the engine;
 * :mod:`~seqlift.model.activations`: the elementwise nonlinearities, one class each;
 * :mod:`~seqlift.model.invariant`: kernels whose rows do not depend on the batch;

@@ -24,6 +24,8 @@ from typing import Any, Callable, ClassVar, Mapping
 import numpy as np
 import tensorflow as tf
 
+from seqlift.model.shapes import shape_text
+
 __all__ = ["ACTIVATIONS", "ActivationFunction", "keras_activation_names", "kind"]
 
 #: every kind by name
@@ -185,8 +187,6 @@ class PReLU(LeakyReLU):
         return {"alpha": self.alpha}
 
     def describe_parameters(self) -> list[str]:
-        from seqlift.model.shapes import shape_text
-
         return [f"alpha {shape_text(self.alpha.shape)}"]
 
 
