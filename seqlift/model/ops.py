@@ -619,16 +619,21 @@ class Concatenate(Linear):
         return f"Concatenate(axis={self.axis})"
 
 
+def _sum_in_order(inputs: Sequence[tf.Tensor]) -> tf.Tensor:
+    """``inputs[0] + inputs[1] + ...``, added left to right (as Keras adds them)."""
+    total = inputs[0]
+    for x in inputs[1:]:
+        total = total + x
+    return total
+
+
 class Add(Linear):
     """Elementwise sum of its inputs."""
 
     propagation = Propagation.SIGN_PRESERVING
 
     def __call__(self, *inputs: tf.Tensor) -> tf.Tensor:
-        total = inputs[0]
-        for x in inputs[1:]:
-            total = total + x
-        return total
+        return _sum_in_order(inputs)
 
 
 class Subtract(Linear):
@@ -646,10 +651,7 @@ class Average(Linear):
     propagation = Propagation.SIGN_PRESERVING
 
     def __call__(self, *inputs: tf.Tensor) -> tf.Tensor:
-        total = inputs[0]
-        for x in inputs[1:]:
-            total = total + x
-        return total / float(len(inputs))
+        return _sum_in_order(inputs) / float(len(inputs))
 
 
 class Activation(Op):
