@@ -1,4 +1,4 @@
-"""Contribution logos (seqlift.logo) and the ``seqlift logo`` command."""
+"""Contribution logos (seqlift.plots.logo) and the ``seqlift logo`` command."""
 from __future__ import annotations
 
 import os
@@ -17,7 +17,7 @@ from matplotlib.patches import PathPatch, Rectangle
 from seqlift import cli
 from seqlift.commands import logo_cmd
 from seqlift.errors import SeqliftError
-from seqlift.logo import (
+from seqlift.plots.logo import (
     BASE_COLOURS,
     Box,
     box_colour,
@@ -28,7 +28,7 @@ from seqlift.logo import (
     save_figure,
     values_frame,
 )
-from seqlift.score_store import DROPPED_FIELDS, ScoreStore
+from seqlift.scoring.store import DROPPED_FIELDS, ScoreStore
 
 
 def _axes() -> matplotlib.axes.Axes:
@@ -269,9 +269,9 @@ def test_logo_boxes_from_instances_and_bed(score_file, tmp_path, monkeypatch):
     (tmp_path / "inst.tsv").write_text("name\tmotif\tstart\tend\nr1\tGATA\t5\t15\nr0\tTAL1\t1\t4\n")
     (tmp_path / "boxes.bed").write_text("chr1\t230\t236\tpeak\nchr1\t900\t950\tfar\nchr2\t230\t236\tother\n")
     seen = {}
-    import seqlift.logo
+    import seqlift.plots.logo
 
-    real = seqlift.logo.region_figure
+    real = seqlift.plots.logo.region_figure
 
     def spy(*args, **kwargs):
         seen["boxes"] = kwargs["boxes"]
@@ -279,7 +279,7 @@ def test_logo_boxes_from_instances_and_bed(score_file, tmp_path, monkeypatch):
         seen["onehot"] = kwargs["onehot"]
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(seqlift.logo, "region_figure", spy)
+    monkeypatch.setattr(seqlift.plots.logo, "region_figure", spy)
     argv = ["logo", path, "--region", "r1", "--instances", str(tmp_path / "inst.tsv"),
             "--boxes", str(tmp_path / "boxes.bed"), "--out", str(tmp_path / "r1.svg")]
     assert cli.main(argv) == 0

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqlift.report import (
+from seqlift.groundtruth.report import (
     binomial_ci,
     build_report,
     clopper_pearson_interval,
@@ -163,11 +163,11 @@ def test_report_command_on_a_small_simulation(tmp_path):
     import argparse
 
     from seqlift.commands import report_cmd
-    from seqlift.motifs import read_meme, shipped_motifs
-    from seqlift.simulate import simulate, write_simulation
+    from seqlift.groundtruth.motifs import read_meme, shipped_motifs
+    from seqlift.groundtruth.simulate import simulate, write_simulation
     import keras
 
-    from seqlift.train_sim import build_paper_model, save_model_h5
+    from seqlift.groundtruth.train import build_paper_model, save_model_h5
 
     motifs = read_meme(shipped_motifs())
     sim = simulate(motifs, n_per_class=4, length=60, seed=2)
@@ -198,10 +198,10 @@ def test_figure_5b_on_the_papers_model():
     """The published Figure 5b shares (flat reference, task 0, notebook and clipped masking)."""
     from seqlift.commands.report_cmd import method_scores, reference_for
     from seqlift.model import load_model
-    from seqlift.motifs import read_meme, shipped_motifs
-    from seqlift.onehot import one_hot
-    from seqlift.scan import find_matches
-    from seqlift.simulate import read_paper_simdata
+    from seqlift.groundtruth.motifs import read_meme, shipped_motifs
+    from seqlift.sequences.onehot import one_hot
+    from seqlift.groundtruth.scan import find_matches
+    from seqlift.groundtruth.simulate import read_paper_simdata
 
     sim = read_paper_simdata(PAPER / "sequences.simdata.gz", PAPER / "test.txt.gz").subset("test")
     sim = sim.subset(sim.labels[:, 0] == 1)  # Figure 5b only looks at the two-motif sequences

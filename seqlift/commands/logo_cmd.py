@@ -5,7 +5,7 @@ arrays (``--row``, 0-based: line ``row + 1`` of ``PREFIX.regions.bed``), or as
 the ``--top K`` regions of each task, ranked by how much the model's target
 moves from the references to the sequence (the ``target_deltas`` of the score
 file, which the contributions add up to). Each (region, task) becomes one
-figure drawn by :func:`seqlift.logo.region_figure`: actual contributions,
+figure drawn by :func:`seqlift.plots.logo.region_figure`: actual contributions,
 with hypothetical contributions below, optionally zoomed into a window with
 an overview of the whole region above, and boxes over known motif instances.
 
@@ -190,7 +190,7 @@ def _read_boxes_bed(path: str) -> pd.DataFrame:
 
 
 def _boxes_for(window: pd.Series, width: int, instances: pd.DataFrame | None, beds: pd.DataFrame | None) -> list:
-    from seqlift.logo import Box
+    from seqlift.plots.logo import Box
 
     boxes = []
     start = int(window["start"])
@@ -267,8 +267,8 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from seqlift.logo import FORMATS, region_figure, save_figure
-    from seqlift.score_store import ScoreStore
+    from seqlift.plots.logo import FORMATS, region_figure, save_figure
+    from seqlift.scoring.store import ScoreStore
 
     path = _score_path(args.scores)
     instances = _read_instances(args.instances) if args.instances else None

@@ -52,7 +52,7 @@ def add_simulation_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_two_motifs(args: argparse.Namespace) -> list:
     """The two motifs chosen by ``--motifs`` and ``--motif-names``."""
-    from seqlift.motifs import read_meme, select_motifs, shipped_motifs
+    from seqlift.groundtruth.motifs import read_meme, select_motifs, shipped_motifs
 
     path = args.motifs or shipped_motifs()
     motifs = read_meme(path)
@@ -64,9 +64,9 @@ def load_two_motifs(args: argparse.Namespace) -> list:
 
 
 def simulation_from_args(args: argparse.Namespace):
-    """Run :func:`seqlift.simulate.simulate` with the parsed options; returns (simulation, motifs)."""
-    from seqlift.motifs import parse_background
-    from seqlift.simulate import simulate
+    """Run :func:`seqlift.groundtruth.simulate.simulate` with the parsed options; returns (simulation, motifs)."""
+    from seqlift.groundtruth.motifs import parse_background
+    from seqlift.groundtruth.simulate import simulate
 
     motifs = load_two_motifs(args)
     sim = simulate(
@@ -105,7 +105,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate and write the files; return 0."""
-    from seqlift.simulate import write_simulation
+    from seqlift.groundtruth.simulate import write_simulation
 
     sim, motifs = simulation_from_args(args)
     splits = [s.strip() for s in args.splits.split(",") if s.strip()]

@@ -146,10 +146,10 @@ import numpy as np
 import pandas as pd
 
 from seqlift.model import load_model
-from seqlift.motifs import log_odds, read_meme
-from seqlift.onehot import one_hot
-from seqlift.report import binomial_ci
-from seqlift.simulate import read_fasta, read_paper_simdata
+from seqlift.groundtruth.motifs import log_odds, read_meme
+from seqlift.sequences.onehot import one_hot
+from seqlift.groundtruth.report import binomial_ci
+from seqlift.groundtruth.simulate import read_fasta, read_paper_simdata
 
 out, doc, repo, paper_dir = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
 block = sys.argv[5]
@@ -472,7 +472,7 @@ abl = {lab: ablation(lab) for lab in labels_all}
 def reference_outputs(lab):
     """Logits (tasks 0, 1, 2) at the flat reference, mean over 10 dinucleotide shuffles (seed 0) of the
     both-motif sequences, and the median over the both-motif sequences themselves."""
-    from seqlift.shuffle import dinucleotide_shuffle
+    from seqlift.sequences.shuffle import dinucleotide_shuffle
 
     if lab == "paper model":
         sim = paper_test()

@@ -16,7 +16,7 @@ released format (``sequences.simdata.gz`` and ``test.txt.gz``).
 Examples
 --------
 >>> import numpy as np
->>> from seqlift.motifs import Motif
+>>> from seqlift.groundtruth.motifs import Motif
 >>> a = Motif("A", np.eye(4)[[0, 0, 0, 0]])
 >>> b = Motif("B", np.eye(4)[[2, 2, 2, 2]])
 >>> sim = simulate([a, b], n_per_class=5, length=30, seed=1)
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError
-from seqlift.motifs import ALPHABET, PAPER_BACKGROUND, Motif, write_meme
+from seqlift.groundtruth.motifs import ALPHABET, PAPER_BACKGROUND, Motif, write_meme
 
 #: column names of the labels TSV after ``name``, ``class``
 TASK_COLUMNS = ("task0", "task1", "task2")

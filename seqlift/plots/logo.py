@@ -24,7 +24,7 @@ drawing many logos in a batch job does not accumulate open figures.
 Examples
 --------
 >>> import numpy as np
->>> from seqlift.logo import region_figure, save_figure
+>>> from seqlift.plots.logo import region_figure, save_figure
 >>> x = np.eye(4, dtype=np.float32)[np.arange(40) % 4]
 >>> fig = region_figure(np.full((40, 4), 0.1), hypothetical=np.full((40, 4), 0.1), start=1000, onehot=x)
 >>> len(fig.axes)

@@ -38,7 +38,7 @@ PAPER_BACKGROUND = (0.3, 0.2, 0.2, 0.3)
 #: pseudocount used by the paper's notebook to smooth matrices before taking logs
 PAPER_PSEUDOCOUNT = 0.001
 #: folder of the motif files shipped with the repository
-MOTIF_DIR = Path(__file__).resolve().parent.parent / "data" / "motifs"
+MOTIF_DIR = Path(__file__).resolve().parents[2] / "data" / "motifs"
 
 
 @dataclass

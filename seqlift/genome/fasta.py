@@ -4,7 +4,7 @@
 index when it is missing or stale) and fetches 0-based half-open intervals.
 
 :func:`load_regions` streams a BED file through a genome: each region is
-resized to a fixed-width window (:func:`seqlift.regions.resize`), fetched,
+resized to a fixed-width window (:func:`seqlift.genome.regions.resize`), fetched,
 one-hot encoded and handed out in bounded :class:`RegionChunk` batches.
 :func:`load_fasta_sequences` hands out a FASTA of equal-length sequences in the
 same batches.
@@ -40,8 +40,8 @@ import pandas as pd
 import pyfaidx
 
 from seqlift.errors import SeqliftError, check_positive_int, read_head
-from seqlift.onehot import one_hot, reverse_complement
-from seqlift.regions import Region, chunked, read_bed, resize
+from seqlift.sequences.onehot import one_hot, reverse_complement
+from seqlift.genome.regions import Region, chunked, read_bed, resize
 
 __all__ = [
     "Genome",
@@ -372,7 +372,7 @@ def load_regions(
     """Stream the regions of a BED file as one-hot windows of a fixed width.
 
     Each region is resized to ``width`` bases around its summit (narrowPeak)
-    or midpoint (see :func:`seqlift.regions.resize`), fetched from the genome
+    or midpoint (see :func:`seqlift.genome.regions.resize`), fetched from the genome
     and one-hot encoded. The BED file is read ``chunk_size`` regions at a time,
     so memory stays bounded however long it is.
 

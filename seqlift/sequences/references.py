@@ -42,7 +42,7 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 
 from seqlift.errors import SeqliftError
-from seqlift.shuffle import dinucleotide_shuffle
+from seqlift.sequences.shuffle import dinucleotide_shuffle
 
 __all__ = [
     "ReferenceGenerator",
@@ -215,7 +215,7 @@ _BUILT_IN = (_Shuffled, _Zeros, _Flat, _Measured, _Given)
 def shuffled(n: int = 10) -> ReferenceGenerator:
     """``n`` uniform dinucleotide shuffles of each sequence.
 
-    See :func:`seqlift.shuffle.dinucleotide_shuffle`: each shuffle keeps the
+    See :func:`seqlift.sequences.shuffle.dinucleotide_shuffle`: each shuffle keeps the
     first base and the exact dinucleotide counts of its sequence and depends
     only on the seed and the sequence.
 

@@ -5,15 +5,15 @@ output directory, the regions file and genome, the model, its input shape,
 the tasks), then streams the input in chunks of regions: each chunk is
 fetched from the genome, one-hot encoded, scored with
 :func:`seqlift.engine.attribute` and appended to ``PREFIX.h5.partial``
-(:class:`~seqlift.score_store.ScoreStore`) with a record that it is done.
+(:class:`~seqlift.scoring.store.ScoreStore`) with a record that it is done.
 When every chunk is in, the derived outputs are written and published
-(:func:`seqlift.outputs.write_outputs`). Memory is bounded by the chunk size
+(:func:`seqlift.scoring.outputs.write_outputs`). Memory is bounded by the chunk size
 and the batch size, whatever the number of regions.
 
 Reproducibility
 ---------------
 The references of a sequence depend only on the sequence and the seed
-(:mod:`seqlift.shuffle`), and the engine computes each (sequence, reference)
+(:mod:`seqlift.sequences.shuffle`), and the engine computes each (sequence, reference)
 pair with kernels whose result for a row does not depend on the batch
 (:mod:`seqlift.model.invariant`), summing over references in a fixed order.
 The arrays are therefore bit for bit identical whatever the batch size, and
@@ -74,7 +74,7 @@ from typing import Any
 import numpy as np
 
 from seqlift.errors import SeqliftError, read_head
-from seqlift.outputs import (
+from seqlift.scoring.outputs import (
     bigwig_available,
     check_output_prefix,
     discard,
@@ -82,7 +82,7 @@ from seqlift.outputs import (
     partial_name,
     write_outputs,
 )
-from seqlift.score_store import ScoreStore
+from seqlift.scoring.store import ScoreStore
 
 __all__ = [
     "ScoreOptions",
@@ -96,7 +96,7 @@ __all__ = [
     "GENOME_ENV",
 ]
 
-log = logging.getLogger("seqlift.score")
+log = logging.getLogger("seqlift.scoring.run")
 
 #: environment variable naming the genome FASTA when ``--genome`` is not given
 GENOME_ENV = "SEQLIFT_GENOME"
@@ -143,7 +143,7 @@ class ScoreOptions:
     width : int, optional
         Window width; default the model's input length.
     off_chrom : {"drop", "pad", "error"}
-        Windows running off a contig end (see :mod:`seqlift.genome`).
+        Windows running off a contig end (see :mod:`seqlift.genome.fasta`).
     revcomp : {"none", "average"}
         Also score reverse complements and average (see the module docstring).
     seed : int
@@ -335,7 +335,7 @@ def _survey_bed(path: str, genome: Any) -> int:
     A malformed line or a chromosome the genome lacks stops the run here,
     before the model is loaded and before any output exists.
     """
-    from seqlift.regions import iter_bed
+    from seqlift.genome.regions import iter_bed
 
     sizes = genome.chrom_sizes()
     count = 0
@@ -391,7 +391,7 @@ def _check_numbers(options: ScoreOptions) -> None:
             raise SeqliftError(f"{what} must be an integer of at least {least}, got {value!r}")
     if options.revcomp not in REVCOMP_MODES:
         raise SeqliftError(f"--revcomp must be one of {', '.join(REVCOMP_MODES)}, not {options.revcomp!r}")
-    from seqlift.genome import OFF_CHROM_POLICIES
+    from seqlift.genome.fasta import OFF_CHROM_POLICIES
 
     if options.off_chrom not in OFF_CHROM_POLICIES:
         raise SeqliftError(f"--off-chrom must be one of {', '.join(OFF_CHROM_POLICIES)}, not {options.off_chrom!r}")
@@ -487,7 +487,7 @@ def _survey_input(options: ScoreOptions) -> tuple[str, str | None, dict[str, int
 
     Every BED line and chromosome is checked here, before anything slow.
     """
-    from seqlift.genome import Genome
+    from seqlift.genome.fasta import Genome
 
     kind = _input_kind(options.regions)
     if kind == "fasta":
@@ -564,7 +564,7 @@ def _prepare(options: ScoreOptions) -> _Plan:
 
 # --------------------------------------------------------------------------- scoring
 def _stream(plan: _Plan) -> Iterator[Any]:
-    from seqlift.genome import load_fasta_sequences, load_regions
+    from seqlift.genome.fasta import load_fasta_sequences, load_regions
 
     if plan.kind == "fasta":
         return load_fasta_sequences(plan.options.regions, chunk_size=plan.chunk)
@@ -583,7 +583,7 @@ def _score_pass(plan: _Plan, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     ``x`` is (B, L, 4); results are (T, B, L, 4), (T, B, L, 4), (T, B), (T, B).
     """
     from seqlift.engine import attribute
-    from seqlift.references import resolve
+    from seqlift.sequences.references import resolve
 
     options = plan.options
     references = resolve(options.shuffles, x, options.seed)
