@@ -1,4 +1,4 @@
-"""FASTA access and the streaming sequence loaders (seqlift.genome.fasta)."""
+"""FASTA access (seqlift.genome.fasta) and the streaming sequence loaders (seqlift.genome.windows)."""
 from __future__ import annotations
 
 import gzip
@@ -12,10 +12,10 @@ import pytest
 
 import seqlift.genome.fasta as genome_module
 from seqlift.errors import SeqliftError
-from seqlift.genome.fasta import (
+from seqlift.genome.fasta import Genome
+from seqlift.genome.windows import (
     DROPPED_COLUMNS,
     WINDOW_COLUMNS,
-    Genome,
     RegionChunk,
     load_fasta_sequences,
     load_regions,

@@ -166,8 +166,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _load_inputs(args: argparse.Namespace):
     """(names, one-hot x, labels (N, 3), truth frame or None, default motif file, source text)."""
+    from seqlift.groundtruth.simulate import (
+        TASK_COLUMNS,
+        read_fasta,
+        read_instances,
+        read_labels,
+        read_paper_simdata,
+    )
     from seqlift.sequences.onehot import one_hot
-    from seqlift.groundtruth.simulate import TASK_COLUMNS, read_fasta, read_instances, read_labels, read_paper_simdata
 
     given = [bool(args.fasta), bool(args.bed or args.genome), bool(args.paper_simdata)]
     if sum(given) != 1:
@@ -196,8 +202,8 @@ def _load_inputs(args: argparse.Namespace):
     else:
         if not (args.bed and args.genome):
             raise SeqliftError("--bed needs --genome (and --genome needs --bed)")
-        from seqlift.genome.fasta import load_regions
         from seqlift.genome.regions import read_bed
+        from seqlift.genome.windows import load_regions
 
         first = next(iter(next(iter(read_bed(args.bed, chunk_size=1)), [])), None)
         if first is None:
@@ -229,7 +235,12 @@ def _load_inputs(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Compute the report and write its files; print the headline table; return 0."""
-    from seqlift.groundtruth.motifs import parse_background, read_meme, select_motifs, shipped_motifs
+    from seqlift.groundtruth.motifs import (
+        parse_background,
+        read_meme,
+        select_motifs,
+        shipped_motifs,
+    )
     from seqlift.groundtruth.report import build_report, to_markdown, write_report
     from seqlift.groundtruth.scan import annotate_truth, find_matches
 

@@ -31,7 +31,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from seqlift.errors import SeqliftError, check_positive_int, read_head
+from seqlift.errors import SeqliftError
+from seqlift.inputs import check_positive_int, read_head
 
 __all__ = ["Region", "read_bed", "iter_bed", "chunked", "resize", "STRANDS"]
 

@@ -18,8 +18,14 @@ import os
 from dataclasses import dataclass
 
 from seqlift.errors import SeqliftError
-from seqlift.scoring.outputs import bigwig_available, check_output_prefix, discard, partial_name, write_outputs
-from seqlift.scoring.run import parameter_differences, parse_shard
+from seqlift.scoring.options import parameter_differences, parse_shard
+from seqlift.scoring.outputs import (
+    bigwig_available,
+    check_output_prefix,
+    discard,
+    partial_name,
+    write_outputs,
+)
 from seqlift.scoring.store import ScoreStore
 
 __all__ = ["merge_shards", "MergeResult", "SHARD_PARAMETERS"]
