@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch, Rectangle
 
 from seqlift import cli
-from seqlift.commands import logo_cmd
 from seqlift.errors import SeqliftError
+from seqlift.plots import scored_regions
 from seqlift.plots.logo import (
     BASE_COLOURS,
     Box,
@@ -184,12 +184,12 @@ def test_save_figure_refuses_unknown_format(tmp_path):
 
 
 def test_parse_zoom():
-    assert logo_cmd.parse_zoom("10:50", "chr1", 1000, 200) == (1010, 1050)
-    assert logo_cmd.parse_zoom("chr1:1,020-1,100", "chr1", 1000, 200) == (1020, 1100)
-    assert logo_cmd.parse_zoom(None, "chr1", 1000, 200) is None
+    assert scored_regions.parse_zoom("10:50", "chr1", 1000, 200) == (1010, 1050)
+    assert scored_regions.parse_zoom("chr1:1,020-1,100", "chr1", 1000, 200) == (1020, 1100)
+    assert scored_regions.parse_zoom(None, "chr1", 1000, 200) is None
     for bad in ["10:500", "chr2:1020-1100", "50:10", "middle"]:
         with pytest.raises(SeqliftError):
-            logo_cmd.parse_zoom(bad, "chr1", 1000, 200)
+            scored_regions.parse_zoom(bad, "chr1", 1000, 200)
 
 
 # ------------------------------------------------------------------ the command
@@ -226,7 +226,7 @@ def test_logo_top_regions_per_task(score_file, tmp_path):
     out = tmp_path / "logos"
     assert cli.main(["logo", path, "--top", "2", "--task", "all", "--out", str(out)]) == 0
     index = pd.read_csv(out / "index.tsv", sep="\t", keep_default_na=False)
-    assert list(index.columns) == list(logo_cmd.INDEX_COLUMNS)
+    assert list(index.columns) == list(scored_regions.INDEX_COLUMNS)
     assert list(index["task"]) == [0, 0, 2, 2] and list(index["rank"]) == [1, 2, 1, 2]
     for t, task in enumerate([0, 2]):
         expected = list(np.argsort(-target[t])[:2])

@@ -162,11 +162,11 @@ def test_report_command_on_a_small_simulation(tmp_path):
     """seqlift report on BED + genome and on FASTA input, with a tiny untrained paper-shaped model."""
     import argparse
 
+    import keras
+
     from seqlift.commands import report_cmd
     from seqlift.groundtruth.motifs import read_meme, shipped_motifs
     from seqlift.groundtruth.simulate import simulate, write_simulation
-    import keras
-
     from seqlift.groundtruth.train import build_paper_model, save_model_h5
 
     motifs = read_meme(shipped_motifs())
@@ -196,12 +196,12 @@ def test_report_command_on_a_small_simulation(tmp_path):
 @pytest.mark.skipif(not (PAPER / "model_weights.h5").exists(), reason="the paper's released model is not available")
 def test_figure_5b_on_the_papers_model():
     """The published Figure 5b shares (flat reference, task 0, notebook and clipped masking)."""
-    from seqlift.commands.report_cmd import method_scores, reference_for
-    from seqlift.model import load_model
+    from seqlift.groundtruth.methods import method_scores, reference_for
     from seqlift.groundtruth.motifs import read_meme, shipped_motifs
-    from seqlift.sequences.onehot import one_hot
     from seqlift.groundtruth.scan import find_matches
     from seqlift.groundtruth.simulate import read_paper_simdata
+    from seqlift.model import load_model
+    from seqlift.sequences.onehot import one_hot
 
     sim = read_paper_simdata(PAPER / "sequences.simdata.gz", PAPER / "test.txt.gz").subset("test")
     sim = sim.subset(sim.labels[:, 0] == 1)  # Figure 5b only looks at the two-motif sequences

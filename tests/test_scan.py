@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from seqlift.groundtruth.motifs import Motif, log_odds, read_meme, shipped_motifs
-from seqlift.sequences.onehot import one_hot
 from seqlift.groundtruth.scan import annotate_truth, find_matches, scan, scan_strands, top_k, window_sums
+from seqlift.sequences.onehot import one_hot
 
 PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper-genomics"
 

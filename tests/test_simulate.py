@@ -185,9 +185,9 @@ def test_roc_auc_equals_the_pairwise_definition():
 
 
 def test_paper_architecture_and_a_short_training(tmp_path, motifs):
+    from seqlift.groundtruth.train import build_paper_model, save_model_h5, task_aurocs, train_paper_model
     from seqlift.model import load_model
     from seqlift.sequences.onehot import one_hot
-    from seqlift.groundtruth.train import build_paper_model, save_model_h5, task_aurocs, train_paper_model
 
     paper = build_paper_model()
     assert paper.count_params() == 32503
@@ -235,9 +235,9 @@ def test_demo_data_is_consistent_and_small():
 def test_demo_model_reaches_its_recorded_auroc():
     import json
 
+    from seqlift.groundtruth.train import roc_auc
     from seqlift.model import load_model
     from seqlift.sequences.onehot import one_hot
-    from seqlift.groundtruth.train import roc_auc
 
     seqs = read_fasta(DEMO / "sequences.fa")
     labels = read_labels(DEMO / "labels.tsv").set_index("name").loc[list(seqs)]

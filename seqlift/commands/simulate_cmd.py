@@ -52,15 +52,9 @@ def add_simulation_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_two_motifs(args: argparse.Namespace) -> list:
     """The two motifs chosen by ``--motifs`` and ``--motif-names``."""
-    from seqlift.groundtruth.motifs import read_meme, select_motifs, shipped_motifs
+    from seqlift.groundtruth.motifs import shipped_motifs, two_motifs
 
-    path = args.motifs or shipped_motifs()
-    motifs = read_meme(path)
-    if args.motif_names:
-        return select_motifs(motifs, args.motif_names)
-    if len(motifs) < 2:
-        raise SeqliftError(f"{path}: the simulation needs 2 motifs, the file has {len(motifs)}")
-    return motifs[:2]
+    return two_motifs(args.motifs or shipped_motifs(), args.motif_names)
 
 
 def simulation_from_args(args: argparse.Namespace):

@@ -377,6 +377,31 @@ def select_motifs(motifs: Sequence[Motif], names: Sequence[str] | None) -> list[
     return chosen
 
 
+def two_motifs(path: str | os.PathLike, names: Sequence[str] | None = None) -> list[Motif]:
+    """The two motifs of a simulation or a report: first = task 1, second = task 2.
+
+    Parameters
+    ----------
+    path : str or path
+        MEME minimal format file.
+    names : sequence of 2 str, optional
+        The two motifs' names or alt names (see :func:`select_motifs`);
+        default: the file's first two motifs.
+
+    Raises
+    ------
+    SeqliftError
+        When the file cannot be read, a name matches no motif or several, or
+        the file has fewer than two motifs.
+    """
+    motifs = read_meme(path)
+    if names is not None:
+        return select_motifs(motifs, names)
+    if len(motifs) < 2:
+        raise SeqliftError(f"{path}: two motifs are needed (task 1 and task 2), the file has {len(motifs)}")
+    return motifs[:2]
+
+
 def shipped_motifs(filename: str = "jaspar2024_gata1_tal1.meme") -> Path:
     """Path of a motif file shipped in ``data/motifs/``.
 
