@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seqlift.errors import SeqliftError
 from seqlift.groundtruth.report import (
     binomial_ci,
     build_report,
@@ -182,8 +183,16 @@ def test_report_command_on_a_small_simulation(tmp_path):
     args = parser.parse_args(["report", "--bed", str(paths["bed"]), "--genome", str(paths["genome"]), "--out", str(tmp_path / "r1"),
                               "--methods", "rescale,genomics_default_shuffled", *common])
     assert args.func(args) == 0
-    args = parser.parse_args(["report", "--fasta", str(paths["fasta"]), "--out", str(tmp_path / "r2"), "--methods", "rescale", *common])
+    # --regions tells a FASTA from a BED by content, as seqlift score does (and ignores --genome for a FASTA)
+    sequences = tmp_path / "sequences.txt"
+    sequences.write_bytes(paths["fasta"].read_bytes())
+    args = parser.parse_args(["report", "--regions", str(sequences), "--genome", str(paths["genome"]),
+                              "--out", str(tmp_path / "r2"), "--methods", "rescale", *common])
     assert args.func(args) == 0
+    args = parser.parse_args(["report", "--fasta", str(paths["fasta"]), "--bed", str(paths["bed"]),
+                              "--out", str(tmp_path / "r3"), *common])
+    with pytest.raises(SeqliftError, match="give the sequences one way: --fasta or --bed, not both"):
+        args.func(args)
     a = pd.read_csv(tmp_path / "r1" / "matches.tsv", sep="\t")
     b = pd.read_csv(tmp_path / "r2" / "matches.tsv", sep="\t")
     # both inputs give the same sequences, hence the same matches and scores

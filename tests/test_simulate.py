@@ -11,10 +11,10 @@ import pytest
 from pyfaidx import Fasta
 
 from seqlift.errors import SeqliftError
+from seqlift.genome.fasta import read_fasta
 from seqlift.groundtruth.motifs import Motif, read_meme, shipped_motifs
 from seqlift.groundtruth.simulate import (
     genome_form,
-    read_fasta,
     read_instances,
     read_labels,
     read_paper_simdata,

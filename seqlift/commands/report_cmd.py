@@ -8,12 +8,16 @@ from pathlib import Path
 
 from seqlift.errors import SeqliftError
 from seqlift.groundtruth.methods import REPORT_METHODS
+from seqlift.groundtruth.motifs import background_text
+from seqlift.inputs import parse_tasks
+from seqlift.sequences.alphabet import PAPER_BACKGROUND
 
 log = logging.getLogger("seqlift")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``report`` subcommand."""
+    paper = background_text(PAPER_BACKGROUND)
     p = subparsers.add_parser(
         "report",
         help="judge attribution methods on simulated ground truth (Figure 5)",
@@ -25,9 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="Keras model (.h5, .keras, or a JSON architecture with --weights)")
     p.add_argument("--weights", help="weights file for a JSON architecture")
     src = p.add_argument_group("sequences (one of)")
-    src.add_argument("--fasta", help="FASTA of equal-length sequences")
-    src.add_argument("--bed", help="BED of regions (name column = sequence name), with --genome")
-    src.add_argument("--genome", help="genome FASTA for --bed")
+    src.add_argument("--regions", metavar="FILE", help="BED of regions (name column = sequence name), with "
+                     "--genome, or FASTA of equal-length sequences: told apart by content, as by seqlift score")
+    src.add_argument("--fasta", metavar="FILE", help="FASTA of equal-length sequences (the same as --regions)")
+    src.add_argument("--bed", metavar="FILE", help="BED of regions, with --genome (the same as --regions)")
+    src.add_argument("--genome", help="genome FASTA of BED regions")
     src.add_argument("--paper-simdata", help="the paper's sequences.simdata(.gz): sequences, labels and ground truth")
     src.add_argument("--paper-test", help="the paper's test.txt(.gz): names of its test set")
     p.add_argument("--labels", help="labels TSV (name, task0, task1, task2[, split]) from seqlift simulate")
@@ -38,13 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--methods", default=",".join(REPORT_METHODS), help=f"comma-separated (default: all of {', '.join(REPORT_METHODS)})")
     p.add_argument("--reference", choices=["flat", "shuffle", "zeros"], default="flat", help="reference of all methods but genomics_default_shuffled (default flat)")
-    p.add_argument("--flat-frequencies", default="0.3,0.2,0.2,0.3", help="A,C,G,T of the flat reference (default 0.3,0.2,0.2,0.3)")
+    p.add_argument("--flat-frequencies", default=paper, help=f"A,C,G,T of the flat reference (default {paper})")
     p.add_argument("--shuffles", type=int, default=10, help="dinucleotide shuffles per sequence (default 10)")
     p.add_argument("--ig-steps", type=int, default=10, help="integrated-gradients steps (default 10)")
     p.add_argument("--tasks", default="0,1,2", help="tasks to explain (default 0,1,2)")
     p.add_argument("--top-k", type=int, default=5, help="matches kept per sequence and motif (default 5)")
     p.add_argument("--strong", type=float, default=7.0, help="log-odds of a strong match (default 7)")
-    p.add_argument("--scan-background", default="0.3,0.2,0.2,0.3", help="A,C,G,T background of the log-odds (default 0.3,0.2,0.2,0.3)")
+    p.add_argument("--scan-background", default=paper, help=f"A,C,G,T background of the log-odds (default {paper})")
     p.add_argument("--pseudocount", type=float, default=0.001, help="matrix smoothing P(1-c)+c/4 (default 0.001)")
     p.add_argument("--both-strands", action="store_true", help="scan both strands (default forward only)")
     p.add_argument("--unclipped-mask", action="store_true", help="the original notebook's masking (left-edge matches may count twice)")
@@ -68,12 +74,13 @@ def run(args: argparse.Namespace) -> int:
     unknown = [m for m in methods if m not in REPORT_METHODS]
     if unknown or not methods:
         raise SeqliftError(f"unknown method(s) {unknown}; choose from {', '.join(REPORT_METHODS)}")
-    try:
-        tasks = [int(t) for t in args.tasks.split(",") if t.strip()]
-    except ValueError:
-        raise SeqliftError(f"--tasks {args.tasks!r}: expected comma-separated integers") from None
-    data = load_dataset(fasta=args.fasta, bed=args.bed, genome=args.genome, paper_simdata=args.paper_simdata,
-                        paper_test=args.paper_test, labels=args.labels, truth=args.truth, split=args.split)
+    tasks = parse_tasks(args.tasks, "--tasks", allow_all=False)
+    given = [f"--{name}" for name in ("regions", "fasta", "bed") if getattr(args, name)]
+    if len(given) > 1:
+        raise SeqliftError(f"give the sequences one way: {' or '.join(given)}, not both")
+    data = load_dataset(regions=args.regions or args.fasta or args.bed, genome=args.genome,
+                        paper_simdata=args.paper_simdata, paper_test=args.paper_test, labels=args.labels,
+                        truth=args.truth, split=args.split)
     motif_path = args.motifs or shipped_motifs(data.motif_file)
     motifs = two_motifs(motif_path, args.motif_names)
     matches = find_matches(

@@ -5,6 +5,8 @@ import argparse
 import logging
 
 from seqlift.errors import SeqliftError
+from seqlift.groundtruth.motifs import background_text
+from seqlift.sequences.alphabet import PAPER_BACKGROUND
 
 log = logging.getLogger("seqlift")
 
@@ -41,7 +43,8 @@ def add_simulation_arguments(parser: argparse.ArgumentParser) -> None:
     add_motif_arguments(parser)
     parser.add_argument("--n-per-class", type=int, default=2000, help="sequences in each of the 4 classes (default 2000)")
     parser.add_argument("--length", type=int, default=200, help="sequence length in bp (default 200)")
-    parser.add_argument("--background", default="0.3,0.2,0.2,0.3", help="A,C,G,T probabilities (default 0.3,0.2,0.2,0.3)")
+    paper = background_text(PAPER_BACKGROUND)
+    parser.add_argument("--background", default=paper, help=f"A,C,G,T probabilities (default {paper})")
     parser.add_argument("--single-mean", type=float, default=2.0, help="Poisson mean of instance counts in one-motif classes (default 2)")
     parser.add_argument("--pair-mean", type=float, default=1.0, help="Poisson mean per motif in the two-motif class (default 1)")
     parser.add_argument("--min-count", type=int, default=1, help="smallest instance count (default 1)")

@@ -16,16 +16,14 @@ import tempfile
 import pyfaidx
 
 from seqlift.errors import SeqliftError
-from seqlift.inputs import read_head
+from seqlift.inputs import is_gzip
 
-__all__ = ["Genome", "default_index_dir"]
+__all__ = ["Genome", "default_index_dir", "read_fasta"]
 
 log = logging.getLogger(__name__)
 
 #: how many contig names an "unknown chromosome" message lists
 _CONTIGS_SHOWN = 3
-
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 # --------------------------------------------------------------------------- files
@@ -33,7 +31,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 def _check_fasta_file(path: str) -> None:
     """Fail with a one-line message naming ``path`` unless it is a readable plain FASTA."""
-    if read_head(path, 2, "FASTA") == _GZIP_MAGIC:
+    if is_gzip(path, "FASTA"):
         try:
             import Bio.bgzf  # noqa: F401  (pyfaidx reads bgzip'd FASTA through biopython)
         except ImportError:
@@ -275,3 +273,26 @@ class Genome:
         if inside_start == start and inside_end == end:
             return bases
         return "N" * (inside_start - start) + bases + "N" * (end - inside_end)
+
+
+def read_fasta(path: str | os.PathLike, index_dir: str | os.PathLike | None = None) -> dict[str, str]:
+    """Every record of a FASTA file, whole: ``{name: sequence}`` in file order.
+
+    Read through :class:`Genome` (so the file is indexed, and its errors are
+    :class:`Genome`'s); meant for files of short sequences that fit in memory.
+    Letters are returned as stored (soft-masked bases stay lower case).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The FASTA file.
+    index_dir : str or os.PathLike, optional
+        Passed to :class:`Genome`.
+
+    Returns
+    -------
+    dict of str to str
+        Record name (the first word of its header line) to sequence.
+    """
+    with Genome(path, index_dir=index_dir) as genome:
+        return {name: genome.fetch(name, 0, size) for name, size in genome.chrom_sizes().items()}

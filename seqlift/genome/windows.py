@@ -243,14 +243,17 @@ def load_fasta_sequences(
     Raises
     ------
     SeqliftError
-        At call time: bad ``chunk_size``; a missing, unreadable or malformed
-        FASTA; or records of unequal length (naming the first record whose
+        At call time: bad ``chunk_size``; a missing, unreadable, malformed or
+        empty FASTA; or records of unequal length (naming the first record whose
         length differs from the first record's).
     """
     check_positive_int(chunk_size, "chunk size")
     genome = Genome(path, index_dir=index_dir)
     sizes = genome.chrom_sizes()
     records = list(sizes.items())
+    if not records:
+        genome.close()
+        raise SeqliftError(f"{genome.path} holds no sequences")
     first_name, length = records[0]
     for number, (name, size) in enumerate(records, start=1):
         if size != length:

@@ -1,13 +1,15 @@
 """The sequences a ground-truth report judges, with their labels and the motif instances inserted in them.
 
-:func:`load_dataset` reads them from one of three sources: a FASTA of
-equal-length sequences, or a BED of regions on a genome (each with the labels
-TSV of ``seqlift simulate`` and optionally its instances TSV), or the DeepLIFT
-paper's released ``sequences.simdata`` (sequences, labels and instances in one
-file, with its ``test.txt`` naming the test split).
+:func:`load_dataset` reads them from one of two sources: regions (a FASTA of
+equal-length sequences, or a BED of regions on a genome, told apart by content
+as ``seqlift score`` does), with the labels TSV of ``seqlift simulate`` and
+optionally its instances TSV; or the DeepLIFT paper's released
+``sequences.simdata`` (sequences, labels and instances in one file, with its
+``test.txt`` naming the test split).
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
@@ -17,6 +19,8 @@ import pandas as pd
 from seqlift.errors import SeqliftError
 
 __all__ = ["Dataset", "load_dataset"]
+
+log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 
@@ -53,8 +57,7 @@ class Dataset:
 
 
 def load_dataset(
-    fasta: PathLike | None = None,
-    bed: PathLike | None = None,
+    regions: PathLike | None = None,
     genome: PathLike | None = None,
     paper_simdata: PathLike | None = None,
     paper_test: PathLike | None = None,
@@ -66,17 +69,18 @@ def load_dataset(
 
     Parameters
     ----------
-    fasta : path, optional
-        FASTA of equal-length sequences (with ``labels``).
-    bed, genome : path, optional
-        BED of regions, all of one width, and the genome they are on (with
-        ``labels``); the BED's name column names the sequences.
+    regions : path, optional
+        A FASTA of equal-length sequences, or a BED of regions, all of one
+        width, on ``genome`` (the BED's name column names the sequences); told
+        apart by content (:func:`seqlift.inputs.input_kind`). Needs ``labels``.
+    genome : path, optional
+        The genome FASTA of BED ``regions`` (not used for FASTA ``regions``).
     paper_simdata, paper_test : path, optional
         The paper's ``sequences.simdata(.gz)`` and its ``test.txt(.gz)``;
         with ``paper_test`` and no ``split`` only the test split is kept.
     labels : path, optional
         Labels TSV (name, task0, task1, task2[, split]); required with
-        ``fasta`` or ``bed``.
+        ``regions``.
     truth : path, optional
         Instances TSV (name, motif, start, end[, strand]); for the paper's
         data it replaces the instances of the simdata file.
@@ -93,12 +97,12 @@ def load_dataset(
         When not exactly one source is given, a file is unreadable or
         malformed, a sequence has no labels, or no sequence is of ``split``.
     """
-    from seqlift.groundtruth.simulate import TASK_COLUMNS, read_fasta, read_instances, read_labels, read_paper_simdata
+    from seqlift.groundtruth.simulate import TASK_COLUMNS, read_instances, read_labels, read_paper_simdata
     from seqlift.sequences.onehot import one_hot
 
-    given = [bool(fasta), bool(bed or genome), bool(paper_simdata)]
-    if sum(given) != 1:
-        raise SeqliftError("give the sequences one way: --fasta, --bed with --genome, or --paper-simdata")
+    if bool(regions) == bool(paper_simdata) or (paper_simdata and genome):
+        raise SeqliftError("give the sequences one way: --regions (a FASTA, or a BED with --genome) "
+                           "or --paper-simdata")
     if paper_simdata:
         sim = read_paper_simdata(paper_simdata, paper_test)
         if split:
@@ -109,30 +113,9 @@ def load_dataset(
         return Dataset(sim.names, one_hot(sim.sequences), sim.labels, instances, "encode_tal1_gata.meme",
                        f"{paper_simdata} ({len(sim)} sequences)")
     if not labels:
-        raise SeqliftError("--labels is required with --fasta or --bed (the class of each sequence)")
+        raise SeqliftError("--labels is required with --regions (the class of each sequence)")
     label_table = read_labels(labels)
-    if fasta:
-        records = read_fasta(fasta)
-        names = list(records)
-        lengths = {len(s) for s in records.values()}
-        if len(lengths) != 1:
-            raise SeqliftError(f"{fasta}: sequences must all have the same length, found {sorted(lengths)[:5]}")
-        x = one_hot([records[n] for n in names])
-        source = str(fasta)
-    else:
-        if not (bed and genome):
-            raise SeqliftError("--bed needs --genome (and --genome needs --bed)")
-        from seqlift.genome.regions import read_bed
-        from seqlift.genome.windows import load_regions
-
-        first = next(iter(next(iter(read_bed(bed, chunk_size=1)), [])), None)
-        if first is None:
-            raise SeqliftError(f"{bed}: no regions")
-        width = first.end - first.start
-        chunks = list(load_regions(bed, genome, width=width, off_chrom="error"))
-        x = np.concatenate([c.onehot for c in chunks]) if chunks else np.zeros((0, width, 4), np.float32)
-        names = [str(n) for c in chunks for n in c.windows["name"]]
-        source = f"{bed} on {genome}"
+    names, x, source = _read_sequences(regions, genome)
     frame = label_table.set_index(label_table["name"].astype(str))
     missing = [n for n in names if n not in frame.index]
     if missing:
@@ -151,3 +134,29 @@ def load_dataset(
     if instances is not None:
         instances = instances[instances["name"].astype(str).isin(set(names))]
     return Dataset(names, x, y, instances, "jaspar2024_gata1_tal1.meme", f"{source} ({len(names)} sequences)")
+
+
+def _read_sequences(regions: PathLike, genome: PathLike | None) -> tuple[list[str], np.ndarray, str]:
+    """Names, (N, L, 4) one-hot sequences and a description of a FASTA, or of a BED on ``genome``."""
+    from seqlift.genome.regions import iter_bed
+    from seqlift.genome.windows import load_fasta_sequences, load_regions
+    from seqlift.inputs import input_kind
+
+    if input_kind(regions) == "fasta":
+        if genome:
+            log.info("%s is a FASTA of sequences; --genome is not used", regions)
+        chunks = list(load_fasta_sequences(regions))
+        source = str(regions)
+    else:
+        if not genome:
+            raise SeqliftError(f"{regions} is a BED file: give the genome FASTA with --genome")
+        lines = iter_bed(regions)
+        first = next(lines, None)
+        lines.close()
+        if first is None:
+            raise SeqliftError(f"{regions}: no regions")
+        chunks = list(load_regions(regions, genome, width=first.width, off_chrom="error"))
+        source = f"{regions} on {genome}"
+    x = np.concatenate([c.onehot for c in chunks])
+    names = [str(n) for c in chunks for n in c.windows["name"]]
+    return names, x, source

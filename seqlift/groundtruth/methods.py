@@ -15,8 +15,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from seqlift.errors import SeqliftError
+from seqlift.sequences.alphabet import PAPER_BACKGROUND
 
-__all__ = ["REPORT_METHODS", "PAPER_FLAT", "reference_for", "method_scores"]
+__all__ = ["REPORT_METHODS", "reference_for", "method_scores"]
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +32,16 @@ REPORT_METHODS = {
     "genomics_default": "genomics_default",
     "genomics_default_shuffled": "genomics_default",
 }
-PAPER_FLAT = (0.3, 0.2, 0.2, 0.3)
 
 
-def reference_for(kind: str, frequencies: Sequence[float] = PAPER_FLAT, shuffles: int = 10) -> Any:
+def reference_for(kind: str, frequencies: Sequence[float] = PAPER_BACKGROUND, shuffles: int = 10) -> Any:
     """The ``references`` argument of :func:`seqlift.attribute` for a reference kind.
 
     Parameters
     ----------
     kind : {"flat", "shuffle", "zeros"}
         ``flat``: the letter frequencies at every position (the paper's
-        choice, 0.3/0.2/0.2/0.3); ``shuffle``: ``shuffles`` dinucleotide
+        choice, :data:`~seqlift.sequences.alphabet.PAPER_BACKGROUND`); ``shuffle``: ``shuffles`` dinucleotide
         shuffles of each sequence; ``zeros``: the all-zero input.
     frequencies : sequence of 4 floats
         Frequencies of the flat reference.

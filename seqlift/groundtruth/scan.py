@@ -33,7 +33,8 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from seqlift.errors import SeqliftError
-from seqlift.groundtruth.motifs import PAPER_BACKGROUND, PAPER_PSEUDOCOUNT, Motif, log_odds
+from seqlift.groundtruth.motifs import PAPER_PSEUDOCOUNT, Motif, log_odds
+from seqlift.sequences.alphabet import PAPER_BACKGROUND
 
 MATCH_COLUMNS = ("seq", "name", "motif", "rank", "start", "end", "strand", "log_odds")
 
@@ -91,6 +92,8 @@ def scan_strands(x: np.ndarray, matrix: np.ndarray, both_strands: bool = False) 
     fwd = scan(x, matrix)
     if not both_strands:
         return fwd, np.full(fwd.shape, "+", dtype="<U1")
+    # the other strand's matrix as a reversed view, not reverse_complement's contiguous copy: einsum sums
+    # in memory order, and the view keeps the log-odds bit for bit what they have always been
     rev = scan(x, np.asarray(matrix)[::-1, ::-1])
     return np.maximum(fwd, rev), np.where(rev > fwd, "-", "+")
 

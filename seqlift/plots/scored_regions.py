@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError
+from seqlift.inputs import parse_tasks
 
 __all__ = ["Pick", "INDEX_COLUMNS", "choose", "choose_tasks", "parse_zoom", "draw_regions"]
 
@@ -51,7 +52,7 @@ class Pick:
 
 
 def choose_tasks(text: str | None, available: list[int]) -> list[int]:
-    """The tasks asked for by ``--task``, checked against those the score file holds.
+    """The tasks asked for by ``--task`` (see :func:`seqlift.inputs.parse_tasks`), among those the score file holds.
 
     Parameters
     ----------
@@ -66,14 +67,10 @@ def choose_tasks(text: str | None, available: list[int]) -> list[int]:
     """
     if text is None:
         return available[:1]
-    if text.strip() == "all":
+    tasks = parse_tasks(text)
+    if tasks == "all":
         return list(available)
-    try:
-        tasks = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise SeqliftError(f"--task {text!r}: expected 'all' or comma-separated integers") from None
-    missing = [t for t in tasks if t not in available]
-    if missing or not tasks:
+    if any(t not in available for t in tasks):
         raise SeqliftError(f"--task {text}: the score file holds tasks {', '.join(map(str, available))}")
     return tasks
 
@@ -111,33 +108,11 @@ def parse_zoom(text: str | None, chrom: str, start: int, width: int) -> tuple[in
     return a, b
 
 
-def _read_instances(path: str) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, sep="\t", dtype={"name": str, "motif": str})
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise SeqliftError(f"cannot read instances {path}: {err}") from None
-    missing = [c for c in ("name", "start", "end") if c not in frame.columns]
-    if missing:
-        raise SeqliftError(f"{path}: missing column(s) {', '.join(missing)} (need name, start, end; motif optional)")
-    if "motif" not in frame.columns:
-        frame["motif"] = ""
-    return frame
-
-
 def _read_boxes_bed(path: str) -> pd.DataFrame:
-    """chrom, start, end, label of a BED file's intervals (header, track and comment lines skipped)."""
-    rows = []
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                fields = line.rstrip("\n").split("\t")
-                if not line.strip() or fields[0].startswith(("#", "track", "browser")):
-                    continue
-                if len(fields) < 3 or not (fields[1].isdigit() and fields[2].isdigit()):
-                    raise SeqliftError(f"{path}:{number}: expected chrom, start, end (tab-separated integers)")
-                rows.append((fields[0], int(fields[1]), int(fields[2]), fields[3] if len(fields) > 3 else ""))
-    except (OSError, UnicodeDecodeError) as err:
-        raise SeqliftError(f"cannot read boxes {path}: {err}") from None
+    """chrom, start, end and label (the name column, ``""`` when absent) of a BED file's intervals."""
+    from seqlift.genome.regions import iter_bed
+
+    rows = [(region.chrom, region.start, region.end, region.name or "") for region in iter_bed(path)]
     return pd.DataFrame(rows, columns=["chrom", "start", "end", "label"])
 
 
@@ -262,10 +237,11 @@ def draw_regions(
     list of dict
         One record per figure, with the keys :data:`INDEX_COLUMNS`.
     """
+    from seqlift.groundtruth.simulate import read_instances
     from seqlift.plots import logo
     from seqlift.scoring.store import ScoreStore
 
-    instance_table = _read_instances(instances) if instances else None
+    instance_table = read_instances(instances, require_motif=False) if instances else None
     beds = _read_boxes_bed(boxes) if boxes else None
     suffix = os.path.splitext(out)[1].lower().lstrip(".")
     single = suffix in logo.FORMATS

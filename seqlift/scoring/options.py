@@ -13,17 +13,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from seqlift.errors import SeqliftError
 from seqlift.genome.windows import OFF_CHROM_POLICIES
+from seqlift.inputs import check_positive_int
 from seqlift.scoring.outputs import bigwig_available
 
 __all__ = [
     "ScoreOptions",
     "check_numbers",
     "parse_shard",
-    "parse_tasks",
     "shard_rows",
     "parameter_differences",
     "GENOME_ENV",
@@ -106,11 +104,10 @@ class ScoreOptions:
 
 def check_numbers(options: ScoreOptions) -> None:
     """Fail on a number or choice of ``options`` out of range, naming the option."""
-    checks = (("shuffles", options.shuffles, 1), ("batch size", options.batch_size, 1),
-              ("chunk size", options.chunk_size, 1), ("width", options.width, 1))
-    for what, value, least in checks:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least):
-            raise SeqliftError(f"{what} must be an integer of at least {least}, got {value!r}")
+    for what, value in (("shuffles", options.shuffles), ("batch size", options.batch_size),
+                        ("chunk size", options.chunk_size), ("width", options.width)):
+        if value is not None:
+            check_positive_int(value, what)
     if options.revcomp not in REVCOMP_MODES:
         raise SeqliftError(f"--revcomp must be one of {', '.join(REVCOMP_MODES)}, not {options.revcomp!r}")
     if options.off_chrom not in OFF_CHROM_POLICIES:
@@ -133,27 +130,6 @@ def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
     if count < 1 or not 1 <= index <= count:
         raise SeqliftError(f"--shard {index}/{count}: I must be between 1 and N (shards are numbered from 1)")
     return index, count
-
-
-def parse_tasks(task: str | int | list[int]) -> str | list[int]:
-    """``"all"``, or the task indices of ``"0,2"`` / a list, checked to be distinct non-negative ints."""
-    if isinstance(task, str):
-        text = task.strip()
-        if text.lower() == "all":
-            return "all"
-        try:
-            values = [int(part) for part in text.split(",")]
-        except ValueError:
-            raise SeqliftError(f"--task {task!r} is not 'all' or a comma-separated list of indices such as 0,2") from None
-    elif isinstance(task, (int, np.integer)):
-        values = [int(task)]
-    else:
-        values = [int(t) for t in task]
-    if not values or any(v < 0 for v in values):
-        raise SeqliftError(f"--task {task!r}: task indices are 0 or more")
-    if len(set(values)) != len(values):
-        raise SeqliftError(f"--task {task!r} names a task twice")
-    return values
 
 
 def shard_rows(index: int, count: int, total: int) -> tuple[int, int]:

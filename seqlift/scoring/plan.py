@@ -11,7 +11,6 @@ unfinished run's.
 """
 from __future__ import annotations
 
-import gzip
 import logging
 import math
 import os
@@ -22,14 +21,13 @@ from typing import Any
 import numpy as np
 
 from seqlift.errors import SeqliftError
-from seqlift.inputs import read_head
+from seqlift.inputs import input_kind, parse_tasks
 from seqlift.scoring.options import (
     GENOME_ENV,
     ScoreOptions,
     check_numbers,
     parameter_differences,
     parse_shard,
-    parse_tasks,
     shard_rows,
 )
 from seqlift.scoring.outputs import check_output_prefix, output_names, partial_name
@@ -71,18 +69,6 @@ class Plan:
     chunk: int
     parameters: dict[str, Any]
     names: dict[str, str]
-
-
-def _input_kind(path: str) -> str:
-    """``"fasta"`` if the file's first non-blank character is ``>``, else ``"bed"``."""
-    head = read_head(path, 4096, "regions")
-    if head[:2] == b"\x1f\x8b":
-        try:
-            with gzip.open(path, "rb") as handle:
-                head = handle.read(4096)
-        except (OSError, EOFError):
-            return "bed"  # the BED reader reports the damage with a line number
-    return "fasta" if head.lstrip()[:1] == b">" else "bed"
 
 
 def _fingerprint(path: str) -> dict[str, int]:
@@ -222,7 +208,7 @@ def _survey_input(options: ScoreOptions) -> tuple[str, str | None, dict[str, int
     """
     from seqlift.genome.fasta import Genome
 
-    kind = _input_kind(options.regions)
+    kind = input_kind(options.regions)
     if kind == "fasta":
         if options.genome:
             log.info("%s is a FASTA of sequences; --genome is not used", options.regions)

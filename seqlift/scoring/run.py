@@ -80,6 +80,7 @@ from seqlift.scoring.plan import (
     refuse_different,
 )
 from seqlift.scoring.store import ScoreStore
+from seqlift.sequences.onehot import reverse_complement
 
 __all__ = ["ScoreResult", "score", "TEST_SIGNAL_ENV"]
 
@@ -136,11 +137,6 @@ def _stream(plan: Plan) -> Iterator[Any]:
                         revcomp_minus=False, chunk_size=plan.chunk)
 
 
-def _flip(array: np.ndarray) -> np.ndarray:
-    """Reverse complement along the last two axes (length, base)."""
-    return np.ascontiguousarray(array[..., ::-1, ::-1])
-
-
 def _score_pass(plan: Plan, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Contributions, hypothetical contributions, residuals and target differences of one pass.
 
@@ -159,10 +155,10 @@ def _score_pass(plan: Plan, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     forward = run(x, references)
     if options.revcomp != "average":
         return forward.contributions, forward.hypothetical, forward.deltas, forward.target_deltas
-    reverse = run(_flip(x), _flip(references))
+    reverse = run(reverse_complement(x), reverse_complement(references))
     return (
-        (forward.contributions + _flip(reverse.contributions)) / 2,
-        (forward.hypothetical + _flip(reverse.hypothetical)) / 2,
+        (forward.contributions + reverse_complement(reverse.contributions)) / 2,
+        (forward.hypothetical + reverse_complement(reverse.hypothetical)) / 2,
         (forward.deltas + reverse.deltas) / 2,
         (forward.target_deltas + reverse.target_deltas) / 2,
     )

@@ -149,7 +149,8 @@ from seqlift.model import load_model
 from seqlift.groundtruth.motifs import log_odds, read_meme
 from seqlift.sequences.onehot import one_hot
 from seqlift.groundtruth.report import binomial_ci
-from seqlift.groundtruth.simulate import read_fasta, read_paper_simdata
+from seqlift.genome.fasta import read_fasta
+from seqlift.groundtruth.simulate import read_paper_simdata
 
 out, doc, repo, paper_dir = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
 block = sys.argv[5]
