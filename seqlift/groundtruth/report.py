@@ -318,7 +318,6 @@ def summarise(
         raise SeqliftError("summarise needs the two motif names")
     methods = list(methods) if methods is not None else _methods_of(table)
     strong_rows = table[table["log_odds"] >= strong]
-    own_task = {motif_names[0]: 1, motif_names[1]: 2}
     other_task = {motif_names[0]: 2, motif_names[1]: 1}
     single_class = {motif_names[0]: "first_only", motif_names[1]: "second_only"}
     rows = []
