@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     draw_regions(_score_path(args.scores), args.out, regions=args.region, rows=args.row, top=args.top,
                  task=args.task, zoom=args.zoom, instances=args.instances, boxes=args.boxes,
-                 hypothetical=not args.no_hypothetical, format=args.format, dpi=args.dpi)
+                 hypothetical=not args.no_hypothetical, file_format=args.format, dpi=args.dpi)
     if os.path.splitext(args.out)[1].lower().lstrip(".") in FORMATS:
         print(args.out, file=sys.stdout)
     return 0

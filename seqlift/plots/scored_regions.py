@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,15 +193,15 @@ def choose(windows: pd.DataFrame, target_deltas: np.ndarray, tasks_in_file: list
 def draw_regions(
     path: str,
     out: str,
-    regions: list[str] = (),
-    rows: list[int] = (),
+    regions: Sequence[str] = (),
+    rows: Sequence[int] = (),
     top: int | None = None,
     task: str | None = None,
     zoom: str | None = None,
     instances: str | None = None,
     boxes: str | None = None,
     hypothetical: bool = True,
-    format: str = "png",
+    file_format: str = "png",
     dpi: int = 100,
 ) -> list[dict]:
     """Draw the regions asked for from a complete score file and write the figures.
@@ -227,7 +228,7 @@ def draw_regions(
         BED of intervals to box, in genome coordinates (column 4 labels them).
     hypothetical : bool
         Draw the hypothetical-contribution panel.
-    format : {"png", "pdf", "svg"}
+    file_format : {"png", "pdf", "svg"}
         File format in folder output.
     dpi : int
         Resolution of PNG output.
@@ -277,7 +278,7 @@ def draw_regions(
                 target = out
             else:
                 stem = f"task{pick.task}_" + (f"top{pick.rank:02d}_" if pick.rank else "") + _label(window)
-                target = os.path.join(out, f"{stem}.{format}")
+                target = os.path.join(out, f"{stem}.{file_format}")
             logo.save_figure(fig, target, dpi=dpi)
             records.append({
                 "file": os.path.basename(target), "task": pick.task, "rank": pick.rank, "row": pick.row,
