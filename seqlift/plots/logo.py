@@ -24,7 +24,7 @@ drawing many logos in a batch job does not accumulate open figures.
 Examples
 --------
 >>> import numpy as np
->>> from seqlift.logo import region_figure, save_figure
+>>> from seqlift.plots.logo import region_figure, save_figure
 >>> x = np.eye(4, dtype=np.float32)[np.arange(40) % 4]
 >>> fig = region_figure(np.full((40, 4), 0.1), hypothetical=np.full((40, 4), 0.1), start=1000, onehot=x)
 >>> len(fig.axes)
@@ -42,13 +42,13 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError
+from seqlift.sequences.alphabet import ALPHABET
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
-    "BASES",
     "BASE_COLOURS",
     "Box",
     "box_colour",
@@ -61,8 +61,6 @@ __all__ = [
     "FORMATS",
 ]
 
-#: column order of every (L, 4) array
-BASES = "ACGT"
 #: letter colours: A green, C blue, G orange, T red
 BASE_COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7A41D", "T": "#D62839"}
 #: file formats :func:`save_figure` writes, by suffix
@@ -124,7 +122,7 @@ def values_frame(values: np.ndarray, start: int = 0) -> pd.DataFrame:
     Parameters
     ----------
     values : numpy.ndarray
-        (L, 4) per-base values, columns in :data:`BASES` order. NaN is drawn as 0.
+        (L, 4) per-base values, columns in :data:`~seqlift.sequences.alphabet.ALPHABET` order. NaN is drawn as 0.
     start : int
         Coordinate of row 0.
 
@@ -133,7 +131,7 @@ def values_frame(values: np.ndarray, start: int = 0) -> pd.DataFrame:
     pandas.DataFrame
     """
     array = np.nan_to_num(_check_values(values, "values"))
-    return pd.DataFrame(array, columns=list(BASES), index=pd.RangeIndex(start, start + array.shape[0], name="pos"))
+    return pd.DataFrame(array, columns=list(ALPHABET), index=pd.RangeIndex(start, start + array.shape[0], name="pos"))
 
 
 def box_colour(label: str) -> str:
@@ -197,7 +195,7 @@ def _draw_letters(ax: Axes, values: np.ndarray, start: int) -> int:
         for k in order:
             height = abs(float(position[k]))
             if height > threshold:
-                letter = BASES[k]
+                letter = ALPHABET[k]
                 # a Glyph given an Axes adds its letter to it
                 logomaker.Glyph(start + row, letter, floor=floor, ceiling=floor + height, ax=ax,
                                 color=BASE_COLOURS[letter], font_name=_FONT, flip=False, zorder=2)
