@@ -16,11 +16,12 @@ tasks, and tracing it costs seconds (on the paper's genomics model, 7.5 s for
 scores of 100 sequences then take 0.1-0.2 s), while the original switched
 tasks by assigning a variable. Notebooks call a score function once per task
 on the same data, so when the target has at most :data:`ALL_UNITS_MAX` units
-and their scores fit in :data:`MEMO_BYTES`, a call computes every unit of the
-target at once (one compile, one forward pass) and keeps the scores for the
-next call with the same inputs and references (recognised by a hash of their
-bytes); otherwise it computes the task asked for. The scores are the same
-either way: each unit has its own backward pass.
+and their scores fit in :data:`ALL_UNITS_BYTES`, every unit of the target is
+computed at once (one compile for all tasks, one forward pass), and a score
+function keeps the scores of its last call for the next call with the same
+inputs and references (recognised by a hash of their bytes); otherwise the
+tasks asked for are computed. The scores are the same either way: each unit
+has its own backward pass.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from seqlift.errors import SeqliftError
 #: targets with at most this many units are scored for every unit at once (see the module docstring)
 ALL_UNITS_MAX = 8
 #: ... provided that the scores of every unit take at most this many bytes
-MEMO_BYTES = 256 * 2**20
+ALL_UNITS_BYTES = 256 * 2**20
 #: the seqlift methods that give inner layers scores
 DEEPLIFT_METHODS = ("rescale", "revealcancel", "genomics_default")
 
@@ -179,6 +180,8 @@ class ScoreFunction:
 
     #: whether seqlift.attribute must return the input multipliers
     needs_multipliers = False
+    #: integrated-gradients steps (for that method only)
+    steps = 20
 
     def __init__(self, scoring: Scoring) -> None:
         self.scoring = scoring
@@ -188,8 +191,6 @@ class ScoreFunction:
     def method(self) -> str:
         """The ``seqlift.attribute`` method run."""
         return self.scoring.method
-
-    steps = 20
 
     def mean_scores(self, tasks: Sequence[int], inputs: list[np.ndarray], references: list[Any],
                     batch_size: int | None = None, progress_update: int | None = None,
@@ -217,17 +218,27 @@ class ScoreFunction:
         list of list of np.ndarray
             ``[task][scored layer]`` float32 arrays of shape ``(N, *layer_shape)``.
         """
+        by_task = self._scores_by_task(tasks, inputs, references, batch_size, progress_update, seed)
+        return [by_task[task] for task in tasks]
+
+    def _scores_by_task(self, tasks: Sequence[int], inputs: list[np.ndarray], references: list[Any],
+                        batch_size: int | None, progress_update: int | None, seed: int) -> dict[int, list[np.ndarray]]:
+        """Scores of ``tasks``, or of every unit of the target when that is cheap (see the module docstring)."""
         import seqlift
 
         scoring = self.scoring
+        units = scoring.target_units
+        all_bytes = 4 * units * inputs[0].shape[0] * sum(scoring.scored_sizes)
+        computed = list(range(units)) if units <= ALL_UNITS_MAX and all_bytes <= ALL_UNITS_BYTES else sorted(set(tasks))
         inner = [node for node in scoring.scored if node not in scoring.graph.inputs]
         result = seqlift.attribute(
-            scoring.graph, list(inputs), references=list(references), method=self.method, task=list(tasks),
+            scoring.graph, list(inputs), references=list(references), method=self.method, task=computed,
             target_layer=scoring.target, batch_size=batch_size, seed=seed, steps=self.steps,
             maxpool=scoring.maxpool, return_multipliers=self.needs_multipliers, layers=inner,
             progress=progress_printer(progress_update),
         )
-        return [[np.asarray(self._pick(result, node, k)) for node in scoring.scored] for k in range(len(tasks))]
+        return {task: [np.asarray(self._pick(result, node, k)) for node in scoring.scored]
+                for k, task in enumerate(computed)}
 
     def _pick(self, result: Any, node: str, k: int) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -237,25 +248,16 @@ class ScoreFunction:
 
     def _answer(self, task_idx: Any, input_data_list: Any, input_references_list: Any,
                 batch_size: int | None, progress_update: int | None) -> np.ndarray | list[np.ndarray]:
-        """The original's call: one task, one reference per row."""
+        """The original's call: one task, one reference per row (the scores of other units kept for the next call)."""
         scoring = self.scoring
         task = check_task(task_idx, scoring)
         inputs = as_input_arrays(input_data_list, scoring)
         given, per_row = as_reference_arrays(input_references_list, inputs, scoring)
         key = fingerprint(inputs + given)
         if self._memo is None or self._memo[0] != key or task not in self._memo[1]:
-            tasks = self._tasks_to_compute(task, inputs[0].shape[0])
-            scores = self.mean_scores(tasks, inputs, per_row, batch_size, progress_update)
-            self._memo = (key, dict(zip(tasks, scores)))
+            self._memo = (key, self._scores_by_task([task], inputs, per_row, batch_size, progress_update, 0))
         scores = self._memo[1][task]
         return list(scores) if scoring.listed else scores[0]
-
-    def _tasks_to_compute(self, task: int, rows: int) -> list[int]:
-        units = self.scoring.target_units
-        all_bytes = 4 * units * rows * sum(self.scoring.scored_sizes)
-        if units <= ALL_UNITS_MAX and all_bytes <= MEMO_BYTES:
-            return list(range(units))
-        return [task]
 
 
 class ContribsFunction(ScoreFunction):
@@ -339,14 +341,12 @@ class HypotheticalFunction(ScoreFunction):
         """
         return self._answer(task_idx, input_data_list, input_references_list, batch_size, progress_update)
 
-    def mean_scores(self, tasks: Sequence[int], inputs: list[np.ndarray], references: list[Any],
-                    batch_size: int | None = None, progress_update: int | None = None,
-                    seed: int = 0) -> list[list[np.ndarray]]:
-        """As :meth:`ScoreFunction.mean_scores`, for one-hot inputs ``(N, L, 4)``."""
+    def _scores_by_task(self, tasks: Sequence[int], inputs: list[np.ndarray], references: list[Any],
+                        batch_size: int | None, progress_update: int | None, seed: int) -> dict[int, list[np.ndarray]]:
         shape = inputs[self._input_position(self.scoring.scored[0])].shape
         if len(shape) != 3 or shape[-1] != 4:
             raise SeqliftError(f"hypothetical contributions need one-hot inputs of shape (N, L, 4), not {shape}")
-        return super().mean_scores(tasks, inputs, references, batch_size, progress_update, seed)
+        return super()._scores_by_task(tasks, inputs, references, batch_size, progress_update, seed)
 
     def _pick(self, result: Any, node: str, k: int) -> np.ndarray:
         return result.hypothetical[self._input_position(node)][k]
@@ -382,5 +382,5 @@ class IntegratedGradientsFunction(ScoreFunction):
 
 
 def scored_sizes(shapes: Mapping[str, tuple], nodes: Sequence[str]) -> tuple[int, ...]:
-    """Values per row of each node (for the memory estimate of :data:`MEMO_BYTES`)."""
+    """Values per row of each node (for the memory estimate of :data:`ALL_UNITS_BYTES`)."""
     return tuple(int(math.prod(shapes[node])) for node in nodes)

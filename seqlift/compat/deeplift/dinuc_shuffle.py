@@ -8,8 +8,10 @@ sample; the draws therefore differ from the original's for the same ``rng``
 (the original's are not reproduced), and depend only on the sequence and on
 one number drawn from ``rng`` per call.
 
-Any alphabet of at most five symbols is shuffled (A, C, G, T and N, in any
-case, or the channels of a one-hot array plus all-zero rows).
+Any alphabet of at most five symbols is shuffled (A, C, G, T and N, or the
+channels of a one-hot array plus all-zero rows). A string mixing upper- and
+lower-case bases (soft-masked DNA), which the original shuffled as up to ten
+symbols, is shuffled as its upper-case bases and comes back upper-case.
 """
 from __future__ import annotations
 
@@ -52,6 +54,8 @@ def dinuc_shuffle(seq: str | np.ndarray, num_shufs: int | None = None,
                                   or not isinstance(num_shufs, (int, np.integer)) or num_shufs < 1):
         raise SeqliftError(f"num_shufs must be a positive integer or None, not {num_shufs!r}")
     if isinstance(seq, str):
+        if len(set(seq)) > _MAX_SYMBOLS and len(set(seq.upper())) <= _MAX_SYMBOLS:
+            seq = seq.upper()  # soft-masked (mixed-case) DNA: shuffled as its bases
         tokens = np.array(list(seq))
     elif isinstance(seq, np.ndarray) and seq.ndim == 2:
         if np.any((seq != 0) & (seq != 1)) or np.any(seq.sum(axis=1) > 1):

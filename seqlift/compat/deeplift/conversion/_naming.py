@@ -103,7 +103,7 @@ def functional_names(graph: Any, legacy: bool = False) -> list[tuple[str, str]]:
     legacy : bool
         The older ``keras_conversion``'s names (no ``_<call>`` suffix on layers called once).
     """
-    calls = Counter(_split_call(part)[0] for node in graph.nodes for part in _path(node))
+    calls = Counter(layer for layer, _ in {_split_call(part) for node in graph.nodes for part in _path(node)})
     names: list[tuple[str, str]] = []
     taken: set[str] = set()
     for node in graph.nodes:

@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 import zipfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -172,16 +173,41 @@ def _read_yaml(path: Path) -> dict:
     return config
 
 
+#: models read by :func:`load_graph`, by file identity (the most recent :data:`LOADED_MAX`)
+_LOADED: "OrderedDict[tuple, Any]" = OrderedDict()
+LOADED_MAX = 8
+
+
 def load_graph(h5_file: str | os.PathLike, json_file: str | os.PathLike | None, yaml_config: dict | None) -> Any:
-    """seqlift's model from the files (a YAML config goes through a temporary JSON file)."""
+    """seqlift's model from the files (a YAML config goes through a temporary JSON file).
+
+    Converting the same unchanged files again (as notebooks do, once per
+    mode) returns the same :class:`seqlift.model.Model`, so that its compiled
+    functions are reused: seqlift keeps them on the model, one per method and target.
+    """
     import seqlift
 
+    key = tuple(_identity(path) for path in (h5_file, json_file) if path is not None)
+    key += (json.dumps(yaml_config, sort_keys=True) if yaml_config is not None else None,)
+    if key in _LOADED:
+        _LOADED.move_to_end(key)
+        return _LOADED[key]
     if yaml_config is None:
-        return seqlift.load_model(json_file, weights=h5_file) if json_file is not None else seqlift.load_model(h5_file)
-    with tempfile.TemporaryDirectory() as folder:
-        config_path = Path(folder) / "model.json"
-        config_path.write_text(json.dumps(yaml_config))
-        return seqlift.load_model(config_path, weights=h5_file)
+        graph = seqlift.load_model(json_file, weights=h5_file) if json_file is not None else seqlift.load_model(h5_file)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            config_path = Path(folder) / "model.json"
+            config_path.write_text(json.dumps(yaml_config))
+            graph = seqlift.load_model(config_path, weights=h5_file)
+    _LOADED[key] = graph
+    while len(_LOADED) > LOADED_MAX:
+        _LOADED.popitem(last=False)
+    return graph
+
+
+def _identity(path: str | os.PathLike) -> tuple[str, int, int]:
+    stat = Path(path).stat()
+    return str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size
 
 
 _FROM_FILES = "use convert_model_from_saved_files(h5_file, json_file=...)"
