@@ -19,9 +19,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -34,6 +31,7 @@ from keras import layers
 matplotlib.use("Agg")
 
 import seqlift  # noqa: E402
+from deeplift_api import assert_agrees, has_deeplift, run_original  # noqa: E402
 from model_zoo import keras2_config, randomize, sequential, write_keras2_files, write_keras2_weights  # noqa: E402
 from seqlift.compat import deeplift  # noqa: E402
 from seqlift.compat.deeplift import util  # noqa: E402
@@ -44,27 +42,11 @@ from seqlift.compat.deeplift.layers import MaxPoolDeepLiftMode, NonlinearMxtsMod
 from seqlift.compat.deeplift.visualization import viz_sequence  # noqa: E402
 from seqlift.errors import SeqliftError  # noqa: E402
 
-ORACLE = Path(__file__).parent / "oracles" / "deeplift_api_oracle.py"
-RELATIVE = 1e-5
 
 
-def _has_deeplift() -> bool:
-    try:
-        import deeplift  # noqa: F401
-    except Exception:
-        return False
-    return True
 
+needs_deeplift = pytest.mark.skipif(not has_deeplift(), reason="the dev extra 'deeplift' (0.6.13) is not installed")
 
-needs_deeplift = pytest.mark.skipif(not _has_deeplift(), reason="the dev extra 'deeplift' (0.6.13) is not installed")
-
-
-def assert_agrees(ours, theirs, relative: float = RELATIVE) -> None:
-    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
-    assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
-    scale = np.abs(theirs).max()
-    assert scale > 0
-    assert np.abs(ours - theirs).max() / scale <= relative, f"max difference {np.abs(ours - theirs).max() / scale:.2e}"
 
 
 def one_hot_batch(n: int, length: int, seed: int) -> np.ndarray:
@@ -129,9 +111,8 @@ def synthetic(tmp_path_factory):
                 ra=one_hot_batch(5, 20, seed=5), rb=np.full((20, 4), 0.25, np.float32))
     files = dict(seq=(seq_h5, seq_json), tf2=(tf2_h5, tf2_json), fun=(fun_h5, fun_json))
     result = dict(files=files, data=data, original=None)
-    if not _has_deeplift():
+    if not has_deeplift():
         return result
-    np.savez(folder / "in.npz", **data)
     models = {f"{name}/{mode}": dict(h5=str(h5), json=str(config), mode=mode, maxpool="gradient")
               for name, (h5, config) in files.items() for mode in ("DeepLIFT_GenomicsDefault", "Rescale")}
     calls = [dict(out="names/seq", model="seq/Rescale", getter="layers"),
@@ -150,14 +131,7 @@ def synthetic(tmp_path_factory):
                  x={"list": ["a", "b"]}, refs={"list": ["ra", "rb"]},
                  find=dict(find_scores_layer_name=["seq_0", "other_0"], pre_activation_target_layer_name="preact_out_0")),
         ]
-    request = dict(npz=str(folder / "in.npz"), out=str(folder / "out.npz"), models=models, calls=calls)
-    (folder / "request.json").write_text(json.dumps(request))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    done = subprocess.run([sys.executable, str(ORACLE), str(folder / "request.json")], env=env,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    with np.load(folder / "out.npz") as out:
-        result["original"] = {key: out[key] for key in out.files}
+    result["original"] = run_original(folder, data, models, calls)
     return result
 
 

@@ -20,9 +20,6 @@ module) to 1e-5 of the largest score:
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -31,6 +28,7 @@ import pandas as pd
 import pytest
 
 import seqlift
+from deeplift_api import assert_agrees, has_deeplift, run_original
 from model_zoo import paper_dir
 from seqlift.compat import deeplift
 from seqlift.compat.deeplift.conversion import kerasapi_conversion as kc
@@ -38,8 +36,6 @@ from seqlift.compat.deeplift.dinuc_shuffle import dinuc_shuffle
 from seqlift.compat.deeplift.layers import NonlinearMxtsMode
 from seqlift.compat.deeplift.util import get_hypothetical_contribs_func_onehot, get_shuffle_seq_ref_function
 
-ORACLE = Path(__file__).parent / "oracles" / "deeplift_api_oracle.py"
-RELATIVE = 1e-5
 N_SEQUENCES = 40
 N_REFS = 20
 TASKS = [0, 1, 2]
@@ -47,16 +43,9 @@ FLAT = [0.3, 0.2, 0.2, 0.3]
 MODES = ["DeepLIFT_GenomicsDefault", "Rescale", "RevealCancel", "Gradient", "GuidedBackprop"]
 
 
-def _has_deeplift() -> bool:
-    try:
-        import deeplift  # noqa: F401
-    except Exception:
-        return False
-    return True
-
 
 pytestmark = [
-    pytest.mark.skipif(not _has_deeplift(), reason="the dev extra 'deeplift' (0.6.13) is not installed"),
+    pytest.mark.skipif(not has_deeplift(), reason="the dev extra 'deeplift' (0.6.13) is not installed"),
     pytest.mark.skipif(not paper_dir().exists(), reason="../shared/paper-genomics (the paper's model) is absent"),
 ]
 
@@ -70,14 +59,6 @@ def one_hot_encode(sequences: list[str]) -> np.ndarray:
                 out[i, j, "ACGT".index(letter)] = 1
     return out
 
-
-def assert_agrees(ours, theirs, relative: float = RELATIVE) -> None:
-    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
-    assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
-    scale = np.abs(theirs).max()
-    assert scale > 0
-    error = np.abs(ours - theirs).max() / scale
-    assert error <= relative, f"max difference {error:.2e} of the largest score"
 
 
 def _functional_copy(folder: Path) -> tuple[Path, Path]:
@@ -124,8 +105,6 @@ def paper(tmp_path_factory):
     x = one_hot_encode(sequences)
     pregen = [s for row in seqlift.dinucleotide_shuffle(x, N_REFS, seed=3) for s in seqlift.decode(row)]
     functional_json, functional_h5 = _functional_copy(folder)
-    np.savez(folder / "in.npz", x=x, flat=np.array(FLAT)[None, None, :], sequences=np.array(sequences),
-             pregen=np.array(pregen))
     weights, config = str(paper_dir() / "model_weights.h5"), str(paper_dir() / "model.json")
     models = {mode: dict(h5=weights, json=config, mode=mode) for mode in MODES}
     models["functional"] = dict(h5=str(functional_h5), json=str(functional_json), mode="DeepLIFT_GenomicsDefault")
@@ -153,14 +132,8 @@ def paper(tmp_path_factory):
     ]
     calls += [dict(out=f"flat/{mode}", model=mode, getter="contribs", find=sequential, tasks=TASKS,
                    x={"list": ["x"]}, refs={"list": ["flat"]}, batch_size=200) for mode in MODES]
-    request = dict(npz=str(folder / "in.npz"), out=str(folder / "out.npz"), models=models, calls=calls)
-    (folder / "request.json").write_text(json.dumps(request))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    done = subprocess.run([sys.executable, str(ORACLE), str(folder / "request.json")], env=env,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    with np.load(folder / "out.npz") as out:
-        original = {key: out[key] for key in out.files}
+    arrays = dict(x=x, flat=np.array(FLAT)[None, None, :], sequences=np.array(sequences), pregen=np.array(pregen))
+    original = run_original(folder, arrays, models, calls)
     return dict(sequences=sequences, x=x, pregen=pregen, original=original,
                 functional=(functional_h5, functional_json))
 
