@@ -43,10 +43,7 @@ from seqlift.compat.deeplift.visualization import viz_sequence  # noqa: E402
 from seqlift.errors import SeqliftError  # noqa: E402
 
 
-
-
 needs_deeplift = pytest.mark.skipif(not has_deeplift(), reason="the dev extra 'deeplift' (0.6.13) is not installed")
-
 
 
 def one_hot_batch(n: int, length: int, seed: int) -> np.ndarray:

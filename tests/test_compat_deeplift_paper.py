@@ -43,7 +43,6 @@ FLAT = [0.3, 0.2, 0.2, 0.3]
 MODES = ["DeepLIFT_GenomicsDefault", "Rescale", "RevealCancel", "Gradient", "GuidedBackprop"]
 
 
-
 pytestmark = [
     pytest.mark.skipif(not has_deeplift(), reason="the dev extra 'deeplift' (0.6.13) is not installed"),
     pytest.mark.skipif(not paper_dir().exists(), reason="../shared/paper-genomics (the paper's model) is absent"),
@@ -58,7 +57,6 @@ def one_hot_encode(sequences: list[str]) -> np.ndarray:
             if letter in "ACGT":
                 out[i, j, "ACGT".index(letter)] = 1
     return out
-
 
 
 def _functional_copy(folder: Path) -> tuple[Path, Path]:

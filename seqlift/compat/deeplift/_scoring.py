@@ -256,8 +256,8 @@ class ScoreFunction:
         key = fingerprint(inputs + given)
         if self._memo is None or self._memo[0] != key or task not in self._memo[1]:
             self._memo = (key, self._scores_by_task([task], inputs, per_row, batch_size, progress_update, 0))
-        scores = self._memo[1][task]
-        return list(scores) if scoring.listed else scores[0]
+        scores = [array.copy() for array in self._memo[1][task]]  # the caller may change them in place
+        return scores if scoring.listed else scores[0]
 
 
 class ContribsFunction(ScoreFunction):
@@ -325,8 +325,6 @@ class HypotheticalFunction(ScoreFunction):
     multipliers times the difference from the reference of the one-hot
     vector of ``b`` (seqlift's ``Attribution.hypothetical``).
     """
-
-    needs_multipliers = False
 
     def __init__(self, scoring: Scoring) -> None:
         _single_input(scoring, "get_hypothetical_contribs_func_onehot")
