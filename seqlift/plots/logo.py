@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -171,7 +171,7 @@ def _limits(values: np.ndarray) -> tuple[float, float]:
     return bottom - 0.08 * span, top + 0.08 * span
 
 
-def _draw_letters(ax: Axes, values: np.ndarray, start: int) -> int:
+def _draw_letters(ax: Axes, values: np.ndarray, start: int, colours: Mapping[str, str] = BASE_COLOURS) -> int:
     """Stack each position's letters with logomaker's :class:`logomaker.Glyph`; return how many were drawn.
 
     The stacking is logomaker's ``big_on_top`` order: at each position the
@@ -198,7 +198,7 @@ def _draw_letters(ax: Axes, values: np.ndarray, start: int) -> int:
                 letter = ALPHABET[k]
                 # a Glyph given an Axes adds its letter to it
                 logomaker.Glyph(start + row, letter, floor=floor, ceiling=floor + height, ax=ax,
-                                color=BASE_COLOURS[letter], font_name=_FONT, flip=False, zorder=2)
+                                color=colours[letter], font_name=_FONT, flip=False, zorder=2)
                 drawn += 1
             floor += height
     return drawn
@@ -213,6 +213,7 @@ def draw_logo(
     title: str | None = None,
     ylabel: str = "contribution",
     ylim: tuple[float, float] | None = None,
+    colours: Mapping[str, str] | None = None,
 ) -> Axes:
     """Draw (L, 4) per-base values as a logo.
 
@@ -236,6 +237,9 @@ def draw_logo(
         Y-axis label.
     ylim : (float, float), optional
         Y limits; by default they cover the stacked letters of the window.
+    colours : mapping, optional
+        Letter colours by base (``{"A": ..., "C": ..., "G": ..., "T": ...}``);
+        :data:`BASE_COLOURS` by default.
 
     Returns
     -------
@@ -252,7 +256,7 @@ def draw_logo(
     shown = array[i:j]
     if ax is None:
         ax = _new_figure(j - i, 1).add_subplot()
-    _draw_letters(ax, shown, start + i)
+    _draw_letters(ax, shown, start + i, BASE_COLOURS if colours is None else colours)
     ax.axhline(0.0, color="black", linewidth=0.6, zorder=3)
     low, high = ylim if ylim is not None else _limits(shown)
     ax.set_ylim(low, high)
