@@ -7,10 +7,13 @@ BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: test demo bench venv clean
 
-$(STAMP): pyproject.toml
+# chrombpnet's model code writes the tests' ChromBPNet files (tests/chrombpnet_files.py); its
+# metadata pins TensorFlow 2.8, so it comes without dependencies (those it needs are in dev)
+$(STAMP): pyproject.toml Makefile
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	$(VENV)/bin/python -m pip install -q --no-deps chrombpnet==1.0.1
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -19,14 +19,14 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _API = {
-    "one_hot": "seqlift.onehot",
-    "decode": "seqlift.onehot",
-    "reverse_complement": "seqlift.onehot",
-    "read_bed": "seqlift.regions",
-    "Region": "seqlift.regions",
-    "Genome": "seqlift.genome",
-    "dinucleotide_shuffle": "seqlift.shuffle",
-    "references": "seqlift.references",
+    "one_hot": "seqlift.sequences.onehot",
+    "decode": "seqlift.sequences.onehot",
+    "reverse_complement": "seqlift.sequences.onehot",
+    "read_bed": "seqlift.genome.regions",
+    "Region": "seqlift.genome.regions",
+    "Genome": "seqlift.genome.fasta",
+    "dinucleotide_shuffle": "seqlift.sequences.shuffle",
+    "references": "seqlift.sequences.references",
     "load_model": "seqlift.model",
     "attribute": "seqlift.engine",
     "Attribution": "seqlift.engine",
@@ -40,7 +40,7 @@ def __getattr__(name: str) -> Any:
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'seqlift' has no attribute {name!r}")
-    if module == f"seqlift.{name}":
+    if module.rpartition(".")[2] == name:  # the name is a module (seqlift.references)
         value = importlib.import_module(module)
     else:
         value = getattr(importlib.import_module(module), name)

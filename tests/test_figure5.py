@@ -40,8 +40,8 @@ from seqlift.groundtruth.figure5 import (
     truth_kinds,
     window_ablation,
 )
-from seqlift.motifs import Motif
-from seqlift.report import binomial_ci, score_column, summarise
+from seqlift.groundtruth.motifs import Motif
+from seqlift.groundtruth.report import binomial_ci, score_column, summarise
 
 GATA, TAL = "GATA1", "TAL1"  # first motif (task 1), second motif (task 2)
 ONLY_C = (0.0, 1.0, 0.0, 0.0)
@@ -112,7 +112,7 @@ def test_copies_count_matches_of_the_same_sequence_and_motif():
 
 
 def test_refill_replaces_only_each_window_with_background_bases():
-    from seqlift.onehot import decode, one_hot
+    from seqlift.sequences.onehot import decode, one_hot
 
     x = one_hot(["AAAAAAAA", "GGGGGGGG"])
     out = refill_windows(x, [2, 0], [5, 3], draws=3, background=ONLY_C, rng=np.random.default_rng(0))
@@ -137,7 +137,7 @@ def test_window_ablation_names_a_missing_sequence():
 
 
 def test_reference_logits_flat_shuffled_and_median():
-    from seqlift.onehot import one_hot
+    from seqlift.sequences.onehot import one_hot
 
     x = one_hot([SEQUENCES["s0"], SEQUENCES["s1"]])
     got = reference_logits(_count_a, x, background=(0.25, 0.25, 0.5, 0.0), shuffles=3)
@@ -173,8 +173,8 @@ def test_answers_command_against_keras(tmp_path):
     """`seqlift figure5 answers` on an untrained paper-shaped model: logits as Keras computes them."""
     import keras
 
-    from seqlift.simulate import write_fasta
-    from seqlift.train_sim import build_paper_model, save_model_h5
+    from seqlift.groundtruth.simulate import write_fasta
+    from seqlift.groundtruth.train import build_paper_model, save_model_h5
 
     keras.utils.set_random_seed(3)
     model = build_paper_model(length=40)
@@ -195,7 +195,7 @@ def test_answers_command_against_keras(tmp_path):
             "--fasta", str(tmp_path / "s.fa"), "--labels", str(tmp_path / "labels.tsv")]
     assert cli.main(args) == 0
 
-    from seqlift.onehot import one_hot
+    from seqlift.sequences.onehot import one_hot
 
     logits = keras.Model(model.inputs, model.get_layer("dense_2").output)
     ablation = pd.read_csv(report / "ablation.tsv", sep="\t")

@@ -1,4 +1,4 @@
-"""FASTA access and the streaming sequence loaders (seqlift.genome)."""
+"""FASTA access (seqlift.genome.fasta) and the streaming sequence loaders (seqlift.genome.windows)."""
 from __future__ import annotations
 
 import gzip
@@ -10,17 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import seqlift.genome as genome_module
+import seqlift.genome.fasta as genome_module
 from seqlift.errors import SeqliftError
-from seqlift.genome import (
+from seqlift.genome.fasta import Genome
+from seqlift.genome.windows import (
     DROPPED_COLUMNS,
     WINDOW_COLUMNS,
-    Genome,
     RegionChunk,
     load_fasta_sequences,
     load_regions,
 )
-from seqlift.onehot import decode, one_hot, reverse_complement
+from seqlift.sequences.onehot import decode, one_hot, reverse_complement
 
 
 def write_fasta(path: Path, records: dict[str, str], line_width: int = 60) -> Path:

@@ -1,4 +1,4 @@
-"""Contribution logos (seqlift.logo) and the ``seqlift logo`` command."""
+"""Contribution logos (seqlift.plots.logo) and the ``seqlift logo`` command."""
 from __future__ import annotations
 
 import os
@@ -15,9 +15,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch, Rectangle
 
 from seqlift import cli
-from seqlift.commands import logo_cmd
 from seqlift.errors import SeqliftError
-from seqlift.logo import (
+from seqlift.plots import scored_regions
+from seqlift.plots.logo import (
     BASE_COLOURS,
     Box,
     box_colour,
@@ -28,7 +28,7 @@ from seqlift.logo import (
     save_figure,
     values_frame,
 )
-from seqlift.score_store import DROPPED_FIELDS, ScoreStore
+from seqlift.scoring.store import DROPPED_FIELDS, ScoreStore
 
 
 def _axes() -> matplotlib.axes.Axes:
@@ -184,12 +184,12 @@ def test_save_figure_refuses_unknown_format(tmp_path):
 
 
 def test_parse_zoom():
-    assert logo_cmd.parse_zoom("10:50", "chr1", 1000, 200) == (1010, 1050)
-    assert logo_cmd.parse_zoom("chr1:1,020-1,100", "chr1", 1000, 200) == (1020, 1100)
-    assert logo_cmd.parse_zoom(None, "chr1", 1000, 200) is None
+    assert scored_regions.parse_zoom("10:50", "chr1", 1000, 200) == (1010, 1050)
+    assert scored_regions.parse_zoom("chr1:1,020-1,100", "chr1", 1000, 200) == (1020, 1100)
+    assert scored_regions.parse_zoom(None, "chr1", 1000, 200) is None
     for bad in ["10:500", "chr2:1020-1100", "50:10", "middle"]:
         with pytest.raises(SeqliftError):
-            logo_cmd.parse_zoom(bad, "chr1", 1000, 200)
+            scored_regions.parse_zoom(bad, "chr1", 1000, 200)
 
 
 # ------------------------------------------------------------------ the command
@@ -226,7 +226,7 @@ def test_logo_top_regions_per_task(score_file, tmp_path):
     out = tmp_path / "logos"
     assert cli.main(["logo", path, "--top", "2", "--task", "all", "--out", str(out)]) == 0
     index = pd.read_csv(out / "index.tsv", sep="\t", keep_default_na=False)
-    assert list(index.columns) == list(logo_cmd.INDEX_COLUMNS)
+    assert list(index.columns) == list(scored_regions.INDEX_COLUMNS)
     assert list(index["task"]) == [0, 0, 2, 2] and list(index["rank"]) == [1, 2, 1, 2]
     for t, task in enumerate([0, 2]):
         expected = list(np.argsort(-target[t])[:2])
@@ -269,9 +269,9 @@ def test_logo_boxes_from_instances_and_bed(score_file, tmp_path, monkeypatch):
     (tmp_path / "inst.tsv").write_text("name\tmotif\tstart\tend\nr1\tGATA\t5\t15\nr0\tTAL1\t1\t4\n")
     (tmp_path / "boxes.bed").write_text("chr1\t230\t236\tpeak\nchr1\t900\t950\tfar\nchr2\t230\t236\tother\n")
     seen = {}
-    import seqlift.logo
+    import seqlift.plots.logo
 
-    real = seqlift.logo.region_figure
+    real = seqlift.plots.logo.region_figure
 
     def spy(*args, **kwargs):
         seen["boxes"] = kwargs["boxes"]
@@ -279,7 +279,7 @@ def test_logo_boxes_from_instances_and_bed(score_file, tmp_path, monkeypatch):
         seen["onehot"] = kwargs["onehot"]
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(seqlift.logo, "region_figure", spy)
+    monkeypatch.setattr(seqlift.plots.logo, "region_figure", spy)
     argv = ["logo", path, "--region", "r1", "--instances", str(tmp_path / "inst.tsv"),
             "--boxes", str(tmp_path / "boxes.bed"), "--out", str(tmp_path / "r1.svg")]
     assert cli.main(argv) == 0

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from seqlift.errors import SeqliftError
-from seqlift.motifs import (
+from seqlift.groundtruth.motifs import (
     Motif,
     log_odds,
     parse_background,

@@ -1,11 +1,11 @@
-"""One-hot encoding, decoding and reverse complements (seqlift.onehot)."""
+"""One-hot encoding, decoding and reverse complements (seqlift.sequences.onehot)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from seqlift.errors import SeqliftError
-from seqlift.onehot import decode, one_hot, reverse_complement
+from seqlift.sequences.onehot import decode, one_hot, reverse_complement
 
 IUPAC_AMBIGUITY = "NRYKMSWBDHVnrykmswbdhv"
 

@@ -6,7 +6,7 @@ import pytest
 
 from seqlift import references
 from seqlift.errors import SeqliftError
-from seqlift.shuffle import dinucleotide_shuffle
+from seqlift.sequences.shuffle import dinucleotide_shuffle
 
 ONE_HOT_ROWS = np.eye(5, 4, dtype=np.float32)  # row 4: N
 

@@ -1,4 +1,4 @@
-"""BED reading, streaming in chunks, and window resizing (seqlift.regions)."""
+"""BED reading, streaming in chunks, and window resizing (seqlift.genome.regions)."""
 from __future__ import annotations
 
 import gzip
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from seqlift.errors import SeqliftError
-from seqlift.regions import Region, chunked, iter_bed, read_bed, resize
+from seqlift.genome.regions import Region, chunked, iter_bed, read_bed, resize
 
 
 def write(path: Path, text: str) -> Path:

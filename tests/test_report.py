@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqlift.report import (
+from seqlift.errors import SeqliftError
+from seqlift.groundtruth.report import (
     binomial_ci,
     build_report,
     clopper_pearson_interval,
@@ -162,12 +163,12 @@ def test_report_command_on_a_small_simulation(tmp_path):
     """seqlift report on BED + genome and on FASTA input, with a tiny untrained paper-shaped model."""
     import argparse
 
-    from seqlift.commands import report_cmd
-    from seqlift.motifs import read_meme, shipped_motifs
-    from seqlift.simulate import simulate, write_simulation
     import keras
 
-    from seqlift.train_sim import build_paper_model, save_model_h5
+    from seqlift.commands import report_cmd
+    from seqlift.groundtruth.motifs import read_meme, shipped_motifs
+    from seqlift.groundtruth.simulate import simulate, write_simulation
+    from seqlift.groundtruth.train import build_paper_model, save_model_h5
 
     motifs = read_meme(shipped_motifs())
     sim = simulate(motifs, n_per_class=4, length=60, seed=2)
@@ -182,8 +183,16 @@ def test_report_command_on_a_small_simulation(tmp_path):
     args = parser.parse_args(["report", "--bed", str(paths["bed"]), "--genome", str(paths["genome"]), "--out", str(tmp_path / "r1"),
                               "--methods", "rescale,genomics_default_shuffled", *common])
     assert args.func(args) == 0
-    args = parser.parse_args(["report", "--fasta", str(paths["fasta"]), "--out", str(tmp_path / "r2"), "--methods", "rescale", *common])
+    # --regions tells a FASTA from a BED by content, as seqlift score does (and ignores --genome for a FASTA)
+    sequences = tmp_path / "sequences.txt"
+    sequences.write_bytes(paths["fasta"].read_bytes())
+    args = parser.parse_args(["report", "--regions", str(sequences), "--genome", str(paths["genome"]),
+                              "--out", str(tmp_path / "r2"), "--methods", "rescale", *common])
     assert args.func(args) == 0
+    args = parser.parse_args(["report", "--fasta", str(paths["fasta"]), "--bed", str(paths["bed"]),
+                              "--out", str(tmp_path / "r3"), *common])
+    with pytest.raises(SeqliftError, match="give the sequences one way: --fasta or --bed, not both"):
+        args.func(args)
     a = pd.read_csv(tmp_path / "r1" / "matches.tsv", sep="\t")
     b = pd.read_csv(tmp_path / "r2" / "matches.tsv", sep="\t")
     # both inputs give the same sequences, hence the same matches and scores
@@ -196,12 +205,12 @@ def test_report_command_on_a_small_simulation(tmp_path):
 @pytest.mark.skipif(not (PAPER / "model_weights.h5").exists(), reason="the paper's released model is not available")
 def test_figure_5b_on_the_papers_model():
     """The published Figure 5b shares (flat reference, task 0, notebook and clipped masking)."""
-    from seqlift.commands.report_cmd import method_scores, reference_for
+    from seqlift.groundtruth.methods import method_scores, reference_for
+    from seqlift.groundtruth.motifs import read_meme, shipped_motifs
+    from seqlift.groundtruth.scan import find_matches
+    from seqlift.groundtruth.simulate import read_paper_simdata
     from seqlift.model import load_model
-    from seqlift.motifs import read_meme, shipped_motifs
-    from seqlift.onehot import one_hot
-    from seqlift.scan import find_matches
-    from seqlift.simulate import read_paper_simdata
+    from seqlift.sequences.onehot import one_hot
 
     sim = read_paper_simdata(PAPER / "sequences.simdata.gz", PAPER / "test.txt.gz").subset("test")
     sim = sim.subset(sim.labels[:, 0] == 1)  # Figure 5b only looks at the two-motif sequences

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqlift.motifs import Motif, log_odds, read_meme, shipped_motifs
-from seqlift.onehot import one_hot
-from seqlift.scan import annotate_truth, find_matches, scan, scan_strands, top_k, window_sums
+from seqlift.groundtruth.motifs import Motif, log_odds, read_meme, shipped_motifs
+from seqlift.groundtruth.scan import annotate_truth, find_matches, scan, scan_strands, top_k, window_sums
+from seqlift.sequences.onehot import one_hot
 
 PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper-genomics"
 
@@ -126,7 +126,7 @@ def test_window_sums_and_truth():
 @pytest.mark.skipif(not (PAPER / "sequences.simdata.gz").exists(), reason="paper data not available")
 def test_paper_denominators():
     """The README's Figure 5b denominators: 398/313 with the notebook's masking, 341/294 clipped."""
-    from seqlift.simulate import read_paper_simdata
+    from seqlift.groundtruth.simulate import read_paper_simdata
 
     sim = read_paper_simdata(PAPER / "sequences.simdata.gz", PAPER / "test.txt.gz").subset("test")
     both = sim.labels[:, 0] == 1

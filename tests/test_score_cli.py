@@ -233,7 +233,7 @@ def test_shards_equal_the_whole_run_and_merge_back_into_it(inputs, whole, tmp_pa
 )
 def test_merge_refuses_shards_that_do_not_make_one_run(shards, message, tmp_path):
     """Shard files are faked by editing a score file's attributes: merge reads only the HDF5 files."""
-    from seqlift.score_store import ScoreStore
+    from seqlift.scoring.store import ScoreStore
 
     def fake(name: str, shard: str | None, rows: tuple[int, int], seed: int = 0) -> None:
         parameters = {"seed": seed, "shard": shard, "rows": list(rows), "bigwig": False}
@@ -307,8 +307,8 @@ def test_fasta_input_with_revcomp_average_on_a_terminal(whole, inputs, tmp_path)
     another batch size gives identical arrays; a terminal shows a progress bar with regions/s."""
     from seqlift.engine import attribute
     from seqlift.model import load_model
-    from seqlift.onehot import decode
-    from seqlift.references import resolve
+    from seqlift.sequences.onehot import decode
+    from seqlift.sequences.references import resolve
 
     onehot = whole["arrays"]["onehot"][:12]
     names = [f"seq{i}" for i in range(12)]

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from test_score_cli import DROPPED_ROWS, LENGTH, N_REGIONS, SMALL, seqlift, write_inputs
 
-from seqlift.outputs import output_names, write_outputs
-from seqlift.score_store import ScoreStore
+from seqlift.scoring.outputs import output_names, write_outputs
+from seqlift.scoring.store import ScoreStore
 
 BASES = "ACGT"
 
@@ -224,7 +224,7 @@ def _tiny_store(path: Path, tasks: list[int]) -> None:
 
 
 def test_nothing_is_published_when_writing_an_output_fails(tmp_path, monkeypatch):
-    import seqlift.outputs as outputs
+    import seqlift.scoring.outputs as outputs
 
     partial = tmp_path / "run.h5.partial"
     _tiny_store(partial, [0, 2])

@@ -1,4 +1,4 @@
-"""Tests of seqlift.shuffle: counts, uniformity, determinism, errors."""
+"""Tests of seqlift.sequences.shuffle: counts, uniformity, determinism, errors."""
 from __future__ import annotations
 
 import importlib
@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import chisquare
 
 from seqlift.errors import SeqliftError
-from seqlift.shuffle import dinucleotide_shuffle, one_hot_to_codes
+from seqlift.sequences.shuffle import dinucleotide_shuffle, one_hot_to_codes
 
 ALPHABET = "ACGTN"
 ONE_HOT_ROWS = np.eye(5, 4, dtype=np.float32)  # row 4: all zero (N)

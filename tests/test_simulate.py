@@ -11,10 +11,10 @@ import pytest
 from pyfaidx import Fasta
 
 from seqlift.errors import SeqliftError
-from seqlift.motifs import Motif, read_meme, shipped_motifs
-from seqlift.simulate import (
+from seqlift.genome.fasta import read_fasta
+from seqlift.groundtruth.motifs import Motif, read_meme, shipped_motifs
+from seqlift.groundtruth.simulate import (
     genome_form,
-    read_fasta,
     read_instances,
     read_labels,
     read_paper_simdata,
@@ -169,11 +169,11 @@ def test_simulate_command(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# the paper's model on the simulation (seqlift.train_sim)
+# the paper's model on the simulation (seqlift.groundtruth.train)
 
 
 def test_roc_auc_equals_the_pairwise_definition():
-    from seqlift.train_sim import roc_auc
+    from seqlift.groundtruth.train import roc_auc
 
     rng = np.random.default_rng(5)
     y = rng.integers(0, 2, size=60)
@@ -185,9 +185,9 @@ def test_roc_auc_equals_the_pairwise_definition():
 
 
 def test_paper_architecture_and_a_short_training(tmp_path, motifs):
+    from seqlift.groundtruth.train import build_paper_model, save_model_h5, task_aurocs, train_paper_model
     from seqlift.model import load_model
-    from seqlift.onehot import one_hot
-    from seqlift.train_sim import build_paper_model, save_model_h5, task_aurocs, train_paper_model
+    from seqlift.sequences.onehot import one_hot
 
     paper = build_paper_model()
     assert paper.count_params() == 32503
@@ -235,9 +235,9 @@ def test_demo_data_is_consistent_and_small():
 def test_demo_model_reaches_its_recorded_auroc():
     import json
 
+    from seqlift.groundtruth.train import roc_auc
     from seqlift.model import load_model
-    from seqlift.onehot import one_hot
-    from seqlift.train_sim import roc_auc
+    from seqlift.sequences.onehot import one_hot
 
     seqs = read_fasta(DEMO / "sequences.fa")
     labels = read_labels(DEMO / "labels.tsv").set_index("name").loc[list(seqs)]

@@ -198,6 +198,17 @@ def test_simulate_and_train_sources_plan_their_data(tmp_path):
     assert len(labels) == 16 and (tmp_path / "out" / "data" / "genome.fa").stat().st_size > 0
 
 
+def test_the_commands_decide_what_the_regions_are_and_check_the_tasks(tmp_path):
+    """The workflow passes settings on: a FASTA named like anything goes to --regions, lists become 0,2."""
+    (tmp_path / "sequences.txt").write_bytes((DEMO / "sequences.fa").read_bytes())
+    config = _write(tmp_path / "fasta.yaml", _small_config(tmp_path, regions=str(tmp_path / "sequences.txt"),
+                                                           tasks=[0, 2], shards=1))
+    result = _snakemake(["-s", str(SNAKEFILE), "--configfile", str(config), "-n", "-p"], cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert f"report --model {DEMO / 'model.h5'} --regions {tmp_path / 'sequences.txt'} --genome" in out
+    assert "--task 0,2" in out and "--fasta" not in out and "--bed" not in out
+
+
 def test_bad_settings_stop_with_one_line(tmp_path):
     config = _write(tmp_path / "bad.yaml", _small_config(tmp_path, shards=0))
     result = subprocess.run([*SNAKEMAKE, "-s", str(SNAKEFILE), "--configfile", str(config), "-n"], cwd=tmp_path,

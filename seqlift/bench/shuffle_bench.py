@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from seqlift.shuffle import dinucleotide_shuffle
+from seqlift.sequences.shuffle import dinucleotide_shuffle
 
 LENGTH = 1000
 SHUFFLES = 10

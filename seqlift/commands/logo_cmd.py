@@ -1,55 +1,18 @@
 """``seqlift logo``: draw regions' contributions from a ``seqlift score`` output.
 
-Regions are picked by name (``--region``, BED column 4), by row of the score
-arrays (``--row``, 0-based: line ``row + 1`` of ``PREFIX.regions.bed``), or as
-the ``--top K`` regions of each task, ranked by how much the model's target
-moves from the references to the sequence (the ``target_deltas`` of the score
-file, which the contributions add up to). Each (region, task) becomes one
-figure drawn by :func:`seqlift.logo.region_figure`: actual contributions,
-with hypothetical contributions below, optionally zoomed into a window with
-an overview of the whole region above, and boxes over known motif instances.
-
-One figure goes to ``--out FILE.png`` (or ``.pdf``, ``.svg``); several go to
-``--out DIR`` with an ``index.tsv`` listing them.
+Regions are picked with ``--region`` (BED column 4), ``--row`` (0-based: line
+``row + 1`` of ``PREFIX.regions.bed``) or ``--top K`` (per task); the figures
+are drawn by :func:`seqlift.plots.scored_regions.draw_regions`. One figure
+goes to ``--out FILE.png`` (or ``.pdf``, ``.svg``); several go to ``--out DIR``
+with an ``index.tsv`` listing them.
 """
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import re
 import sys
-from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
 
 from seqlift.errors import SeqliftError
-
-log = logging.getLogger("seqlift")
-
-#: columns of ``index.tsv`` in directory output
-INDEX_COLUMNS = ("file", "task", "rank", "row", "input_row", "name", "chrom", "start", "end", "target_delta",
-                 "contribution_sum")
-
-
-@dataclass
-class Pick:
-    """One figure to draw: a row of the score arrays and a task.
-
-    Attributes
-    ----------
-    row : int
-        Row of the score arrays.
-    task : int
-        Target unit (a value of the score file's ``tasks``).
-    rank : int
-        1-based rank among the task's top regions (0 when picked by name or row).
-    """
-
-    row: int
-    task: int
-    rank: int = 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -98,227 +61,17 @@ def _score_path(text: str) -> str:
     raise SeqliftError(f"{text} does not exist (give PREFIX.h5 from seqlift score or seqlift merge)")
 
 
-def parse_tasks(text: str | None, available: list[int]) -> list[int]:
-    """The tasks asked for by ``--task``, checked against those the score file holds.
-
-    Parameters
-    ----------
-    text : str or None
-        ``None`` (the first task), ``"all"``, or comma-separated target units.
-    available : list of int
-        The score file's tasks.
-
-    Returns
-    -------
-    list of int
-    """
-    if text is None:
-        return available[:1]
-    if text.strip() == "all":
-        return list(available)
-    try:
-        tasks = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise SeqliftError(f"--task {text!r}: expected 'all' or comma-separated integers") from None
-    missing = [t for t in tasks if t not in available]
-    if missing or not tasks:
-        raise SeqliftError(f"--task {text}: the score file holds tasks {', '.join(map(str, available))}")
-    return tasks
-
-
-def parse_zoom(text: str | None, chrom: str, start: int, width: int) -> tuple[int, int] | None:
-    """A ``--zoom`` window as genome coordinates ``(a, b)`` of a window ``chrom:start`` of ``width`` bases.
-
-    Parameters
-    ----------
-    text : str or None
-        ``"A:B"`` (offsets within the window) or ``"CHROM:A-B"`` (genome).
-    chrom, start, width
-        The window.
-
-    Returns
-    -------
-    (int, int) or None
-        Half-open genome interval, inside the window.
-    """
-    if text is None:
-        return None
-    offsets = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text)
-    genome = re.fullmatch(r"\s*(\S+):(\d+)-(\d+)\s*", text.replace(",", ""))
-    if offsets:
-        a, b = start + int(offsets.group(1)), start + int(offsets.group(2))
-    elif genome:
-        if genome.group(1) != chrom:
-            raise SeqliftError(f"--zoom {text}: the window is on {chrom}, not {genome.group(1)}")
-        a, b = int(genome.group(2)), int(genome.group(3))
-    else:
-        raise SeqliftError(f"--zoom {text!r}: expected A:B (offsets in the window) or CHROM:A-B")
-    if not (start <= a < b <= start + width):
-        raise SeqliftError(f"--zoom {text}: must lie within the window {chrom}:{start}-{start + width} "
-                           f"(offsets 0:{width})")
-    return a, b
-
-
-def _read_instances(path: str) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, sep="\t", dtype={"name": str, "motif": str})
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise SeqliftError(f"cannot read instances {path}: {err}") from None
-    missing = [c for c in ("name", "start", "end") if c not in frame.columns]
-    if missing:
-        raise SeqliftError(f"{path}: missing column(s) {', '.join(missing)} (need name, start, end; motif optional)")
-    if "motif" not in frame.columns:
-        frame["motif"] = ""
-    return frame
-
-
-def _read_boxes_bed(path: str) -> pd.DataFrame:
-    """chrom, start, end, label of a BED file's intervals (header, track and comment lines skipped)."""
-    rows = []
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                fields = line.rstrip("\n").split("\t")
-                if not line.strip() or fields[0].startswith(("#", "track", "browser")):
-                    continue
-                if len(fields) < 3 or not (fields[1].isdigit() and fields[2].isdigit()):
-                    raise SeqliftError(f"{path}:{number}: expected chrom, start, end (tab-separated integers)")
-                rows.append((fields[0], int(fields[1]), int(fields[2]), fields[3] if len(fields) > 3 else ""))
-    except (OSError, UnicodeDecodeError) as err:
-        raise SeqliftError(f"cannot read boxes {path}: {err}") from None
-    return pd.DataFrame(rows, columns=["chrom", "start", "end", "label"])
-
-
-def _boxes_for(window: pd.Series, width: int, instances: pd.DataFrame | None, beds: pd.DataFrame | None) -> list:
-    from seqlift.logo import Box
-
-    boxes = []
-    start = int(window["start"])
-    if instances is not None and window["name"]:
-        hits = instances[instances["name"] == window["name"]]
-        boxes += [Box(start + int(s), start + int(e), str(m) if isinstance(m, str) else "")
-                  for s, e, m in zip(hits["start"], hits["end"], hits["motif"])]
-    if beds is not None:
-        hits = beds[(beds["chrom"] == window["chrom"]) & (beds["end"] > start) & (beds["start"] < start + width)]
-        boxes += [Box(int(s), int(e), label) for s, e, label in zip(hits["start"], hits["end"], hits["label"])]
-    return boxes
-
-
-def _label(window: pd.Series) -> str:
-    text = window["name"] or f"{window['chrom']}_{window['start']}_{window['end']}"
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text))[:80]
-
-
-def choose(windows: pd.DataFrame, target_deltas: np.ndarray, tasks_in_file: list[int], tasks: list[int],
-           regions: list[str], rows: list[int], top: int | None) -> list[Pick]:
-    """The (row, task) figures asked for, in order: named regions, rows, then each task's top K.
-
-    Parameters
-    ----------
-    windows : pandas.DataFrame
-        The score file's windows (one per array row).
-    target_deltas : numpy.ndarray
-        (T, N) target change per task and row.
-    tasks_in_file : list of int
-        The score file's tasks (the order of ``target_deltas``).
-    tasks : list of int
-        Tasks to draw.
-    regions : list of str
-        Region names.
-    rows : list of int
-        Array rows.
-    top : int or None
-        Regions per task by decreasing target change.
-
-    Returns
-    -------
-    list of Pick
-    """
-    n = len(windows)
-    picked: list[int] = []
-    names = windows["name"].to_numpy(dtype=object)
-    for name in regions:
-        hits = np.flatnonzero(names == name)
-        if len(hits) == 0:
-            raise SeqliftError(f"no region named {name!r} in the score file")
-        if len(hits) > 1:
-            raise SeqliftError(f"{len(hits)} regions are named {name!r} (rows {', '.join(map(str, hits[:5]))}); "
-                               "pick one with --row")
-        picked.append(int(hits[0]))
-    for row in rows:
-        if not 0 <= row < n:
-            raise SeqliftError(f"--row {row}: the score file has rows 0 to {n - 1}")
-        picked.append(int(row))
-    out = [Pick(row, task) for row in picked for task in tasks]
-    if top is not None:
-        if top < 1:
-            raise SeqliftError(f"--top {top}: must be at least 1")
-        for task in tasks:
-            values = target_deltas[tasks_in_file.index(task)]
-            order = np.argsort(-values, kind="stable")[:top]
-            out += [Pick(int(row), task, rank) for rank, row in enumerate(order, start=1)]
-    if not out:
-        raise SeqliftError("pick regions with --region, --row or --top")
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     """Draw the figures and write them; return 0."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from seqlift.logo import FORMATS, region_figure, save_figure
-    from seqlift.score_store import ScoreStore
+    from seqlift.plots.logo import FORMATS
+    from seqlift.plots.scored_regions import draw_regions
 
-    path = _score_path(args.scores)
-    instances = _read_instances(args.instances) if args.instances else None
-    beds = _read_boxes_bed(args.boxes) if args.boxes else None
-    suffix = os.path.splitext(args.out)[1].lower().lstrip(".")
-    single = suffix in FORMATS
-    with ScoreStore.open(path) as store:
-        if not store.complete:
-            raise SeqliftError(f"{path} is not complete")
-        tasks_in_file = store.tasks
-        tasks = parse_tasks(args.task, tasks_in_file)
-        windows = store.read_table("windows")
-        if len(windows) == 0:
-            raise SeqliftError(f"{path} holds no scored regions")
-        target_deltas = store.file["target_deltas"][:]
-        picks = choose(windows, target_deltas, tasks_in_file, tasks, args.region, args.row, args.top)
-        if single and len(picks) > 1:
-            raise SeqliftError(f"{len(picks)} figures asked for but --out {args.out} names one file; "
-                               "give a folder instead")
-        width = store.width
-        records = []
-        for pick in picks:
-            window = windows.iloc[pick.row]
-            t = tasks_in_file.index(pick.task)
-            contributions = store.file["contributions"][t, pick.row].astype(np.float64)
-            hypothetical = None if args.no_hypothetical else store.file["hypothetical"][t, pick.row]
-            start = int(window["start"])
-            zoom = parse_zoom(args.zoom, str(window["chrom"]), start, width)
-            delta = float(target_deltas[t, pick.row])
-            title = (f"{window['name'] or 'region'}  {window['chrom']}:{start}-{start + width}  task {pick.task}  "
-                     f"(row {pick.row}; target change {delta:.3g})")
-            fig = region_figure(contributions, hypothetical, start=start, zoom=zoom,
-                                boxes=_boxes_for(window, width, instances, beds), title=title,
-                                onehot=store.file["onehot"][pick.row])
-            if single:
-                target = args.out
-            else:
-                stem = f"task{pick.task}_" + (f"top{pick.rank:02d}_" if pick.rank else "") + _label(window)
-                target = os.path.join(args.out, f"{stem}.{args.format}")
-            save_figure(fig, target, dpi=args.dpi)
-            records.append({
-                "file": os.path.basename(target), "task": pick.task, "rank": pick.rank, "row": pick.row,
-                "input_row": int(window["row"]), "name": window["name"], "chrom": window["chrom"], "start": start,
-                "end": start + width, "target_delta": delta, "contribution_sum": float(contributions.sum()),
-            })
-            log.debug("wrote %s", target)
-    if single:
+    draw_regions(_score_path(args.scores), args.out, regions=args.region, rows=args.row, top=args.top,
+                 task=args.task, zoom=args.zoom, instances=args.instances, boxes=args.boxes,
+                 hypothetical=not args.no_hypothetical, file_format=args.format, dpi=args.dpi)
+    if os.path.splitext(args.out)[1].lower().lstrip(".") in FORMATS:
         print(args.out, file=sys.stdout)
-    else:
-        index = os.path.join(args.out, "index.tsv")
-        pd.DataFrame(records, columns=list(INDEX_COLUMNS)).to_csv(index, sep="\t", index=False, float_format="%.6g")
-        log.info("wrote %d figure(s) and %s", len(records), index)
     return 0

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``seqlift merge`` with parsed arguments; return 0."""
-    from seqlift.merge import merge_shards
+    from seqlift.scoring.merge import merge_shards
 
     result = merge_shards(list(args.shards), args.out, bigwig=args.bigwig)
     log.info("%s", result.summary())

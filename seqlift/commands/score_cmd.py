@@ -91,7 +91,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``seqlift score`` with parsed arguments; return 0."""
-    from seqlift.score import ScoreOptions, score
+    from seqlift.scoring.options import ScoreOptions
+    from seqlift.scoring.run import score
 
     options = ScoreOptions(
         regions=args.regions, model=args.model, out=args.out, genome=args.genome, shuffles=args.shuffles,

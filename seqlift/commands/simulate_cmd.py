@@ -5,6 +5,8 @@ import argparse
 import logging
 
 from seqlift.errors import SeqliftError
+from seqlift.groundtruth.motifs import background_text
+from seqlift.sequences.alphabet import PAPER_BACKGROUND
 
 log = logging.getLogger("seqlift")
 
@@ -41,7 +43,8 @@ def add_simulation_arguments(parser: argparse.ArgumentParser) -> None:
     add_motif_arguments(parser)
     parser.add_argument("--n-per-class", type=int, default=2000, help="sequences in each of the 4 classes (default 2000)")
     parser.add_argument("--length", type=int, default=200, help="sequence length in bp (default 200)")
-    parser.add_argument("--background", default="0.3,0.2,0.2,0.3", help="A,C,G,T probabilities (default 0.3,0.2,0.2,0.3)")
+    paper = background_text(PAPER_BACKGROUND)
+    parser.add_argument("--background", default=paper, help=f"A,C,G,T probabilities (default {paper})")
     parser.add_argument("--single-mean", type=float, default=2.0, help="Poisson mean of instance counts in one-motif classes (default 2)")
     parser.add_argument("--pair-mean", type=float, default=1.0, help="Poisson mean per motif in the two-motif class (default 1)")
     parser.add_argument("--min-count", type=int, default=1, help="smallest instance count (default 1)")
@@ -52,21 +55,15 @@ def add_simulation_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_two_motifs(args: argparse.Namespace) -> list:
     """The two motifs chosen by ``--motifs`` and ``--motif-names``."""
-    from seqlift.motifs import read_meme, select_motifs, shipped_motifs
+    from seqlift.groundtruth.motifs import shipped_motifs, two_motifs
 
-    path = args.motifs or shipped_motifs()
-    motifs = read_meme(path)
-    if args.motif_names:
-        return select_motifs(motifs, args.motif_names)
-    if len(motifs) < 2:
-        raise SeqliftError(f"{path}: the simulation needs 2 motifs, the file has {len(motifs)}")
-    return motifs[:2]
+    return two_motifs(args.motifs or shipped_motifs(), args.motif_names)
 
 
 def simulation_from_args(args: argparse.Namespace):
-    """Run :func:`seqlift.simulate.simulate` with the parsed options; returns (simulation, motifs)."""
-    from seqlift.motifs import parse_background
-    from seqlift.simulate import simulate
+    """Run :func:`seqlift.groundtruth.simulate.simulate` with the parsed options; returns (simulation, motifs)."""
+    from seqlift.groundtruth.motifs import parse_background
+    from seqlift.groundtruth.simulate import simulate
 
     motifs = load_two_motifs(args)
     sim = simulate(
@@ -105,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate and write the files; return 0."""
-    from seqlift.simulate import write_simulation
+    from seqlift.groundtruth.simulate import write_simulation
 
     sim, motifs = simulation_from_args(args)
     splits = [s.strip() for s in args.splits.split(",") if s.strip()]

@@ -38,9 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate, train, evaluate, save; return 0 (1 when below ``--min-auroc``)."""
-    from seqlift.onehot import one_hot
-    from seqlift.simulate import write_simulation
-    from seqlift.train_sim import describe_tasks, save_model_h5, task_aurocs, train_paper_model
+    from seqlift.groundtruth.simulate import write_simulation
+    from seqlift.groundtruth.train import (
+        describe_tasks,
+        save_model_h5,
+        task_aurocs,
+        train_paper_model,
+    )
+    from seqlift.sequences.onehot import one_hot
 
     sim, motifs = simulation_from_args(args)
     parts = {s: sim.subset(s) for s in ("train", "valid", "test")}

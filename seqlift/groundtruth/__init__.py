@@ -1,1 +1,1 @@
-"""The TAL1/GATA1 ground truth of the DeepLIFT paper: simulation, training, reports, Figure 5."""
+"""The TAL1/GATA1 ground truth of the DeepLIFT paper: motifs, simulation, the model, motif scanning, the report, Figure 5."""

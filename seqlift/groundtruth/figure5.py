@@ -26,8 +26,8 @@ This module holds the two steps of its own:
   model's answers and the training metrics.
 
 The statistics, shares, intervals, labels and Markdown come from
-:mod:`seqlift.report`; the paper's background and matrices from
-:mod:`seqlift.motifs`.
+:mod:`seqlift.groundtruth.report`; the paper's background and matrices from
+:mod:`seqlift.groundtruth.motifs`.
 """
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError
-from seqlift.motifs import PAPER_BACKGROUND, Motif, log_odds, read_meme, shipped_motifs
-from seqlift.report import (
+from seqlift.groundtruth.motifs import Motif, log_odds, read_meme, shipped_motifs
+from seqlift.groundtruth.report import (
     CLASSES,
     METHOD_LABELS,
     STRONG,
@@ -54,6 +54,7 @@ from seqlift.report import (
     strong_matches,
     summary_row,
 )
+from seqlift.sequences.alphabet import PAPER_BACKGROUND
 
 #: the methods, in table order (the report's)
 METHODS = tuple(METHOD_LABELS)
@@ -243,7 +244,7 @@ def window_ablation(
         logit of the sequence), ``delta`` (the ablation drop) and ``copies``
         (:func:`count_copies`).
     """
-    from seqlift.onehot import one_hot
+    from seqlift.sequences.onehot import one_hot
 
     sel = strong_matches(matches, cls="both").copy()
     if sel.empty:
@@ -290,7 +291,7 @@ def reference_logits(
         ``flat``: the logits of the flat reference; ``shuffles``: their mean over the
         shuffles of every sequence; ``sequences``: their median over the sequences.
     """
-    from seqlift.shuffle import dinucleotide_shuffle
+    from seqlift.sequences.shuffle import dinucleotide_shuffle
 
     length = x_both.shape[1]
     flat = np.tile(np.asarray(background, dtype=np.float32), (1, length, 1))
@@ -329,7 +330,8 @@ def read_simulated_sequences(fasta: str | Path, labels: str | Path) -> RunSequen
     -------
     RunSequences
     """
-    from seqlift.simulate import read_fasta, read_labels
+    from seqlift.genome.fasta import read_fasta
+    from seqlift.groundtruth.simulate import read_labels
 
     sequences = read_fasta(fasta)
     table = read_labels(labels)
@@ -354,7 +356,7 @@ def read_paper_sequences(simdata: str | Path, test_names: str | Path | None = No
     -------
     RunSequences
     """
-    from seqlift.simulate import read_paper_simdata
+    from seqlift.groundtruth.simulate import read_paper_simdata
 
     sim = read_paper_simdata(simdata, test_names).subset("test")
     both = [n for n, positive in zip(sim.names, sim.labels[:, 0] == 1) if positive]
@@ -381,7 +383,7 @@ def model_answers(model: object, split: RunSequences, matches: pd.DataFrame) -> 
         (:func:`positional_length`) and the reference logits
         (:func:`reference_logits`).
     """
-    from seqlift.onehot import one_hot
+    from seqlift.sequences.onehot import one_hot
 
     lengths = {len(s) for s in split.sequences.values()}
     if len(lengths) != 1:
@@ -921,7 +923,7 @@ def expected_log_odds(probs: np.ndarray, background: Sequence[float] = PAPER_BAC
     probs : numpy.ndarray
         (W, 4) probabilities.
     background : sequence of 4 floats
-        Background of the log-odds (:func:`seqlift.motifs.log_odds`).
+        Background of the log-odds (:func:`seqlift.groundtruth.motifs.log_odds`).
 
     Returns
     -------

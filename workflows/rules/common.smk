@@ -3,6 +3,11 @@
 # The settings are the shipped config.yaml with the run's config laid over it
 # key by key, so a config given to the workflow (with --configfile, --config,
 # or `config:` of a `module` statement) only needs the keys it changes.
+#
+# What seqlift decides, seqlift decides: the workflow passes the settings on and
+# the commands check them (task lists by `seqlift.inputs.parse_tasks`; whether
+# `regions` is a BED file or a FASTA of sequences by its content, through
+# `seqlift.inputs.input_kind`), so this file needs no seqlift of its own.
 
 import ast
 import os
@@ -14,7 +19,6 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 SOURCES = ("files", "simulate", "train")
-FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
 RESOURCE_KINDS = ("data", "score", "merge", "report", "logos", "modisco")
 
 
@@ -34,18 +38,23 @@ def settings_error(message: str) -> None:
     raise WorkflowError(f"seqlift workflow config: {message}")
 
 
-def task_list(value, key: str) -> str:
-    """A task setting (``all``, an int, a list or ``"0,2"``) as a ``--task`` argument."""
-    if value is None or str(value).strip() == "all":
+def task_option(value) -> str:
+    """A task setting (``all``, a number, a list or ``"0,2"``) as the value of a ``--task`` option.
+
+    Only written out (a list joined with commas): the seqlift command checks it.
+    """
+    if value is None:
         return "all"
-    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-    try:
-        tasks = [int(str(t).strip()) for t in items if str(t).strip()]
-    except ValueError:
-        settings_error(f"{key}: expected 'all' or a list of task numbers, got {value!r}")
-    if not tasks or any(t < 0 for t in tasks):
-        settings_error(f"{key}: expected 'all' or a list of task numbers (0 or more), got {value!r}")
-    return ",".join(map(str, tasks))
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return quoted(",".join(str(item) for item in items))
+
+
+def modisco_tasks(value) -> list:
+    """`modisco: tasks`: the task numbers modisco runs on, one job (and one output folder) each."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if not items or any(isinstance(t, bool) or not isinstance(t, int) or t < 0 for t in items):
+        settings_error(f"modisco: tasks: give a list of task numbers (modisco runs once per task), got {value!r}")
+    return list(items)
 
 
 def positive(value, key: str) -> int:
@@ -53,11 +62,6 @@ def positive(value, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         settings_error(f"{key}: expected a positive integer, got {value!r}")
     return value
-
-
-def is_fasta(path: str) -> bool:
-    """Whether a regions file is a FASTA of sequences (by its name)."""
-    return str(path).lower().endswith(FASTA_SUFFIXES)
 
 
 def npz_window(path: str) -> int:
@@ -89,7 +93,6 @@ if S.get("source") not in SOURCES:
     settings_error(f"source: expected one of {', '.join(SOURCES)}, got {S.get('source')!r}")
 SHARDS = positive(S.get("shards"), "shards")
 positive(S.get("shuffles"), "shuffles")
-TASKS = task_list(S.get("tasks"), "tasks")
 for _kind in RESOURCE_KINDS:
     _r = S.get("resources", {}).get(_kind)
     if not isinstance(_r, dict):
@@ -112,8 +115,6 @@ GENOME = f"{DATA}/genome.fa" if SIMULATED else S.get("genome")
 for _key, _value in (("model", MODEL), ("regions", REGIONS)):
     if not _value:
         settings_error(f"{_key}: not set")
-if not GENOME and not is_fasta(REGIONS):
-    settings_error(f"genome: not set, but regions {REGIONS} is not a FASTA (.fa, .fasta): BED regions need a genome")
 
 REPORT = S.get("report") or {}
 LOGO = S.get("logos") or {}
@@ -128,10 +129,7 @@ MODISCO_MOTIFS = f"{DATA}/motifs.meme" if SIMULATED else MODISCO.get("motifs")
 if REPORT_ENABLED and not LABELS:
     settings_error("report: labels: not set (the ground-truth report needs simulated data; "
                    "set report: enabled: false for your own data)")
-MODISCO_TASKS = [int(t) for t in task_list(MODISCO.get("tasks", [0]), "modisco: tasks").split(",")] \
-    if MODISCO_ENABLED else []
-if MODISCO_ENABLED and not MODISCO_TASKS:
-    settings_error("modisco: tasks: give a list of tasks (modisco runs once per task)")
+MODISCO_TASKS = modisco_tasks(MODISCO.get("tasks", [0])) if MODISCO_ENABLED else []
 
 
 def resources_of(kind: str) -> dict:
@@ -150,12 +148,12 @@ def score_options() -> str:
     options = [
         f"--shuffles {int(S['shuffles'])}",
         f"--method {quoted(S['method'])}",
-        f"--task {TASKS}",
+        f"--task {task_option(S.get('tasks'))}",
         f"--seed {int(S['seed'])}",
         f"--off-chrom {quoted(S['off_chrom'])}",
         f"--revcomp {quoted(S['revcomp'])}",
     ]
-    if GENOME and not is_fasta(REGIONS):
+    if GENOME:  # used for BED regions; seqlift score tells them from a FASTA by content
         options.append(f"--genome {quoted(GENOME)}")
     if S.get("width"):
         options.append(f"--width {positive(S['width'], 'width')}")
@@ -171,7 +169,7 @@ def score_options() -> str:
 def score_inputs(wildcards) -> dict:
     """The files a score job reads."""
     inputs = {"regions": REGIONS, "model": MODEL}
-    if GENOME and not is_fasta(REGIONS):
+    if GENOME:
         inputs["genome"] = GENOME
     return inputs
 

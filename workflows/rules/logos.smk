@@ -22,7 +22,7 @@ rule logos:
         directory(f"{OUT}/logos"),
     params:
         top=positive(LOGO.get("top", 3), "logos: top"),
-        tasks=task_list(LOGO.get("tasks", "all"), "logos: tasks"),
+        tasks=task_option(LOGO.get("tasks", "all")),
         format=LOGO.get("format") or "png",
         boxes=logo_boxes,
         extra=LOGO.get("extra") or "",

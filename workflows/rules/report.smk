@@ -4,7 +4,7 @@
 def report_inputs(wildcards) -> dict:
     """The files `seqlift report` reads."""
     inputs = {"model": MODEL, "regions": REGIONS, "labels": LABELS}
-    if not is_fasta(REGIONS):
+    if GENOME:
         inputs["genome"] = GENOME
     if TRUTH:
         inputs["truth"] = TRUTH
@@ -14,10 +14,10 @@ def report_inputs(wildcards) -> dict:
 
 
 def report_sequences(wildcards, input) -> str:
-    """`--fasta` or `--bed --genome` options of the sequences."""
-    if is_fasta(input.regions):
-        return f"--fasta {quoted(input.regions)}"
-    return f"--bed {quoted(input.regions)} --genome {quoted(input.genome)}"
+    """`--regions` (BED or FASTA: seqlift report tells them apart by content) and `--genome` when given."""
+    if "genome" in input.keys():
+        return f"--regions {quoted(input.regions)} --genome {quoted(input.genome)}"
+    return f"--regions {quoted(input.regions)}"
 
 
 def report_optional(wildcards, input) -> str:

@@ -1,6 +1,6 @@
 """The files of a score run, derived from its HDF5 file, and written atomically.
 
-From a complete :class:`~seqlift.score_store.ScoreStore` (``PREFIX.h5`` in
+From a complete :class:`~seqlift.scoring.store.ScoreStore` (``PREFIX.h5`` in
 the making) :func:`write_outputs` writes:
 
 ``PREFIX.ohe.npz``
@@ -15,7 +15,7 @@ the making) :func:`write_outputs` writes:
     The scored windows, row ``i`` for array row ``i``, as narrowPeak:
     chrom, start, end, name (``.`` when none), score 0, strand, signalValue
     -1, pValue -1, qValue -1 and the summit: the offset of the window's centre
-    (the region's summit or midpoint, see :func:`seqlift.regions.resize`).
+    (the region's summit or midpoint, see :func:`seqlift.genome.regions.resize`).
     A padded window (``--off-chrom pad``) is clipped to its contig here, and
     its summit offset counted from the clipped start; the HDF5 file keeps the
     unclipped window.
@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError
-from seqlift.score_store import ScoreStore
+from seqlift.scoring.store import ScoreStore
 
 __all__ = [
     "PARTIAL_SUFFIX",

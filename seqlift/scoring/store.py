@@ -4,7 +4,7 @@ A run writes ``PREFIX.h5.partial`` chunk by chunk (every dataset that grows
 with the number of regions is resizable, chunked and gzip-compressed, so
 memory does not grow with the input) and renames it to ``PREFIX.h5`` once
 every chunk is in and the derived outputs are written. The same file is the
-record :func:`seqlift.score.score` resumes from and the input of
+record :func:`seqlift.scoring.run.score` resumes from and the input of
 ``seqlift merge``. Any HDF5 reader opens it (only the built-in ``gzip`` and
 ``shuffle`` filters are used).
 
@@ -56,7 +56,7 @@ window. Strings are variable-length UTF-8.
 
 Root attributes: ``format`` (``"seqlift-score"``), ``format_version`` (1),
 ``parameters`` (JSON: the run's parameters, see
-:func:`seqlift.score.score`), ``seed``, ``versions`` (JSON: seqlift,
+:func:`seqlift.scoring.run.score`), ``seed``, ``versions`` (JSON: seqlift,
 Python and the libraries that compute the scores), ``complete`` (every chunk
 is in), ``next_row`` (the input row the next chunk starts at),
 ``row_start`` / ``row_stop`` (the input rows this file covers: all of them,

@@ -24,22 +24,19 @@ one-line message ``path:line: what is wrong``.
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from seqlift.errors import SeqliftError, check_positive_int, read_head
+from seqlift.errors import SeqliftError
+from seqlift.inputs import check_positive_int, is_gzip, open_text
 
 __all__ = ["Region", "read_bed", "iter_bed", "chunked", "resize", "STRANDS"]
 
 #: strand values accepted in column 6
 STRANDS = ("+", "-", ".")
-
-#: first bytes of every gzip (and bgzip) file
-_GZIP_MAGIC = b"\x1f\x8b"
 
 #: first words of header lines that carry no region
 _HEADER_WORDS = ("track", "browser")
@@ -198,18 +195,6 @@ def _parse_line(text: str, source: str, line: int) -> Region | None:
     return Region(chrom, start, end, name, strand, summit, line)
 
 
-def _is_gzip(path: str | os.PathLike) -> bool:
-    """Whether the file at ``path`` is gzip-compressed; errors name the path."""
-    return read_head(path, 2, "BED") == _GZIP_MAGIC
-
-
-def _open_text(path: str | os.PathLike, compressed: bool) -> io.TextIOBase:
-    """Open a (possibly gzip'd) text file; undecodable bytes become U+FFFD."""
-    if compressed:
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
-
-
 def iter_bed(path: str | os.PathLike) -> Iterator[Region]:
     """Stream the regions of a BED file one at a time.
 
@@ -231,14 +216,14 @@ def iter_bed(path: str | os.PathLike) -> Iterator[Region]:
         If the file is missing or unreadable (at call time), or when a
         malformed line is reached (``path:line: what is wrong``).
     """
-    compressed = _is_gzip(path)
+    compressed = is_gzip(path, "BED")
     return _iter_regions(path, compressed)
 
 
 def _iter_regions(path: str | os.PathLike, compressed: bool) -> Iterator[Region]:
     source = os.fspath(path)
     line = 0
-    with _open_text(path, compressed) as handle:
+    with open_text(path, compressed) as handle:
         try:
             for line, text in enumerate(handle, start=1):
                 region = _parse_line(text.rstrip("\r\n"), source, line)

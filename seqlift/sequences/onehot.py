@@ -24,11 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from seqlift.errors import SeqliftError
+from seqlift.sequences.alphabet import ALPHABET
 
-__all__ = ["ALPHABET", "one_hot", "decode", "reverse_complement"]
-
-#: column order of the one-hot encoding
-ALPHABET = "ACGT"
+__all__ = ["one_hot", "decode", "reverse_complement"]
 
 #: byte value -> its one-hot row: A/a, C/c, G/g, T/t get a 1 in their column,
 #: every other byte (N, IUPAC codes, anything else) an all-zero row

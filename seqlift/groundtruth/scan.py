@@ -18,7 +18,7 @@ match; :func:`window_sums` adds per-position scores over each match's window;
 Examples
 --------
 >>> import numpy as np
->>> from seqlift.onehot import one_hot
+>>> from seqlift.sequences.onehot import one_hot
 >>> x = one_hot(["AACGTA"])
 >>> m = np.log(np.array([[0.97, 0.01, 0.01, 0.01], [0.01, 0.97, 0.01, 0.01]]) / 0.25)
 >>> scan(x, m).argmax()
@@ -33,7 +33,8 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from seqlift.errors import SeqliftError
-from seqlift.motifs import PAPER_BACKGROUND, PAPER_PSEUDOCOUNT, Motif, log_odds
+from seqlift.groundtruth.motifs import PAPER_PSEUDOCOUNT, Motif, log_odds
+from seqlift.sequences.alphabet import PAPER_BACKGROUND
 
 MATCH_COLUMNS = ("seq", "name", "motif", "rank", "start", "end", "strand", "log_odds")
 
@@ -46,7 +47,7 @@ def scan(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     x : numpy.ndarray
         (N, L, 4) one-hot sequences (A, C, G, T); an all-zero row (N) adds 0.
     matrix : numpy.ndarray
-        (W, 4) scores, e.g. from :func:`seqlift.motifs.log_odds`.
+        (W, 4) scores, e.g. from :func:`seqlift.groundtruth.motifs.log_odds`.
 
     Returns
     -------
@@ -91,6 +92,8 @@ def scan_strands(x: np.ndarray, matrix: np.ndarray, both_strands: bool = False) 
     fwd = scan(x, matrix)
     if not both_strands:
         return fwd, np.full(fwd.shape, "+", dtype="<U1")
+    # the other strand's matrix as a reversed view, not reverse_complement's contiguous copy: einsum sums
+    # in memory order, and the view keeps the log-odds bit for bit what they have always been
     rev = scan(x, np.asarray(matrix)[::-1, ::-1])
     return np.maximum(fwd, rev), np.where(rev > fwd, "-", "+")
 
@@ -175,13 +178,13 @@ def find_matches(
     x : numpy.ndarray
         (N, L, 4) one-hot sequences.
     motifs : sequence of Motif
-        Motifs to scan; each is scored with :func:`seqlift.motifs.log_odds`.
+        Motifs to scan; each is scored with :func:`seqlift.groundtruth.motifs.log_odds`.
     names : sequence of str, optional
         Sequence names (default ``"0"``, ``"1"``, ...).
     k : int
         Matches kept per sequence and motif (before ``min_log_odds``).
     background, pseudocount
-        Passed to :func:`seqlift.motifs.log_odds`.
+        Passed to :func:`seqlift.groundtruth.motifs.log_odds`.
     both_strands : bool
         Scan both strands (default forward only, as the paper).
     clip : bool

@@ -30,15 +30,13 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from seqlift.errors import SeqliftError
+from seqlift.sequences.alphabet import ALPHABET, PAPER_BACKGROUND
+from seqlift.sequences.onehot import reverse_complement
 
-#: letters of the alphabet, in the column order of every matrix
-ALPHABET = "ACGT"
-#: the paper's background composition (A, C, G, T), also its flat reference
-PAPER_BACKGROUND = (0.3, 0.2, 0.2, 0.3)
 #: pseudocount used by the paper's notebook to smooth matrices before taking logs
 PAPER_PSEUDOCOUNT = 0.001
 #: folder of the motif files shipped with the repository
-MOTIF_DIR = Path(__file__).resolve().parent.parent / "data" / "motifs"
+MOTIF_DIR = Path(__file__).resolve().parents[2] / "data" / "motifs"
 
 
 @dataclass
@@ -94,7 +92,7 @@ class Motif:
 
     def reverse_complement(self) -> "Motif":
         """The motif read on the other strand (rows reversed, A<->T, C<->G)."""
-        return Motif(f"{self.name}_rc", self.probs[::-1, ::-1].copy(), self.alt_name, self.nsites, self.url)
+        return Motif(f"{self.name}_rc", reverse_complement(self.probs), self.alt_name, self.nsites, self.url)
 
 
 def log_odds(
@@ -163,6 +161,11 @@ def parse_background(text: str) -> tuple[float, float, float, float]:
         raise SeqliftError(f"background {text!r}: expected 4 numbers for A,C,G,T")
     bg = _background(values)
     return (float(bg[0]), float(bg[1]), float(bg[2]), float(bg[3]))
+
+
+def background_text(background: Sequence[float]) -> str:
+    """A background written as :func:`parse_background` reads it, e.g. ``"0.3,0.2,0.2,0.3"``."""
+    return ",".join(f"{value:g}" for value in background)
 
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -375,6 +378,31 @@ def select_motifs(motifs: Sequence[Motif], names: Sequence[str] | None) -> list[
             raise SeqliftError(f"motif name {want!r} is ambiguous ({len(hits)} motifs)")
         chosen.append(hits[0])
     return chosen
+
+
+def two_motifs(path: str | os.PathLike, names: Sequence[str] | None = None) -> list[Motif]:
+    """The two motifs of a simulation or a report: first = task 1, second = task 2.
+
+    Parameters
+    ----------
+    path : str or path
+        MEME minimal format file.
+    names : sequence of 2 str, optional
+        The two motifs' names or alt names (see :func:`select_motifs`);
+        default: the file's first two motifs.
+
+    Raises
+    ------
+    SeqliftError
+        When the file cannot be read, a name matches no motif or several, or
+        the file has fewer than two motifs.
+    """
+    motifs = read_meme(path)
+    if names is not None:
+        return select_motifs(motifs, names)
+    if len(motifs) < 2:
+        raise SeqliftError(f"{path}: two motifs are needed (task 1 and task 2), the file has {len(motifs)}")
+    return motifs[:2]
 
 
 def shipped_motifs(filename: str = "jaspar2024_gata1_tal1.meme") -> Path:

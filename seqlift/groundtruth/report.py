@@ -1,10 +1,10 @@
 """Judge contribution scores against the simulation's ground truth (Figure 5).
 
-Input: motif matches (:func:`seqlift.scan.find_matches`), the class of each
+Input: motif matches (:func:`seqlift.groundtruth.scan.find_matches`), the class of each
 sequence (from its labels), and per-position scores for each method,
 ``scores[method]`` of shape (T, N, L) (contributions summed over A, C, G, T).
 A match's score on a task is the sum of the per-position scores over its
-window (:func:`seqlift.scan.window_sums`).
+window (:func:`seqlift.groundtruth.scan.window_sums`).
 
 Statistics, per method (:func:`summarise`):
 
@@ -43,7 +43,7 @@ import pandas as pd
 
 from seqlift.engine.methods import METHODS
 from seqlift.errors import SeqliftError
-from seqlift.scan import window_sums
+from seqlift.groundtruth.scan import window_sums
 
 #: display names of the methods compared (keys are the report's method names): each engine
 #: method's label (:data:`seqlift.engine.methods.METHODS`), and the report's shuffled genomics default
@@ -210,7 +210,7 @@ def match_table(
     Parameters
     ----------
     matches : pandas.DataFrame
-        From :func:`seqlift.scan.find_matches` (columns seq, start, end, ...),
+        From :func:`seqlift.groundtruth.scan.find_matches` (columns seq, start, end, ...),
         optionally with ``overlaps_true`` / ``equals_true``.
     classes : numpy.ndarray
         (N,) class key of every sequence (:func:`sequence_classes`).
@@ -355,7 +355,6 @@ def summarise(
     if len(motif_names) != 2:
         raise SeqliftError("summarise needs the two motif names")
     methods = list(methods) if methods is not None else _methods_of(table)
-    own_task = {motif_names[0]: 1, motif_names[1]: 2}
     other_task = {motif_names[0]: 2, motif_names[1]: 1}
     single_class = {motif_names[0]: "first_only", motif_names[1]: "second_only"}
     rows = []
@@ -647,8 +646,8 @@ def build_report(
     Parameters
     ----------
     matches : pandas.DataFrame
-        Matches of both motifs in all sequences (:func:`seqlift.scan.find_matches`,
-        optionally :func:`seqlift.scan.annotate_truth`).
+        Matches of both motifs in all sequences (:func:`seqlift.groundtruth.scan.find_matches`,
+        optionally :func:`seqlift.groundtruth.scan.annotate_truth`).
     labels : numpy.ndarray
         (N, 3) labels of the sequences (both, first, second present).
     scores : mapping of str to numpy.ndarray

@@ -96,6 +96,7 @@ import numpy as np
 from numba import njit
 
 from seqlift.errors import SeqliftError
+from seqlift.inputs import check_positive_int
 
 __all__ = ["dinucleotide_shuffle", "one_hot_to_codes"]
 
@@ -416,9 +417,7 @@ def dinucleotide_shuffle(x: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     >>> dinucleotide_shuffle(x, 3, seed=1).shape
     (3, 6, 4)
     """
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise SeqliftError(f"the number of shuffles must be a positive integer, not {n!r}")
-    n = int(n)
+    n = check_positive_int(n, "the number of shuffles")
     seed_key = _seed_key(seed)
     x = np.asarray(x)
     single = x.ndim == 2

@@ -16,7 +16,7 @@ released format (``sequences.simdata.gz`` and ``test.txt.gz``).
 Examples
 --------
 >>> import numpy as np
->>> from seqlift.motifs import Motif
+>>> from seqlift.groundtruth.motifs import Motif
 >>> a = Motif("A", np.eye(4)[[0, 0, 0, 0]])
 >>> b = Motif("B", np.eye(4)[[2, 2, 2, 2]])
 >>> sim = simulate([a, b], n_per_class=5, length=30, seed=1)
@@ -25,7 +25,6 @@ Examples
 """
 from __future__ import annotations
 
-import gzip
 import math
 import os
 import re
@@ -37,7 +36,9 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError
-from seqlift.motifs import ALPHABET, PAPER_BACKGROUND, Motif, write_meme
+from seqlift.groundtruth.motifs import Motif, write_meme
+from seqlift.inputs import is_gzip, open_text
+from seqlift.sequences.alphabet import ALPHABET, PAPER_BACKGROUND
 
 #: column names of the labels TSV after ``name``, ``class``
 TASK_COLUMNS = ("task0", "task1", "task2")
@@ -409,37 +410,6 @@ def write_fasta(records: Iterable[tuple[str, str]], path: str | os.PathLike, wid
                 out.write(seq + "\n")
 
 
-def read_fasta(path: str | os.PathLike) -> dict[str, str]:
-    """Read a (possibly gzipped) FASTA into an ordered name -> sequence dict.
-
-    The name is the first word of the header line; letters are upper-cased.
-    """
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    records: dict[str, list[str]] = {}
-    name = None
-    try:
-        with opener(path, "rt") as handle:
-            for lineno, line in enumerate(handle, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                if line.startswith(">"):
-                    name = line[1:].split()[0] if line[1:].split() else ""
-                    if not name:
-                        raise SeqliftError(f"{path}, line {lineno}: FASTA header without a name")
-                    if name in records:
-                        raise SeqliftError(f"{path}, line {lineno}: duplicate sequence name {name!r}")
-                    records[name] = []
-                elif name is None:
-                    raise SeqliftError(f"{path}, line {lineno}: sequence before the first '>' header")
-                else:
-                    records[name].append(line.upper())
-    except OSError as err:
-        raise SeqliftError(f"cannot read FASTA {path}: {err.strerror or err}") from None
-    return {k: "".join(v) for k, v in records.items()}
-
-
 def read_labels(path: str | os.PathLike) -> pd.DataFrame:
     """Read a labels TSV (name, class, task0, task1, task2, split).
 
@@ -455,15 +425,24 @@ def read_labels(path: str | os.PathLike) -> pd.DataFrame:
     return frame
 
 
-def read_instances(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a ground-truth TSV of inserted instances (name, motif, start, end, strand, site)."""
+def read_instances(path: str | os.PathLike, require_motif: bool = True) -> pd.DataFrame:
+    """Read a TSV of motif instances (name, motif, start, end[, strand, site]), e.g. a simulation's ground truth.
+
+    ``start`` and ``end`` are 0-based offsets within the named sequence,
+    ``end`` excluded. A missing ``strand`` column means ``+``; with
+    ``require_motif=False`` (instances to box in a figure) a missing ``motif``
+    column is filled with ``""``.
+    """
+    required = ("name", "motif", "start", "end") if require_motif else ("name", "start", "end")
     try:
         frame = pd.read_csv(path, sep="\t", dtype={"name": str, "motif": str, "strand": str, "site": str})
-    except (OSError, pd.errors.ParserError) as err:
-        raise SeqliftError(f"cannot read ground truth {path}: {err}") from None
-    missing = [c for c in ("name", "motif", "start", "end") if c not in frame.columns]
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise SeqliftError(f"cannot read instances {path}: {err}") from None
+    missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise SeqliftError(f"ground truth {path}: missing column(s) {', '.join(missing)}")
+        raise SeqliftError(f"instances {path}: missing column(s) {', '.join(missing)} (needs {', '.join(required)})")
+    if "motif" not in frame.columns:
+        frame["motif"] = ""
     if "strand" not in frame.columns:
         frame["strand"] = "+"
     return frame
@@ -537,11 +516,11 @@ def read_paper_simdata(
         unless the file names others.
     """
     path = Path(simdata)
-    opener = gzip.open if path.suffix == ".gz" else open
+    compressed = is_gzip(path, "simdata")
     names, seqs, labels, records = [], [], [], []
     motif_order: list[str] = []
     try:
-        with opener(path, "rt") as handle:
+        with open_text(path, compressed) as handle:
             header = handle.readline().rstrip("\n").split("\t")
             if header[:2] != ["seqName", "sequence"] or len(header) < 6:
                 raise SeqliftError(f"{path}: not a simdata file (header {header[:3]})")
@@ -566,9 +545,9 @@ def read_paper_simdata(
     split = np.full(len(names), "test", dtype=object)
     if test_names is not None:
         tpath = Path(test_names)
-        topen = gzip.open if tpath.suffix == ".gz" else open
+        compressed = is_gzip(tpath, "test names")
         try:
-            with topen(tpath, "rt") as handle:
+            with open_text(tpath, compressed) as handle:
                 wanted = {line.strip() for line in handle if line.strip()}
         except OSError as err:
             raise SeqliftError(f"cannot read {tpath}: {err.strerror or err}") from None

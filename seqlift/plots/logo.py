@@ -24,7 +24,7 @@ drawing many logos in a batch job does not accumulate open figures.
 Examples
 --------
 >>> import numpy as np
->>> from seqlift.logo import region_figure, save_figure
+>>> from seqlift.plots.logo import region_figure, save_figure
 >>> x = np.eye(4, dtype=np.float32)[np.arange(40) % 4]
 >>> fig = region_figure(np.full((40, 4), 0.1), hypothetical=np.full((40, 4), 0.1), start=1000, onehot=x)
 >>> len(fig.axes)
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,13 +42,13 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError
+from seqlift.sequences.alphabet import ALPHABET
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
-    "BASES",
     "BASE_COLOURS",
     "Box",
     "box_colour",
@@ -61,8 +61,6 @@ __all__ = [
     "FORMATS",
 ]
 
-#: column order of every (L, 4) array
-BASES = "ACGT"
 #: letter colours: A green, C blue, G orange, T red
 BASE_COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7A41D", "T": "#D62839"}
 #: file formats :func:`save_figure` writes, by suffix
@@ -124,7 +122,7 @@ def values_frame(values: np.ndarray, start: int = 0) -> pd.DataFrame:
     Parameters
     ----------
     values : numpy.ndarray
-        (L, 4) per-base values, columns in :data:`BASES` order. NaN is drawn as 0.
+        (L, 4) per-base values, columns in :data:`~seqlift.sequences.alphabet.ALPHABET` order. NaN is drawn as 0.
     start : int
         Coordinate of row 0.
 
@@ -133,7 +131,7 @@ def values_frame(values: np.ndarray, start: int = 0) -> pd.DataFrame:
     pandas.DataFrame
     """
     array = np.nan_to_num(_check_values(values, "values"))
-    return pd.DataFrame(array, columns=list(BASES), index=pd.RangeIndex(start, start + array.shape[0], name="pos"))
+    return pd.DataFrame(array, columns=list(ALPHABET), index=pd.RangeIndex(start, start + array.shape[0], name="pos"))
 
 
 def box_colour(label: str) -> str:
@@ -173,7 +171,7 @@ def _limits(values: np.ndarray) -> tuple[float, float]:
     return bottom - 0.08 * span, top + 0.08 * span
 
 
-def _draw_letters(ax: Axes, values: np.ndarray, start: int) -> int:
+def _draw_letters(ax: Axes, values: np.ndarray, start: int, colours: Mapping[str, str] = BASE_COLOURS) -> int:
     """Stack each position's letters with logomaker's :class:`logomaker.Glyph`; return how many were drawn.
 
     The stacking is logomaker's ``big_on_top`` order: at each position the
@@ -197,10 +195,10 @@ def _draw_letters(ax: Axes, values: np.ndarray, start: int) -> int:
         for k in order:
             height = abs(float(position[k]))
             if height > threshold:
-                letter = BASES[k]
+                letter = ALPHABET[k]
                 # a Glyph given an Axes adds its letter to it
                 logomaker.Glyph(start + row, letter, floor=floor, ceiling=floor + height, ax=ax,
-                                color=BASE_COLOURS[letter], font_name=_FONT, flip=False, zorder=2)
+                                color=colours[letter], font_name=_FONT, flip=False, zorder=2)
                 drawn += 1
             floor += height
     return drawn
@@ -215,6 +213,7 @@ def draw_logo(
     title: str | None = None,
     ylabel: str = "contribution",
     ylim: tuple[float, float] | None = None,
+    colours: Mapping[str, str] | None = None,
 ) -> Axes:
     """Draw (L, 4) per-base values as a logo.
 
@@ -238,6 +237,9 @@ def draw_logo(
         Y-axis label.
     ylim : (float, float), optional
         Y limits; by default they cover the stacked letters of the window.
+    colours : mapping, optional
+        Letter colours by base (``{"A": ..., "C": ..., "G": ..., "T": ...}``);
+        :data:`BASE_COLOURS` by default.
 
     Returns
     -------
@@ -254,7 +256,7 @@ def draw_logo(
     shown = array[i:j]
     if ax is None:
         ax = _new_figure(j - i, 1).add_subplot()
-    _draw_letters(ax, shown, start + i)
+    _draw_letters(ax, shown, start + i, BASE_COLOURS if colours is None else colours)
     ax.axhline(0.0, color="black", linewidth=0.6, zorder=3)
     low, high = ylim if ylim is not None else _limits(shown)
     ax.set_ylim(low, high)

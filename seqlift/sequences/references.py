@@ -42,7 +42,9 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 
 from seqlift.errors import SeqliftError
-from seqlift.shuffle import dinucleotide_shuffle
+from seqlift.inputs import check_positive_int
+from seqlift.sequences.alphabet import PAPER_BACKGROUND
+from seqlift.sequences.shuffle import dinucleotide_shuffle
 
 __all__ = [
     "ReferenceGenerator",
@@ -61,10 +63,6 @@ ReferenceGenerator = Callable[[np.ndarray, int], np.ndarray]
 #: what a user may pass as references: S shuffles, an array, or a generator
 References = Union[int, np.ndarray, ReferenceGenerator]
 
-#: the default background of :func:`flat`: A, C, G, T in a typical genome
-DEFAULT_FREQUENCIES = (0.3, 0.2, 0.2, 0.3)
-
-
 def _check_inputs(x: Any) -> np.ndarray:
     """``x`` as an array of shape (N, L, 4), or a SeqliftError."""
     x = np.asarray(x)
@@ -73,12 +71,6 @@ def _check_inputs(x: Any) -> np.ndarray:
     if x.dtype.kind not in "biuf":
         raise SeqliftError(f"inputs must be numeric, not dtype {x.dtype}")
     return x
-
-
-def _check_count(value: Any, what: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise SeqliftError(f"{what} must be a positive integer, not {value!r}")
-    return int(value)
 
 
 def _check_reference_array(array: Any, what: str) -> np.ndarray:
@@ -99,7 +91,7 @@ class _Shuffled:
     """``n`` uniform dinucleotide shuffles of each sequence."""
 
     def __init__(self, n: int) -> None:
-        self.n = _check_count(n, "the number of shuffled references")
+        self.n = check_positive_int(n, "the number of shuffled references")
 
     def __call__(self, x: np.ndarray, seed: int) -> np.ndarray:
         shuffles = dinucleotide_shuffle(_check_inputs(x), self.n, seed=seed)
@@ -113,7 +105,7 @@ class _Zeros:
     """``n`` all-zero references per sequence."""
 
     def __init__(self, n: int) -> None:
-        self.n = _check_count(n, "the number of zero references")
+        self.n = check_positive_int(n, "the number of zero references")
 
     def __call__(self, x: np.ndarray, seed: int) -> np.ndarray:
         n_seqs, length, _ = _check_inputs(x).shape
@@ -215,7 +207,7 @@ _BUILT_IN = (_Shuffled, _Zeros, _Flat, _Measured, _Given)
 def shuffled(n: int = 10) -> ReferenceGenerator:
     """``n`` uniform dinucleotide shuffles of each sequence.
 
-    See :func:`seqlift.shuffle.dinucleotide_shuffle`: each shuffle keeps the
+    See :func:`seqlift.sequences.shuffle.dinucleotide_shuffle`: each shuffle keeps the
     first base and the exact dinucleotide counts of its sequence and depends
     only on the seed and the sequence.
 
@@ -248,13 +240,14 @@ def zeros(n: int = 1) -> ReferenceGenerator:
     return _Zeros(n)
 
 
-def flat(frequencies: Sequence[float] = DEFAULT_FREQUENCIES) -> ReferenceGenerator:
+def flat(frequencies: Sequence[float] = PAPER_BACKGROUND) -> ReferenceGenerator:
     """One reference per sequence with the same base frequencies at every position.
 
     Parameters
     ----------
-    frequencies : sequence of 4 floats, default (0.3, 0.2, 0.2, 0.3)
+    frequencies : sequence of 4 floats, default :data:`~seqlift.sequences.alphabet.PAPER_BACKGROUND`
         Frequencies of A, C, G, T: non-negative, summing to 1 within 1e-6.
+        The default is the DeepLIFT paper's (0.3, 0.2, 0.2, 0.3).
 
     Returns
     -------

@@ -6,7 +6,7 @@ same run (every parameter equal but the shard), that all N are there once
 each, complete, and that their rows follow each other from the first input
 row to the last; it then copies them, chunk by chunk (bounded memory), into
 one score file and writes its derived outputs exactly as a whole run would
-(:func:`seqlift.outputs.write_outputs`). The merged arrays equal those of an
+(:func:`seqlift.scoring.outputs.write_outputs`). The merged arrays equal those of an
 unsharded run with the same parameters, bit for bit.
 """
 from __future__ import annotations
@@ -18,13 +18,19 @@ import os
 from dataclasses import dataclass
 
 from seqlift.errors import SeqliftError
-from seqlift.outputs import bigwig_available, check_output_prefix, discard, partial_name, write_outputs
-from seqlift.score import parameter_differences, parse_shard
-from seqlift.score_store import ScoreStore
+from seqlift.scoring.options import parameter_differences, parse_shard
+from seqlift.scoring.outputs import (
+    bigwig_available,
+    check_output_prefix,
+    discard,
+    partial_name,
+    write_outputs,
+)
+from seqlift.scoring.store import ScoreStore
 
 __all__ = ["merge_shards", "MergeResult", "SHARD_PARAMETERS"]
 
-log = logging.getLogger("seqlift.merge")
+log = logging.getLogger("seqlift.scoring.merge")
 
 #: parameters that differ between the shards of one run
 SHARD_PARAMETERS = ("shard", "rows")

@@ -1,0 +1,1 @@
+"""``seqlift score`` and ``seqlift merge``: streaming, resumable scoring runs and their files."""

@@ -1,0 +1,284 @@
+"""The plan of a scoring run: everything decided, and checked, before anything is written.
+
+:func:`prepare` checks the options, the output prefix, the input (a BED file
+on a genome, every line and chromosome, or a FASTA of equal-length
+sequences), the model and its input shape, the window width and the tasks
+(by a one-sequence dry run of the engine), in order of cost, and returns the
+:class:`Plan`: the input rows to score, the batch and chunk sizes, the output
+names and the parameters recorded in the score file. A run asked to resume is
+refused here, before the model is loaded, when its parameters differ from the
+unfinished run's.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import platform
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from seqlift.errors import SeqliftError
+from seqlift.inputs import input_kind, parse_tasks
+from seqlift.scoring.options import (
+    GENOME_ENV,
+    ScoreOptions,
+    check_numbers,
+    parameter_differences,
+    parse_shard,
+    shard_rows,
+)
+from seqlift.scoring.outputs import check_output_prefix, output_names, partial_name
+from seqlift.scoring.store import ScoreStore
+
+__all__ = ["Plan", "prepare", "default_batch_size", "default_chunk_size", "package_versions",
+           "open_partial", "refuse_different"]
+
+log = logging.getLogger(__name__)
+
+#: memory the arrays of one chunk may use, for the default chunk size
+CHUNK_BYTES = 128 * 2**20
+#: most input rows per chunk by default
+MAX_DEFAULT_CHUNK = 1024
+_FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz")
+_BED_SUFFIXES = (".bed", ".bed.gz", ".narrowpeak", ".narrowpeak.gz", ".broadpeak", ".txt", ".gz")
+
+
+@dataclass
+class Plan:
+    """A checked run: everything :func:`score` needs, decided before writing."""
+
+    options: ScoreOptions
+    prefix: str
+    kind: str
+    genome_path: str | None
+    chrom_sizes: dict[str, int]
+    rows_total: int
+    rows: tuple[int, int]
+    model: Any
+    width: int
+    tasks: list[int]
+    target: str
+    batch: int
+    chunk: int
+    parameters: dict[str, Any]
+    names: dict[str, str]
+
+
+def _fingerprint(path: str) -> dict[str, int]:
+    stat = os.stat(path)
+    return {"size": int(stat.st_size), "mtime_ns": int(stat.st_mtime_ns)}
+
+
+def _default_prefix(regions: str, shard: tuple[int, int] | None) -> str:
+    name = os.path.basename(regions)
+    lower = name.lower()
+    for suffix in sorted(_FASTA_SUFFIXES + _BED_SUFFIXES, key=len, reverse=True):
+        if lower.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    return name + (f".shard{shard[0]}of{shard[1]}" if shard else "")
+
+
+def _survey_bed(path: str, genome: Any) -> int:
+    """Count the regions of a BED file, checking every line and chromosome first.
+
+    A malformed line or a chromosome the genome lacks stops the run here,
+    before the model is loaded and before any output exists.
+    """
+    from seqlift.genome.regions import iter_bed
+
+    sizes = genome.chrom_sizes()
+    count = 0
+    for region in iter_bed(path):
+        if region.chrom not in sizes:
+            raise SeqliftError(genome.unknown_chrom_message(region.chrom, f"{path}:{region.line}"))
+        count += 1
+    return count
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of seqlift, Python and the libraries a run's scores depend on."""
+    from importlib import metadata
+
+    from seqlift import __version__
+
+    versions = {"seqlift": __version__, "python": platform.python_version()}
+    for package in ("numpy", "tensorflow", "keras", "h5py", "pyfaidx", "numba"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _load_checked_model(path: str) -> tuple[Any, int | None]:
+    """The model, and its input length (None when any length is accepted)."""
+    from seqlift.model import load_model
+
+    model = load_model(path)
+    if len(model.inputs) != 1:
+        raise SeqliftError(f"model {path} has {len(model.inputs)} inputs; seqlift score scores models with one "
+                           "one-hot DNA input of shape (length, 4)")
+    shape = tuple(model.input_shapes[0])
+    if len(shape) != 2 or shape[1] != 4:
+        shown = "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+        raise SeqliftError(f"model {path} takes input of shape {shown}, not one-hot DNA: "
+                           "seqlift score needs an input of shape (length, 4), bases A, C, G, T")
+    return model, shape[0]
+
+
+def _resolve_width(option: int | None, model_length: int | None, model_path: str) -> int:
+    if model_length is None:
+        if option is None:
+            raise SeqliftError(f"model {model_path} accepts sequences of any length; give the window width with --width")
+        return option
+    if option is not None and option != model_length:
+        raise SeqliftError(f"--width {option} disagrees with the model's input length {model_length} "
+                           f"({model_path}); leave --width out or set it to {model_length}")
+    return model_length
+
+
+def _known_units(model: Any, target_layer: str | None) -> int | None:
+    """Units of the target from the model's static shapes, when they tell."""
+    if target_layer is None:
+        return model.output_units()[0]  # the default target (the output or its logit) has the output's shape
+    shape = model.shapes.get(target_layer)
+    if shape is None or any(d is None for d in shape):
+        return None
+    return math.prod(shape)
+
+
+def _resolve_tasks(model: Any, options: ScoreOptions, width: int) -> tuple[list[int], str]:
+    """The task list and the resolved target node, checked by a one-sequence dry run.
+
+    The dry run raises the engine's own one-line errors (unknown method or
+    layer, task out of range, naming the number of outputs) before any
+    output exists, and compiles the function the run then uses.
+    """
+    from seqlift.engine import attribute
+
+    wanted = parse_tasks(options.task)
+    if wanted == "all":
+        units = _known_units(model, options.target_layer)
+        wanted = list(range(units)) if units else "all"
+    probe = np.zeros((1, width, 4), np.float32)
+    reference = np.zeros((1, 1, width, 4), np.float32)
+    trial = attribute(model, probe, references=reference, method=options.method,
+                      task=[0] if wanted == "all" else wanted, target_layer=options.target_layer, batch_size=1)
+    target = trial.target
+    if wanted == "all":
+        wanted = list(range(int(np.prod(model.forward(probe, keep=[target])[target].shape[1:]))))
+    return wanted, target
+
+
+def default_batch_size(model: Any, width: int, shuffles: int, target: str, method: str) -> int:
+    """Sequences per pass: the engine's pairs per batch (:func:`seqlift.engine.pairs_per_batch`)
+    divided by the number of references, at least 1."""
+    from seqlift.engine import pairs_per_batch
+
+    return max(1, pairs_per_batch(model, target, method, width) // shuffles)
+
+
+def default_chunk_size(width: int, n_tasks: int, revcomp: bool) -> int:
+    """Input rows per chunk: the chunk's arrays stay within :data:`CHUNK_BYTES`."""
+    per_row = width * 4 * 4 * (2 + 4 * n_tasks * (2 if revcomp else 1))
+    return int(max(1, min(MAX_DEFAULT_CHUNK, CHUNK_BYTES // per_row)))
+
+
+def _survey_input(options: ScoreOptions) -> tuple[str, str | None, dict[str, int], int]:
+    """What the input is: (``"bed"`` or ``"fasta"``, genome path, contig sizes, number of regions).
+
+    Every BED line and chromosome is checked here, before anything slow.
+    """
+    from seqlift.genome.fasta import Genome
+
+    kind = input_kind(options.regions)
+    if kind == "fasta":
+        if options.genome:
+            log.info("%s is a FASTA of sequences; --genome is not used", options.regions)
+        with Genome(options.regions) as records:
+            sizes = records.chrom_sizes()
+        lengths = set(sizes.values())
+        if not sizes:
+            raise SeqliftError(f"{options.regions} holds no sequences")
+        if len(lengths) > 1:
+            raise SeqliftError(f"the sequences in {options.regions} have different lengths "
+                               f"({', '.join(map(str, sorted(lengths)[:4]))}); they must all have the model's length")
+        return kind, None, sizes, len(sizes)
+    genome_path = options.genome or os.environ.get(GENOME_ENV) or None
+    if genome_path is None:
+        raise SeqliftError(f"{options.regions} is a BED file: give the genome FASTA with --genome "
+                           f"or the {GENOME_ENV} environment variable")
+    with Genome(genome_path) as genome:
+        sizes = genome.chrom_sizes()
+        rows_total = _survey_bed(options.regions, genome)
+    if rows_total == 0:
+        raise SeqliftError(f"{options.regions} holds no regions (no BED lines besides headers and comments)")
+    return kind, genome_path, sizes, rows_total
+
+
+def open_partial(path: str, mode: str) -> ScoreStore:
+    """The unfinished run at ``path``, or a one-line error saying how to start again."""
+    try:
+        return ScoreStore.open(path, mode)
+    except SeqliftError as err:
+        raise SeqliftError(f"cannot resume: {err}; delete it, or leave out --resume, to start again") from None
+
+
+def refuse_different(path: str, stored: dict[str, Any], current: dict[str, Any]) -> None:
+    """Refuse to resume when a parameter of ``current`` differs from the stored run's, naming each."""
+    differences = parameter_differences({key: stored.get(key) for key in current}, current)
+    if differences:
+        raise SeqliftError(f"cannot resume {path}: it was run with different parameters: "
+                           f"{'; '.join(differences)} (leave out --resume to start again)")
+
+
+def prepare(options: ScoreOptions) -> Plan:
+    """Check everything that can be checked before writing, in order of cost; the plan of the run."""
+    check_numbers(options)
+    shard = parse_shard(options.shard)
+    parse_tasks(options.task)
+    prefix = options.out or _default_prefix(options.regions, shard)
+    check_output_prefix(prefix)
+    kind, genome_path, sizes, rows_total = _survey_input(options)
+    if not os.path.exists(options.model):
+        raise SeqliftError(f"model file {options.model} does not exist")
+    rows = shard_rows(*shard, rows_total) if shard else (0, rows_total)
+    parameters = {
+        "input": kind,
+        "regions": os.path.abspath(options.regions),
+        "regions_file": _fingerprint(options.regions),
+        "genome": os.path.abspath(genome_path) if genome_path else None,
+        "genome_file": _fingerprint(genome_path) if genome_path else None,
+        "model": os.path.abspath(options.model),
+        "model_file": _fingerprint(options.model),
+        "shuffles": int(options.shuffles),
+        "method": options.method,
+        "off_chrom": options.off_chrom,
+        "revcomp": options.revcomp,
+        "seed": int(options.seed),
+        "shard": f"{shard[0]}/{shard[1]}" if shard else None,
+        "rows": list(rows),
+        "rows_total": rows_total,
+        "bigwig": bool(options.bigwig),
+    }
+    h5_partial = partial_name(output_names(prefix, [], False)["h5"])
+    if options.resume and os.path.exists(h5_partial):  # refuse before the (slow) model is loaded
+        with open_partial(h5_partial, "r") as store:
+            refuse_different(h5_partial, store.parameters, parameters)
+
+    model, model_length = _load_checked_model(options.model)
+    width = _resolve_width(options.width, model_length, options.model)
+    if kind == "fasta" and next(iter(sizes.values())) != width:
+        raise SeqliftError(f"the sequences in {options.regions} are {next(iter(sizes.values()))} bp long "
+                           f"but the model takes {width} bp")
+    tasks, target = _resolve_tasks(model, options, width)
+    batch = options.batch_size or default_batch_size(model, width, options.shuffles, target, options.method)
+    chunk = options.chunk_size or default_chunk_size(width, len(tasks), options.revcomp == "average")
+    chunk = -(-chunk // batch) * batch  # whole passes per chunk
+    parameters.update(tasks=tasks, target_layer=target, width=width, batch_size=batch)
+    return Plan(options, prefix, kind, genome_path, sizes, rows_total, rows, model, width, tasks, target,
+                 batch, chunk, parameters, output_names(prefix, tasks, options.bigwig))

@@ -1,0 +1,1 @@
+"""DNA sequences as arrays: one-hot encoding, dinucleotide shuffles and the references DeepLIFT compares with."""

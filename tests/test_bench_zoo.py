@@ -1,0 +1,94 @@
+"""The benchmark zoo's ChromBPNet-shaped model, its PyTorch twin, and tangermeme on the twin.
+
+torch and tangermeme are in the ``bench`` extra, not in ``dev``: the tests
+that need them skip, saying so, where they are not installed (``make bench``
+installs them).
+"""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import seqlift
+from seqlift.bench import zoo
+from seqlift.model import from_keras
+
+NO_TORCH = importlib.util.find_spec("torch") is None
+NO_TANGERMEME = importlib.util.find_spec("tangermeme") is None
+BENCH_EXTRA = "is in the bench extra (`make bench` installs it), not in dev"
+
+
+def _sequences(n: int, length: int = 2114, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))]
+
+
+def _assert_close_to_largest(got: np.ndarray, expected: np.ndarray, tolerance: float = 1e-5) -> None:
+    """``got`` equals ``expected`` within ``tolerance`` times the largest magnitude of ``expected``."""
+    assert got.shape == expected.shape
+    largest = float(np.abs(expected).max())
+    assert largest > 0
+    assert float(np.abs(got - expected).max()) <= tolerance * largest
+
+
+@pytest.fixture(scope="module")
+def keras_model():
+    return zoo.chrombpnet_like()
+
+
+def test_default_is_the_chrombpnet_shape(keras_model):
+    assert tuple(keras_model.inputs[0].shape) == (None, 2114, 4)
+    assert [tuple(t.shape) for t in keras_model.outputs] == [(None, 1000), (None, 1)]
+    convs = [layer for layer in keras_model.layers if layer.name.startswith("dilated_conv_")]
+    assert [layer.dilation_rate[0] for layer in convs] == [2 ** i for i in range(1, 9)]
+    assert all(layer.filters == 64 for layer in convs)
+    biases = [layer.bias.numpy() for layer in keras_model.layers if getattr(layer, "bias", None) is not None]
+    assert len(biases) == 11 and all(np.all(b != 0) for b in biases)
+
+
+def test_geometry_that_cannot_be_cropped_is_refused():
+    with pytest.raises(ValueError, match="cannot be cropped"):
+        zoo.chrombpnet_like(filters=4, dilated_layers=2, input_length=1113, output_length=1000)
+    with pytest.raises(ValueError, match="cannot be cropped"):
+        zoo.chrombpnet_like(filters=4, dilated_layers=8, input_length=2000, output_length=1000)
+
+
+def test_seqlift_reads_it_like_keras(keras_model):
+    x = _sequences(3)
+    expected = keras_model.predict(x, verbose=0)
+    got = from_keras(keras_model).predict(x)
+    for g, e in zip(got, expected):
+        _assert_close_to_largest(g, e)
+
+
+@pytest.mark.skipif(NO_TORCH, reason=f"torch {BENCH_EXTRA}")
+def test_torch_copy_computes_the_keras_model(keras_model):
+    import torch
+
+    x = _sequences(3)
+    expected = keras_model.predict(x, verbose=0)
+    with torch.no_grad():
+        got = zoo.torch_copy(keras_model)(torch.from_numpy(x.transpose(0, 2, 1).copy()))
+    for g, e in zip(got, expected):
+        _assert_close_to_largest(g.numpy(), e)
+
+
+@pytest.mark.skipif(NO_TANGERMEME, reason=f"tangermeme {BENCH_EXTRA}")
+def test_counts_scores_equal_tangermemes_deep_lift_shap_on_the_torch_copy():
+    """seqlift's Rescale on the counts head equals tangermeme's DeepLIFT/SHAP, same references."""
+    import torch
+    from tangermeme.deep_lift_shap import deep_lift_shap
+
+    keras_model = zoo.chrombpnet_like(filters=8, seed=5)
+    x = _sequences(2, seed=2)
+    refs = seqlift.dinucleotide_shuffle(x, 4, seed=0).astype(np.float32)
+    ours = seqlift.attribute(from_keras(keras_model), x, refs, method="rescale", target_layer=zoo.COUNTS_OUTPUT)
+    theirs = deep_lift_shap(zoo.torch_head(zoo.torch_copy(keras_model), 1),
+                            torch.from_numpy(x.transpose(0, 2, 1).copy()),
+                            references=torch.from_numpy(refs.transpose(0, 1, 3, 2).copy()),
+                            hypothetical=True, device="cpu").numpy().transpose(0, 2, 1)
+    _assert_close_to_largest(ours.hypothetical, theirs)
+    # the scores of the bases present, summed per position (tangermeme's non-hypothetical output)
+    _assert_close_to_largest(ours.contributions.sum(-1), (theirs * x).sum(-1))

@@ -1,0 +1,58 @@
+"""Model files written by chrombpnet's own model code (tf.keras 2.x ``.h5``): what seqlift reads.
+
+The files come from :mod:`chrombpnet_files`, which runs chrombpnet's model
+builders in a tf-keras subprocess and keeps tf.keras's predictions beside
+each file; the forward passes here are compared with those.
+"""
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+import chrombpnet_files
+
+import seqlift
+
+MISSING = chrombpnet_files.missing_packages()
+pytestmark = pytest.mark.skipif(
+    bool(MISSING), reason=f"{', '.join(MISSING)} not installed (`make test` installs them; see the Makefile)")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return chrombpnet_files.build(tmp_path_factory.mktemp("chrombpnet"))
+
+
+def _keras_predictions(path):
+    saved = np.load(path.with_suffix(".npz"))
+    outputs = [saved[f"output_{i}"] for i in range(len(saved["output_names"]))]
+    return saved["x"], list(saved["output_names"]), outputs
+
+
+def test_the_files_are_chrombpnets(files):
+    """The files carry what makes them ChromBPNet's: the loss name, the nesting, the Lambda."""
+    with h5py.File(files["chrombpnet"], "r") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        losses = json.loads(handle.attrs["training_config"])["loss"]
+    layers = {layer["name"]: layer["class_name"] for layer in config["config"]["layers"]}
+    assert losses == ["multinomial_nll", "mse"]
+    assert layers["model_wo_bias"] == "Functional"
+    assert layers["logcount_predictions"] == "Lambda"
+    assert list(layers.values()).count("Functional") == 2  # the bias model nested beside model_wo_bias
+    with h5py.File(files["bias"], "r") as handle:
+        assert json.loads(handle.attrs["training_config"])["loss"] == ["multinomial_nll", "mse"]
+
+
+@pytest.mark.parametrize("name", ["bias", "chrombpnet_nobias"])
+def test_bias_and_nobias_models_load_and_predict_like_tf_keras(files, name):
+    x, names, expected = _keras_predictions(files[name])
+    model = seqlift.load_model(files[name])
+    assert model.outputs == names
+    assert model.input_shapes == [(chrombpnet_files.CHROMBPNET_INPUT, 4)]
+    got = model.predict(x)
+    assert [g.shape for g in got] == [(len(x), chrombpnet_files.CHROMBPNET_OUTPUT), (len(x), 1)]
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, atol=1e-5, rtol=1e-5)
