@@ -26,7 +26,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from seqlift.compat.deeplift._scoring import (
-    DEEPLIFT_METHODS,
     ContribsFunction,
     MultipliersFunction,
     ScoreFunction,
@@ -34,6 +33,7 @@ from seqlift.compat.deeplift._scoring import (
     scored_sizes,
 )
 from seqlift.compat.deeplift._unsupported import refuse
+from seqlift.engine.methods import DEEPLIFT_METHODS
 from seqlift.errors import SeqliftError
 
 __all__ = ["Layer", "Model", "SequentialModel", "GraphModel", "ActivationVars"]
