@@ -93,7 +93,8 @@ def test_the_keras_activation_names_come_from_the_activation_table():
 
 
 def test_reading_the_method_registry_does_not_import_tensorflow():
-    code = ("import sys; from seqlift.engine import METHODS; import seqlift.report; "
+    code = ("import sys; from seqlift.engine import METHODS; import seqlift.groundtruth.report, "
+            "seqlift.groundtruth.methods; from seqlift.cli import build_parser; build_parser(); "
             "print(len(METHODS), 'tensorflow' in sys.modules)")
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
