@@ -38,10 +38,6 @@ __all__ = ["Plan", "prepare", "default_batch_size", "default_chunk_size", "packa
 
 log = logging.getLogger(__name__)
 
-#: activation memory one pass may use, for the default batch size
-PASS_BYTES = 256 * 2**20
-#: most sequences per pass by default (more gains nothing on a CPU)
-MAX_DEFAULT_BATCH = 256
 #: memory the arrays of one chunk may use, for the default chunk size
 CHUNK_BYTES = 128 * 2**20
 #: most input rows per chunk by default
@@ -178,21 +174,12 @@ def _resolve_tasks(model: Any, options: ScoreOptions, width: int) -> tuple[list[
     return wanted, target
 
 
-def default_batch_size(model: Any, width: int, shuffles: int) -> int:
-    """Sequences per pass: as many as fit in :data:`PASS_BYTES` of activations.
+def default_batch_size(model: Any, width: int, shuffles: int, target: str, method: str) -> int:
+    """Sequences per pass: the engine's pairs per batch (:func:`seqlift.engine.pairs_per_batch`)
+    divided by the number of references, at least 1."""
+    from seqlift.engine import pairs_per_batch
 
-    Counts every node's values per (sequence, reference) pair, with eight
-    float32 copies for the forward and backward passes of both, and divides
-    by the number of references; between 1 and :data:`MAX_DEFAULT_BATCH`.
-    It depends only on the model, the width and ``shuffles``, never on the
-    machine, so runs on different machines use the same passes.
-    """
-    floats = 0
-    for shape in model.shapes.values():
-        dims = [width if d is None else int(d) for d in (shape or ())]
-        floats += math.prod(dims) if dims else 1
-    pairs = PASS_BYTES // (4 * 8 * max(floats, 1))
-    return int(min(MAX_DEFAULT_BATCH, max(1, pairs // shuffles)))
+    return max(1, pairs_per_batch(model, target, method, width) // shuffles)
 
 
 def default_chunk_size(width: int, n_tasks: int, revcomp: bool) -> int:
@@ -289,7 +276,7 @@ def prepare(options: ScoreOptions) -> Plan:
         raise SeqliftError(f"the sequences in {options.regions} are {next(iter(sizes.values()))} bp long "
                            f"but the model takes {width} bp")
     tasks, target = _resolve_tasks(model, options, width)
-    batch = options.batch_size or default_batch_size(model, width, options.shuffles)
+    batch = options.batch_size or default_batch_size(model, width, options.shuffles, target, options.method)
     chunk = options.chunk_size or default_chunk_size(width, len(tasks), options.revcomp == "average")
     chunk = -(-chunk // batch) * batch  # whole passes per chunk
     parameters.update(tasks=tasks, target_layer=target, width=width, batch_size=batch)
