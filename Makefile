@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml Makefile
 venv: $(STAMP)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check seqlift tests workflows
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest -q
 
 # The workflow (workflows/Snakefile, settings workflows/config.yaml) on the shipped

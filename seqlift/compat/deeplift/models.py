@@ -248,7 +248,7 @@ class Model:
         input_nodes = [layer.node for layer in inputs]
         if sorted(input_nodes) != sorted(graph.inputs):
             raise SeqliftError(f"the inputs of a compiled function must be the activation vars of every input layer "
-                               f"({', '.join(self._input_layer_names)}), not {', '.join(l.name for l in inputs)}")
+                               f"({', '.join(self._input_layer_names)}), not {', '.join(layer.name for layer in inputs)}")
         output_nodes = [layer.node for layer in outputs]
         key = (tuple(input_nodes), tuple(output_nodes))
         if key not in self._forward_functions:
