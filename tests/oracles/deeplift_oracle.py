@@ -7,11 +7,13 @@ this file as a subprocess::
 
     python deeplift_oracle.py request.json
 
-The request names a Keras 2 model (``json`` config + ``weights`` h5, or a full
+A request names a Keras 2 model (``json`` config + ``weights`` h5, or a full
 ``h5``), the mode (``rescale``, ``revealcancel``, ``genomics_default``,
 ``gradient``, ``guided_backprop``), the max-pool mode, and an ``npz`` holding
 ``x`` and ``refs``, one reference row per input row (pairs). It writes ``out``
 (npz) with ``contribs`` and ``multipliers`` of shape (tasks, pairs, ...).
+The file holds one request, or ``{"requests": [request, ...]}``: a whole test
+module's cases in one process, which starts TensorFlow once.
 """
 import json
 import sys
@@ -37,6 +39,12 @@ MODES = {
 
 def main(path: str) -> None:
     request = json.load(open(path))
+    for one in request.get("requests", [request]):
+        answer(one)
+
+
+def answer(request: dict) -> None:
+    """Run one request: convert its model in its mode and write its ``out``."""
     model = kerasapi_conversion.convert_model_from_saved_files(
         h5_file=request["weights"],
         json_file=request.get("json"),
