@@ -54,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit status.
 
     A :class:`~seqlift.errors.SeqliftError` is printed as one line and gives
-    status 1; so does running out of memory. After an
+    status 1; so do an operating-system error (a full disk, a file where a
+    folder must be; with ``-v`` its traceback is shown) and running out of
+    memory. After an
     :class:`~seqlift.errors.UnclosableFileError` the process ends at once
     (``os._exit``), since closing the damaged file at interpreter exit would
     crash it.
@@ -75,6 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(1)
+        return 1
+    except OSError as err:  # the machine's fault, not seqlift's: a full disk, a file where a folder must be
+        if args.verbose:
+            raise
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"seqlift {args.command}: error: {err.strerror or err}{where} (-v shows where it happened)",
+              file=sys.stderr)
         return 1
     except MemoryError as err:
         print(f"seqlift {args.command}: error: not enough memory ({err or 'MemoryError'}); "

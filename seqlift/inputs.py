@@ -19,7 +19,8 @@ from typing import Literal
 from seqlift.errors import SeqliftError
 
 __all__ = ["read_head", "is_gzip", "open_text", "input_kind", "check_positive_int", "parse_tasks",
-           "integer_option", "fraction_option", "positive_integer", "non_negative_integer", "INT64_MAX"]
+           "integer_option", "fraction_option", "positive_integer", "non_negative_integer", "INT64_MAX",
+           "check_output_folder"]
 
 #: first bytes of every gzip (and bgzip) file
 GZIP_MAGIC = b"\x1f\x8b"
@@ -233,3 +234,29 @@ def fraction_option(text: str) -> float:
     if not 0.0 <= value <= 1.0:  # NaN fails too
         raise argparse.ArgumentTypeError(f"{text} is not a fraction from 0 to 1")
     return value
+
+
+def check_output_folder(path: str | os.PathLike, option: str) -> None:
+    """Fail with one line, naming the option, unless ``path`` is a folder or can be made one.
+
+    An existing file (not a folder) at ``path``, or above it, is refused;
+    the folder itself is created when the command writes into it.
+
+    Raises
+    ------
+    SeqliftError
+        ``"<option> <path> is a file, not a folder"`` or the reason the
+        folder cannot be made.
+    """
+    name = os.fspath(path)
+    probe = os.path.abspath(name)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        shown = name if probe == os.path.abspath(name) else f"{name} (under the file {probe})"
+        raise SeqliftError(f"{option} {shown} is a file, not a folder; give a folder for the outputs")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SeqliftError(f"cannot write outputs in {probe}: permission denied")

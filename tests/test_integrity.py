@@ -534,6 +534,27 @@ def test_an_existing_directory_as_out_is_refused(inputs, tmp_path, capsys, comma
     assert files_in(tmp_path / "results") == [] and not (tmp_path / "results.h5").exists()
 
 
+@pytest.mark.parametrize(
+    ("command", "phrase"),
+    [
+        (["simulate", "taken", "--n-per-class", "2", "--no-genome"], "OUTDIR taken is a file, not a folder"),
+        (["report", "--model", "m.keras", "--fasta", "s.fa", "--out", "taken"], "--out taken is a file, not a folder"),
+        (["logo", "scores.h5", "--row", "0", "--out", "taken"], "--out taken is a file, not a folder"),
+        (["logo", "scores.h5", "--row", "0", "--out", "taken/logo.png"], "cannot write taken/logo.png"),
+    ],
+    ids=["simulate", "report", "logo-folder", "logo-file"],
+)
+def test_a_file_where_an_output_folder_must_go_is_one_line(tmp_path, capsys, monkeypatch, command, phrase):
+    """Before: FileExistsError tracebacks."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken").write_text("a file\n")
+    write_score_file(tmp_path)
+    (tmp_path / "m.keras").write_bytes(b"PK")
+    status, lines = run_cli(capsys, *command)
+    assert_one_error_line(status, lines, command[0], phrase)
+    assert (tmp_path / "taken").read_text() == "a file\n"
+
+
 def test_an_output_that_would_overwrite_an_input_is_refused(inputs, tmp_path, capsys):
     regions = tmp_path / "peaks.regions.bed"
     shutil.copy(inputs["peaks"], regions)

@@ -9,7 +9,7 @@ from pathlib import Path
 from seqlift.errors import SeqliftError
 from seqlift.groundtruth.methods import REPORT_METHODS
 from seqlift.groundtruth.motifs import background_text
-from seqlift.inputs import integer_option, parse_tasks, positive_integer
+from seqlift.inputs import check_output_folder, integer_option, parse_tasks, positive_integer
 from seqlift.model_peek import check_model_files
 from seqlift.sequences.alphabet import PAPER_BACKGROUND
 
@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.model:
         raise SeqliftError("--model is required")
     check_model_files(args.model, args.weights)
+    check_output_folder(args.out, "--out")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in REPORT_METHODS]
     if unknown or not methods:

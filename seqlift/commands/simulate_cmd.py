@@ -6,7 +6,7 @@ import logging
 
 from seqlift.errors import SeqliftError
 from seqlift.groundtruth.motifs import background_text
-from seqlift.inputs import non_negative_integer, positive_integer
+from seqlift.inputs import check_output_folder, non_negative_integer, positive_integer
 from seqlift.sequences.alphabet import PAPER_BACKGROUND
 
 log = logging.getLogger("seqlift")
@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     """Simulate and write the files; return 0."""
     from seqlift.groundtruth.simulate import write_simulation
 
+    check_output_folder(args.outdir, "OUTDIR")
     sim, motifs = simulation_from_args(args)
     splits = [s.strip() for s in args.splits.split(",") if s.strip()]
     sim = sim.subset(splits)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from seqlift.commands.simulate_cmd import add_simulation_arguments, simulation_from_args
 from seqlift.errors import SeqliftError
-from seqlift.inputs import non_negative_integer, positive_integer
+from seqlift.inputs import check_output_folder, non_negative_integer, positive_integer
 
 log = logging.getLogger("seqlift")
 
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from seqlift.sequences.onehot import one_hot
 
+    check_output_folder(args.outdir, "OUTDIR")
     sim, motifs = simulation_from_args(args)
     parts = {s: sim.subset(s) for s in ("train", "valid", "test")}
     for name, part in parts.items():

@@ -470,7 +470,10 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> str:
         raise SeqliftError(f"{path}: cannot tell the format; end the name with .{', .'.join(FORMATS)}")
     directory = os.path.dirname(path)
     if directory:
-        os.makedirs(directory, exist_ok=True)
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as err:
+            raise SeqliftError(f"cannot write {path}: {err.strerror or err} ({err.filename})") from None
     temporary = f"{path}.partial.{suffix}"
     try:
         fig.savefig(temporary, dpi=dpi, format=suffix)

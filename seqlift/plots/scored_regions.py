@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError
-from seqlift.inputs import parse_tasks
+from seqlift.inputs import check_output_folder, parse_tasks
 
 __all__ = ["Pick", "INDEX_COLUMNS", "choose", "choose_tasks", "parse_zoom", "draw_regions"]
 
@@ -253,6 +253,8 @@ def draw_regions(
         raise SeqliftError(f"--out {out}: .{suffix} pictures cannot be written; end the name with "
                            f".{', .'.join(logo.FORMATS[:5])} (or another of .{', .'.join(logo.FORMATS[5:])}), "
                            "or give a folder")
+    if not single:
+        check_output_folder(out, "--out")
     with ScoreStore.open(path) as store:
         if not store.complete:
             raise SeqliftError(f"{path} is not complete")

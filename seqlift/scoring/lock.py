@@ -76,8 +76,9 @@ class OutputLock:
                 os.close(fd)
                 raise SeqliftError(f"cannot lock {self.path}: {err.strerror or err}") from None
             if _same_file(fd, self.path):
-                os.ftruncate(fd, 0)
-                os.write(fd, f"{self.command}, process {os.getpid()} on {socket.gethostname()}\n".encode())
+                with contextlib.suppress(OSError):  # who holds it is for the message only (a full disk may refuse)
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"{self.command}, process {os.getpid()} on {socket.gethostname()}\n".encode())
                 self._fd = fd
                 return self
             os.close(fd)  # the holder removed the file after we opened it: lock the new one

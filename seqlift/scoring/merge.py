@@ -31,6 +31,7 @@ from seqlift.scoring.outputs import (
     remove_empty,
     write_outputs,
 )
+from seqlift.scoring.space import failure_reason
 from seqlift.scoring.store import ScoreStore
 
 __all__ = ["merge_shards", "MergeResult", "SHARD_PARAMETERS"]
@@ -180,6 +181,9 @@ def _merge(paths: list[str], out: str, bigwig: bool | None) -> MergeResult:
             raise
     try:
         written = write_outputs(h5_partial, out, write_bigwig)
+    except (OSError, RuntimeError) as err:  # RuntimeError: pyBigWig's
+        discard([h5_partial])
+        raise SeqliftError(f"writing the merged outputs failed ({failure_reason(err)}); nothing was written") from None
     except BaseException:
         discard([h5_partial])
         raise

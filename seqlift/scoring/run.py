@@ -99,7 +99,7 @@ from seqlift.scoring.plan import (
     prepare,
     refuse_different,
 )
-from seqlift.scoring.space import DiskFull
+from seqlift.scoring.space import DiskFull, failure_reason
 from seqlift.scoring.store import ScoreStore
 from seqlift.sequences.onehot import reverse_complement, unknown_bases
 
@@ -473,8 +473,8 @@ def _score_into(plan: Plan, store: ScoreStore, h5_partial: str, created: list[st
     store.close()
     try:
         paths = write_outputs(h5_partial, plan.prefix, options.bigwig)
-    except OSError as err:
-        raise SeqliftError(f"writing the outputs failed ({err.strerror or err}); the scores are kept in "
+    except (OSError, RuntimeError) as err:  # RuntimeError: pyBigWig's
+        raise SeqliftError(f"writing the outputs failed ({failure_reason(err)}); the scores are kept in "
                            f"{h5_partial}: run the same command with --resume to write them") from None
     except KeyboardInterrupt:
         log.warning("the finished scores are kept in %s; run the same command with --resume to write the outputs",

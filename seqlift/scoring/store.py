@@ -247,40 +247,45 @@ class ScoreStore:
         except OSError as err:
             raise SeqliftError(f"cannot create {path}: {_h5_reason(err)}") from None
         store = cls(path, handle)
-        n_tasks = len(tasks)
-        handle.attrs.update({
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "parameters": json.dumps(parameters, sort_keys=True),
-            "seed": int(parameters.get("seed", 0)),
-            "versions": json.dumps(versions, sort_keys=True),
-            "complete": False,
-            "row_start": int(rows[0]),
-            "row_stop": int(rows[1]),
-            "next_row": int(rows[0]),
-            "rows_total": int(rows_total),
-            "writing": True,
-        })
-        one_rows = _rows_per_chunk(width * 4)
-        handle.create_dataset("onehot", shape=(0, width, 4), maxshape=(None, width, 4), dtype=np.uint8,
-                              chunks=(one_rows, width, 4), **_GZIP)
-        score_rows = _rows_per_chunk(width * 16)
-        for name in ("contributions", "hypothetical"):
-            handle.create_dataset(name, shape=(n_tasks, 0, width, 4), maxshape=(n_tasks, None, width, 4),
-                                  dtype=np.float32, chunks=(1, score_rows, width, 4), **_GZIP)
-        for name in ("deltas", "target_deltas"):
-            handle.create_dataset(name, shape=(n_tasks, 0), maxshape=(n_tasks, None), dtype=np.float32,
-                                  chunks=(1, _COLUMN_CHUNK), **_GZIP)
-        handle.create_dataset("tasks", data=np.asarray(tasks, dtype=np.int64))
-        for group, fields in (("windows", WINDOW_FIELDS), ("dropped", DROPPED_FIELDS)):
-            for name, dtype in fields.items():
-                handle.create_dataset(f"{group}/{name}", shape=(0,), maxshape=(None,), dtype=dtype,
-                                      chunks=(_COLUMN_CHUNK,))
-        handle.create_dataset("chrom_sizes/name", data=_text(chrom_sizes), dtype=_STR)
-        handle.create_dataset("chrom_sizes/length", data=np.fromiter(chrom_sizes.values(), np.int64, len(chrom_sizes)))
-        handle.create_dataset("progress", shape=(0, _PROGRESS_COLUMNS), maxshape=(None, _PROGRESS_COLUMNS),
-                              dtype=np.int64, chunks=(1024, _PROGRESS_COLUMNS))
-        store._sync()
+        try:
+            n_tasks = len(tasks)
+            handle.attrs.update({
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "parameters": json.dumps(parameters, sort_keys=True),
+                "seed": int(parameters.get("seed", 0)),
+                "versions": json.dumps(versions, sort_keys=True),
+                "complete": False,
+                "row_start": int(rows[0]),
+                "row_stop": int(rows[1]),
+                "next_row": int(rows[0]),
+                "rows_total": int(rows_total),
+                "writing": True,
+            })
+            one_rows = _rows_per_chunk(width * 4)
+            handle.create_dataset("onehot", shape=(0, width, 4), maxshape=(None, width, 4), dtype=np.uint8,
+                                  chunks=(one_rows, width, 4), **_GZIP)
+            score_rows = _rows_per_chunk(width * 16)
+            for name in ("contributions", "hypothetical"):
+                handle.create_dataset(name, shape=(n_tasks, 0, width, 4), maxshape=(n_tasks, None, width, 4),
+                                      dtype=np.float32, chunks=(1, score_rows, width, 4), **_GZIP)
+            for name in ("deltas", "target_deltas"):
+                handle.create_dataset(name, shape=(n_tasks, 0), maxshape=(n_tasks, None), dtype=np.float32,
+                                      chunks=(1, _COLUMN_CHUNK), **_GZIP)
+            handle.create_dataset("tasks", data=np.asarray(tasks, dtype=np.int64))
+            for group, fields in (("windows", WINDOW_FIELDS), ("dropped", DROPPED_FIELDS)):
+                for name, dtype in fields.items():
+                    handle.create_dataset(f"{group}/{name}", shape=(0,), maxshape=(None,), dtype=dtype,
+                                          chunks=(_COLUMN_CHUNK,))
+            handle.create_dataset("chrom_sizes/name", data=_text(chrom_sizes), dtype=_STR)
+            handle.create_dataset("chrom_sizes/length", data=np.fromiter(chrom_sizes.values(), np.int64, len(chrom_sizes)))
+            handle.create_dataset("progress", shape=(0, _PROGRESS_COLUMNS), maxshape=(None, _PROGRESS_COLUMNS),
+                                  dtype=np.int64, chunks=(1024, _PROGRESS_COLUMNS))
+            store._sync()
+        except (OSError, RuntimeError) as err:  # a full disk, met before any reservation could be made
+            store.broken = True
+            raise UnclosableFileError(f"cannot create {path} ({space.failure_reason(err)}); nothing was scored: "
+                                      "free some space and run the same command again") from None
         return store
 
     @classmethod
