@@ -105,7 +105,7 @@ def test_simulate_with_the_shipped_motifs(installed):
 def test_score_the_shipped_demo(installed):
     demo = _shipped(installed, "demo", "model.h5").parent
     done = _run(installed, "score", demo / "regions.bed", "--model", demo / "model.h5", "--genome", demo / "genome.fa",
-                "--shuffles", "2", "--shard", "1/40", "--out", "scores")
+                "--shuffles", "2", "--shard", "1/40", "--batch-size", "10", "--out", "scores")
     assert done.returncode == 0, done.stderr
     assert "scored 20 regions" in done.stderr
     assert (installed["work"] / "scores.ohe.npz").exists()
