@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 
+import chrombpnet_files
 import h5py
 import numpy as np
 import pytest
-
-import chrombpnet_files
 
 import seqlift
 

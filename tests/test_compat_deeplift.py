@@ -30,9 +30,10 @@ from keras import layers
 
 matplotlib.use("Agg")
 
-import seqlift  # noqa: E402
 from deeplift_api import assert_agrees, has_deeplift, run_original  # noqa: E402
 from model_zoo import keras2_config, randomize, sequential, write_keras2_files, write_keras2_weights  # noqa: E402
+
+import seqlift  # noqa: E402
 from seqlift.compat import deeplift  # noqa: E402
 from seqlift.compat.deeplift import util  # noqa: E402
 from seqlift.compat.deeplift.conversion import keras_conversion  # noqa: E402
@@ -41,7 +42,6 @@ from seqlift.compat.deeplift.dinuc_shuffle import dinuc_shuffle  # noqa: E402
 from seqlift.compat.deeplift.layers import MaxPoolDeepLiftMode, NonlinearMxtsMode  # noqa: E402
 from seqlift.compat.deeplift.visualization import viz_sequence  # noqa: E402
 from seqlift.errors import SeqliftError  # noqa: E402
-
 
 needs_deeplift = pytest.mark.skipif(not has_deeplift(), reason="the dev extra 'deeplift' (0.6.13) is not installed")
 

@@ -26,10 +26,10 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-
-import seqlift
 from deeplift_api import assert_agrees, has_deeplift, run_original
 from model_zoo import paper_dir
+
+import seqlift
 from seqlift.compat import deeplift
 from seqlift.compat.deeplift.conversion import kerasapi_conversion as kc
 from seqlift.compat.deeplift.dinuc_shuffle import dinuc_shuffle

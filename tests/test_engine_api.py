@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from keras import layers
+from model_zoo import functional_two_inputs, randomize, sequential
 
 import seqlift
-from model_zoo import functional_two_inputs, randomize, sequential
 from seqlift.engine import METHODS, rules
 from seqlift.errors import SeqliftError
 from seqlift.model import from_keras

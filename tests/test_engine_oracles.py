@@ -20,9 +20,9 @@ import keras
 import numpy as np
 import pytest
 from keras import layers
+from model_zoo import paper_dir, randomize, sequential, write_keras2_files
 
 import seqlift
-from model_zoo import paper_dir, randomize, sequential, write_keras2_files
 from seqlift.model import from_keras
 
 ORACLE = Path(__file__).parent / "oracles" / "deeplift_oracle.py"

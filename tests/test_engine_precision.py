@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from keras import layers
+from model_zoo import randomize, sequential
 
 import seqlift
-from model_zoo import randomize, sequential
 from seqlift.model import from_keras, ops
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805

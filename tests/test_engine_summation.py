@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from keras import layers
+from model_zoo import functional_two_inputs, nested_model, randomize, rich_model, sequential
+from test_model_layers import CASES
 
 import seqlift
 from seqlift.engine import DEEPLIFT_METHODS
-from seqlift.model import from_keras
-from test_model_layers import CASES
-from model_zoo import functional_two_inputs, nested_model, randomize, rich_model, sequential
-from seqlift.model import ops
+from seqlift.model import from_keras, ops
 
 #: pre-activation heads would make these cases trivial or unbounded
 _SKIP_AS_FIRST = {"activation_layer_linear"}

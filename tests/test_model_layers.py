@@ -1,14 +1,12 @@
 """Every supported Keras layer: seqlift's forward pass equals Keras', from .keras and legacy .h5."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from model_zoo import keras_outputs, randomize, random_inputs, rich_model, save_all, sequential
-
-import keras
 from keras import layers
+from model_zoo import keras_outputs, random_inputs, randomize, rich_model, save_all, sequential
 
 from seqlift.model import load_model, ops
 

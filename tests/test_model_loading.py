@@ -8,10 +8,11 @@ import shutil
 import zipfile
 
 import h5py
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
+from keras import layers
 from model_zoo import (
     functional_two_inputs,
     keras_outputs,
@@ -24,9 +25,6 @@ from model_zoo import (
     write_keras2_files,
     write_tf_keras2_h5,
 )
-
-import keras
-from keras import layers
 
 import seqlift
 from seqlift.errors import SeqliftError

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -129,7 +128,8 @@ def _timed(fn) -> float:
 def measure(quick: bool = False, repeats: int | None = None, oracles: bool = False) -> dict:
     """Time the methods and the gradient floor; return the figures."""
     import seqlift
-    from seqlift.engine.attribution import _auto_batch_size, _resolve_target
+    from seqlift.engine import pairs_per_batch
+    from seqlift.engine.attribution import _resolve_target
 
     label, path, weights = _model_files()
     model = seqlift.load_model(path, weights=weights)
@@ -137,7 +137,7 @@ def measure(quick: bool = False, repeats: int | None = None, oracles: bool = Fal
     repeats = repeats or (3 if quick else 5)
     x, refs = _workload(n, shuffles)
     target = _resolve_target(model, None)
-    batch = _auto_batch_size(model, target, "genomics_default", 1)
+    batch = pairs_per_batch(model, target, "genomics_default")
     floor = _gradient_floor(model, target, tasks, batch)
     floor(refs[:2])  # compile
     keras_floor, keras_note = _keras_gradient_floor(model, tasks, batch)

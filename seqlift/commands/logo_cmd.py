@@ -16,7 +16,6 @@ from seqlift.errors import SeqliftError
 from seqlift.inputs import integer_option, non_negative_integer, positive_integer
 from seqlift.plots import FORMATS
 
-
 #: the highest resolution of raster figures (a wide window at more would take gigabytes)
 MAX_DPI = 2400
 

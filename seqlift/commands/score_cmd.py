@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from seqlift.engine.methods import METHODS
 from seqlift.inputs import fraction_option, integer_option, positive_integer
 
 log = logging.getLogger("seqlift")
@@ -53,8 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--shuffles", type=positive_integer, default=10, metavar="S",
                    help="dinucleotide-shuffled references per sequence (default 10)")
     p.add_argument("--method", default="genomics_default",
-                   help="attribution method: genomics_default (default), rescale, revealcancel, gradient, "
-                        "grad_x_input, guided_backprop, integrated_gradients")
+                   help=f"attribution method: {', '.join(METHODS)} (default genomics_default)")
     p.add_argument("--task", default="all", metavar="all|I,J",
                    help="target units to explain: 'all' (default) or indices such as 0,2")
     p.add_argument("--target-layer", metavar="NAME",

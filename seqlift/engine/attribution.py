@@ -13,7 +13,6 @@ sequence stands in the input.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -21,26 +20,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from seqlift.engine import backprop
+from seqlift.engine.batch import compiled_batch
+from seqlift.engine.budget import pairs_per_batch
+from seqlift.engine.methods import METHODS
+from seqlift.engine.scorers import BatchRequest
 from seqlift.errors import SeqliftError
 from seqlift.model import ops
 from seqlift.model.graph import Model
-
-#: every value of ``method`` and what it computes
-METHODS = {
-    "rescale": "DeepLIFT with the Rescale rule at every nonlinearity",
-    "revealcancel": "DeepLIFT with the RevealCancel rule at every nonlinearity",
-    "genomics_default": "DeepLIFT: RevealCancel after Dense layers, Rescale after convolutions",
-    "gradient": "the gradient at the input (contributions: gradient x input)",
-    "grad_x_input": "the gradient at the input times (input - reference)",
-    "guided_backprop": "guided backpropagation times (input - reference)",
-    "integrated_gradients": "integrated gradients from each reference (midpoint Riemann sum)",
-}
-DEEPLIFT_METHODS = ("rescale", "revealcancel", "genomics_default")
-#: memory the activations of one batch may take, for the automatic batch size (the
-#: same budget as ``seqlift score``; on the paper model, 661 pairs per batch peaked at
-#: 3.8 GiB and 160 at 1.7 GiB, equally fast)
-DEFAULT_BATCH_BYTES = 256 * 2**20
 
 
 @dataclass
@@ -161,26 +147,31 @@ def attribute(
     target = _resolve_target(model, target_layer)
     units_total = _units(model, target)
     tasks, single_task = _as_tasks(task, units_total, target)
-    computed = list(range(units_total)) if softmax_normalize else tasks
     layers = list(layers)
     for name in layers:
         if name not in model.nodes:
             raise SeqliftError(f"layer {name!r} is not in the model; it has {_some(model.nodes)}")
-    if layers and method not in DEEPLIFT_METHODS:
+    if layers and not METHODS[method].deeplift:
         raise SeqliftError(f"inner-layer scores are computed for the DeepLIFT methods only, not {method!r}")
-
-    fn = _compiled(model, target, method, maxpool, tuple(computed), tuple(layers), steps)
-    pairs_per_batch = batch_size or _auto_batch_size(model, target, method, steps)
-    if pairs_per_batch < 1:
-        raise SeqliftError(f"batch size must be at least 1, not {pairs_per_batch}")
+    request = _Request(
+        n_inputs=len(model.inputs), method=method, target=target, tasks=tasks,
+        computed=list(range(units_total)) if softmax_normalize else tasks, single_task=single_task,
+        single_input=single_input, layers=layers, return_multipliers=return_multipliers,
+        softmax_normalize=softmax_normalize,
+    )
+    fn = compiled_batch(BatchRequest(model, target, tuple(request.computed), tuple(layers), maxpool, steps),
+                        METHODS[method])
+    batch_pairs = batch_size or pairs_per_batch(model, target, method)
+    if batch_pairs < 1:
+        raise SeqliftError(f"batch size must be at least 1, not {batch_pairs}")
 
     # Every call of the compiled function gets the same shapes (the last chunk
     # is padded): with the batch-invariant kernels this is not needed for
     # bit-identity, but it keeps a single compiled trace per run.
     first = _resolve_references(_chunk_references(references, inputs, 0, 1, single_input), [a[:1] for a in inputs], seed)
     n_refs = first[0].shape[1]
-    seqs_per_chunk = max(1, pairs_per_batch // n_refs)
-    refs_per_pass = max(1, min(n_refs, pairs_per_batch))
+    seqs_per_chunk = max(1, batch_pairs // n_refs)
+    refs_per_pass = max(1, min(n_refs, batch_pairs))
     sums: dict[str, list[np.ndarray]] = {}
     for start in range(0, n, seqs_per_chunk):
         stop = min(n, start + seqs_per_chunk)
@@ -206,8 +197,7 @@ def attribute(
             sums.setdefault(key, []).append(value)
         if progress is not None:
             progress(stop)
-    return _finish(model, sums, n_refs, method, target, tasks, computed, single_task, single_input, layers,
-                   return_multipliers, softmax_normalize)
+    return _finish(request, sums, n_refs)
 
 
 def _add_references_in_order(sums: dict[str, np.ndarray], key: str, values: np.ndarray) -> None:
@@ -269,18 +259,7 @@ def _resolve_target(model: Model, target_layer: str | None) -> str:
 
 
 def _units(model: Model, target: str) -> int:
-    shapes = _node_shapes(model)
-    return int(np.prod(shapes[target]))
-
-
-def _node_shapes(model: Model) -> dict[str, tuple[int, ...]]:
-    cached = getattr(model, "_seqlift_node_shapes", None)
-    if cached is None:
-        zeros = [tf.zeros((1,) + tuple(s), tf.float32) for s in model.input_shapes]
-        acts = model.forward(zeros)
-        cached = {name: tuple(v.shape[1:]) for name, v in acts.items()}
-        model._seqlift_node_shapes = cached
-    return cached
+    return int(np.prod(model.node_shapes()[target]))
 
 
 def _as_tasks(task: int | Sequence[int], units: int, target: str) -> tuple[list[int], bool]:
@@ -300,14 +279,6 @@ def _some(names: Any, k: int = 8) -> str:
     return f"{shown}{', ...' if len(names) > k else ''} ({len(names)} nodes)"
 
 
-def _auto_batch_size(model: Model, target: str, method: str, steps: int) -> int:
-    shapes = _node_shapes(model)
-    floats = sum(int(np.prod(shapes[name])) for name in backprop.ancestors(model, target))
-    copies = 8 if method in DEEPLIFT_METHODS else 4
-    pairs = DEFAULT_BATCH_BYTES // (4 * copies * max(floats, 1))
-    return int(min(4096, max(16, pairs)))
-
-
 def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
     """``a`` with zero rows appended up to ``rows`` rows."""
     if a.shape[0] >= rows:
@@ -321,7 +292,10 @@ def _chunk_references(references: Any, inputs: list[np.ndarray], start: int, sto
     Arrays with one row per sequence, ``(N, S, *input_shape)``, are sliced;
     shared arrays ``(S, *input_shape)``, counts and generators pass unchanged.
     """
-    per_input = [references] if single_input else list(references) if isinstance(references, (list, tuple)) else [references] * len(inputs)
+    if single_input:
+        per_input = [references]
+    else:
+        per_input = list(references) if isinstance(references, (list, tuple)) else [references] * len(inputs)
     if len(per_input) != len(inputs):
         raise SeqliftError(f"the model has {len(inputs)} inputs but references were given for {len(per_input)}")
     out = []
@@ -366,138 +340,32 @@ def _resolve_references(per_input: list, x_chunk: list[np.ndarray], seed: int) -
     return out
 
 
-# --------------------------------------------------------------------------- compiled batch
-_CACHE_ATTR = "_seqlift_compiled"
-
-
-def _compiled(model: Model, target: str, method: str, maxpool: str, units: tuple[int, ...],
-              layers: tuple[str, ...], steps: int):
-    cache = getattr(model, _CACHE_ATTR, None)
-    if cache is None:
-        cache = {}
-        setattr(model, _CACHE_ATTR, cache)
-    key = (target, method, maxpool, units, layers, steps if method == "integrated_gradients" else None)
-    if key not in cache:
-        spec = [tf.TensorSpec((None,) + tuple(s), tf.float32) for s in model.input_shapes]
-        body = _batch_body(model, target, method, maxpool, units, layers, steps)
-        cache[key] = tf.function(body, input_signature=[spec, spec, tf.TensorSpec((), tf.int32)],
-                                 reduce_retracing=True, autograph=False)
-    return cache[key]
-
-
-def _grouped(values: tf.Tensor, n: tf.Tensor, per_seq: tf.Tensor) -> tf.Tensor:
-    """Pair rows ``(n · per_seq, ...)`` as ``(n, per_seq, ...)``: each sequence's references together."""
-    shape = tf.concat([[n, per_seq], tf.shape(values)[1:]], axis=0)
-    return tf.reshape(values, shape)
-
-
-def _hypothetical(m: tf.Tensor, r: tf.Tensor) -> tf.Tensor:
-    """``m_b − Σ_c m_c r_c``: the contribution base b would have at each position."""
-    return m - tf.reduce_sum(m * r, axis=-1, keepdims=True)
-
-
-def _batch_body(model: Model, target: str, method: str, maxpool: str, units: tuple[int, ...],
-                layers: tuple[str, ...], steps: int):
-    one_hot_like = [len(s) >= 1 and s[-1] == 4 for s in model.input_shapes]
-    nodes = backprop.ancestors(model, target)
-
-    def target_values(acts_x: dict, acts_r: dict, pair_seq: tf.Tensor) -> tf.Tensor:
-        fx = tf.reshape(acts_x[target], [tf.shape(acts_x[target])[0], -1])
-        fr = tf.reshape(acts_r[target], [tf.shape(acts_r[target])[0], -1])
-        return tf.gather(fx, pair_seq) - fr  # (pairs, units)
-
-    def pack(results: dict[str, list[tf.Tensor]]) -> dict[str, tf.Tensor]:
-        return {key: tf.stack(values) for key, values in results.items()}
-
-    if method in DEEPLIFT_METHODS:
-        walker = backprop.DeepLiftPass(model, target, method, maxpool)
-
-        def body(x, refs, per_seq):
-            n = tf.shape(x[0])[0]
-            pair_seq = tf.repeat(tf.range(n), per_seq)
-            state = walker.forward(x, refs, per_seq)
-            dt = target_values(state.x_acts, state.ref_acts, pair_seq)
-            results: dict[str, list[tf.Tensor]] = {}
-            for unit in units:
-                mults = walker.backward(state, unit)
-                results.setdefault("target_delta", []).append(_grouped(dt[:, unit], n, per_seq))
-                for i, name in enumerate(model.inputs):
-                    if name in mults:
-                        d_pos, d_neg = backprop.rules.split_by_sign(state.delta(name))
-                        contrib = mults[name].contributions(d_pos, d_neg)
-                        m = mults[name].mean
-                    else:  # the target does not depend on this input
-                        contrib = m = tf.zeros_like(refs[i])
-                    results.setdefault(f"contrib{i}", []).append(_grouped(contrib, n, per_seq))
-                    results.setdefault(f"mult{i}", []).append(_grouped(m, n, per_seq))
-                    if one_hot_like[i]:
-                        results.setdefault(f"hyp{i}", []).append(_grouped(_hypothetical(m, refs[i]), n, per_seq))
-                for name in layers:
-                    m = mults.get(name, backprop.Multipliers(tf.zeros_like(state.delta(name))))
-                    p_pos, p_neg = state.parts.get(name) or backprop.rules.split_by_sign(state.delta(name))
-                    results.setdefault(f"layer_contrib:{name}", []).append(
-                        _grouped(m.contributions(p_pos, p_neg), n, per_seq))
-                    results.setdefault(f"layer_mult:{name}", []).append(_grouped(m.mean, n, per_seq))
-            return pack(results)
-
-        return body
-
-    if method == "integrated_gradients":
-        def body(x, refs, per_seq):
-            n = tf.shape(x[0])[0]
-            pair_seq = tf.repeat(tf.range(n), per_seq)
-            x_pairs = [tf.gather(a, pair_seq) for a in x]
-            acts_x = model.forward(x, keep=set(nodes))
-            acts_r = model.forward(refs, keep=set(nodes))
-            dt = target_values(acts_x, acts_r, pair_seq)
-            results: dict[str, list[tf.Tensor]] = {}
-            for unit in units:
-                total = [tf.zeros_like(r) for r in refs]
-                for k in range(steps):
-                    alpha = (k + 0.5) / steps
-                    points = [r + alpha * (xp - r) for xp, r in zip(x_pairs, refs)]
-                    grads = backprop.gradient_at(model, target, points, unit)
-                    total = [t + g for t, g in zip(total, grads)]
-                results.setdefault("target_delta", []).append(_grouped(dt[:, unit], n, per_seq))
-                for i in range(len(refs)):
-                    m = total[i] / steps
-                    results.setdefault(f"contrib{i}", []).append(_grouped(m * (x_pairs[i] - refs[i]), n, per_seq))
-                    results.setdefault(f"mult{i}", []).append(_grouped(m, n, per_seq))
-                    if one_hot_like[i]:
-                        results.setdefault(f"hyp{i}", []).append(_grouped(_hypothetical(m, refs[i]), n, per_seq))
-            return pack(results)
-
-        return body
-
-    guided = backprop.GuidedBackpropPass(model, target) if method == "guided_backprop" else None
-
-    def body(x, refs, per_seq):
-        # multipliers at the input do not depend on the reference: computed once per sequence
-        n = tf.shape(x[0])[0]
-        pair_seq = tf.repeat(tf.range(n), per_seq)
-        acts_x = model.forward(x, keep=set(nodes))
-        acts_r = model.forward(refs, keep=set(nodes))
-        dt = target_values(acts_x, acts_r, pair_seq)
-        results: dict[str, list[tf.Tensor]] = {}
-        for unit in units:
-            grads = guided.multipliers(x, unit) if guided else backprop.gradient_at(model, target, x, unit)
-            results.setdefault("target_delta", []).append(_grouped(dt[:, unit], n, per_seq))
-            for i in range(len(refs)):
-                r = _grouped(refs[i], n, per_seq)
-                m = tf.broadcast_to(grads[i][:, None], tf.shape(r))
-                results.setdefault(f"contrib{i}", []).append(
-                    m * x[i][:, None] if method == "gradient" else m * (x[i][:, None] - r))
-                results.setdefault(f"mult{i}", []).append(m)
-                if one_hot_like[i]:
-                    results.setdefault(f"hyp{i}", []).append(m if method == "gradient" else _hypothetical(m, r))
-        return pack(results)
-
-    return body
-
-
 # --------------------------------------------------------------------------- results
-def _finish(model, sums, n_refs, method, target, tasks, computed, single_task, single_input, layers,
-            return_multipliers, softmax_normalize) -> Attribution:
+@dataclass(frozen=True)
+class _Request:
+    """What :func:`attribute` was asked, resolved: how the summed results are to be shaped.
+
+    ``tasks`` are the units asked for, ``computed`` the units computed (every
+    unit of the target when ``softmax_normalize``); ``single_task`` and
+    ``single_input`` drop the task axis and the per-input list.
+    """
+
+    n_inputs: int
+    method: str
+    target: str
+    tasks: list[int]
+    computed: list[int]
+    single_task: bool
+    single_input: bool
+    layers: list[str]
+    return_multipliers: bool
+    softmax_normalize: bool
+
+
+def _finish(request: _Request, sums: dict[str, list[np.ndarray]], n_refs: int) -> Attribution:
+    """The :class:`Attribution`: per-sequence sums over references divided by their number, shaped as asked."""
+    computed, softmax_normalize = request.computed, request.softmax_normalize
+
     def mean(key: str) -> np.ndarray | None:
         if key not in sums:
             return None
@@ -508,10 +376,10 @@ def _finish(model, sums, n_refs, method, target, tasks, computed, single_task, s
             return None
         if normalize:
             a = a - a.mean(axis=0, keepdims=True)
-        a = a[[computed.index(t) for t in tasks]].astype(np.float32)
-        return a[0] if single_task else a
+        a = a[[computed.index(t) for t in request.tasks]].astype(np.float32)
+        return a[0] if request.single_task else a
 
-    n_inputs = len(model.inputs)
+    n_inputs = request.n_inputs
     contributions = [mean(f"contrib{i}") for i in range(n_inputs)]
     target_delta = mean("target_delta")
     total = sum(c.reshape(c.shape[0], c.shape[1], -1).sum(axis=2) for c in contributions)
@@ -523,24 +391,24 @@ def _finish(model, sums, n_refs, method, target, tasks, computed, single_task, s
 
     def per_input(prefix: str, normalize: bool) -> Any:
         values = [select(mean(f"{prefix}{i}"), normalize) for i in range(n_inputs)]
-        return values[0] if single_input else values
+        return values[0] if request.single_input else values
 
     layer_results = {
         name: {
             "contributions": select(mean(f"layer_contrib:{name}"), softmax_normalize),
             "multipliers": select(mean(f"layer_mult:{name}"), softmax_normalize),
         }
-        for name in layers
+        for name in request.layers
     }
     return Attribution(
         contributions=per_input("contrib", softmax_normalize),
         hypothetical=per_input("hyp", softmax_normalize),
         deltas=select(residual),
         target_deltas=select(target_delta),
-        multipliers=per_input("mult", softmax_normalize) if return_multipliers else None,
+        multipliers=per_input("mult", softmax_normalize) if request.return_multipliers else None,
         layers=layer_results,
-        method=method,
-        target=target,
-        tasks=list(tasks),
+        method=request.method,
+        target=request.target,
+        tasks=list(request.tasks),
         n_references=int(n_refs or 0),
     )

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from seqlift.engine.methods import METHODS
 from seqlift.errors import SeqliftError
 from seqlift.sequences.alphabet import PAPER_BACKGROUND
 
@@ -21,17 +22,10 @@ __all__ = ["REPORT_METHODS", "reference_for", "method_scores"]
 
 log = logging.getLogger(__name__)
 
-#: method keys of the report, in display order, with the engine method behind each
-REPORT_METHODS = {
-    "gradient": "gradient",
-    "grad_x_input": "grad_x_input",
-    "guided_backprop": "guided_backprop",
-    "integrated_gradients": "integrated_gradients",
-    "rescale": "rescale",
-    "revealcancel": "revealcancel",
-    "genomics_default": "genomics_default",
-    "genomics_default_shuffled": "genomics_default",
-}
+#: method keys of the report, in display order, with the engine method behind each: every
+#: engine method (:data:`seqlift.engine.methods.METHODS`), and genomics_default against
+#: dinucleotide shuffles whatever the report's reference
+REPORT_METHODS = {**{name: name for name in METHODS}, "genomics_default_shuffled": "genomics_default"}
 
 
 def reference_for(kind: str, frequencies: Sequence[float] = PAPER_BACKGROUND, shuffles: int = 10) -> Any:

@@ -41,29 +41,19 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from seqlift.engine.methods import METHODS
 from seqlift.errors import SeqliftError
 from seqlift.groundtruth.scan import window_sums
 
-#: display names of the methods compared (keys are the report's method names)
+#: display names of the methods compared (keys are the report's method names): each engine
+#: method's label (:data:`seqlift.engine.methods.METHODS`), and the report's shuffled genomics default
 METHOD_LABELS = {
-    "gradient": "gradient",
-    "grad_x_input": "gradient x input",
-    "guided_backprop": "guided backprop x input",
-    "integrated_gradients": "integrated gradients (10 steps)",  # the report command's defaults
-    "rescale": "DeepLIFT Rescale",
-    "revealcancel": "DeepLIFT RevealCancel",
-    "genomics_default": "genomics default",
-    "genomics_default_shuffled": "genomics default, 10 dinucleotide shuffles",
+    **{name: method.label for name, method in METHODS.items()},
+    "genomics_default_shuffled": "genomics default, 10 dinucleotide shuffles",  # the report command's defaults
 }
 #: short names of the same methods, for tables with a column per model (the Figure 5 seeds tables)
 METHOD_SHORT_NAMES = {
-    "gradient": "gradient",
-    "grad_x_input": "gradient x input",
-    "guided_backprop": "guided backprop x input",
-    "integrated_gradients": "integrated gradients (10)",
-    "rescale": "Rescale",
-    "revealcancel": "RevealCancel",
-    "genomics_default": "genomics default (flat)",
+    **{name: method.short for name, method in METHODS.items()},
     "genomics_default_shuffled": "genomics default (10 shuffles)",
 }
 #: log-odds of a strong match: the paper's threshold, the report's default

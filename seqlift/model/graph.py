@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from seqlift.errors import SeqliftError
 from seqlift.model import ops
+from seqlift.model.shapes import shape_text
 
 __all__ = ["Model", "Node"]
 
@@ -67,12 +68,16 @@ class Model:
         Shape of each input without the batch axis.
     shapes
         Static shape of every node's value without the batch axis (``None``
-        for lengths that depend on the input).
+        for lengths that depend on the input); :meth:`node_shapes` completes it.
     source
         The file the model was read from (or a description of the live
         Keras model it was converted from).
     name
         The Keras model's name.
+    compiled
+        Functions compiled for this model, by key: :meth:`predict`'s forward
+        pass and the engine's batch functions (:mod:`seqlift.engine.batch`).
+        They are kept with the model, so they live as long as it does.
     """
 
     nodes: dict[str, Node]
@@ -82,9 +87,7 @@ class Model:
     shapes: dict[str, tuple] = field(default_factory=dict)
     source: str = ""
     name: str = "model"
-
-    def __post_init__(self) -> None:
-        self._compiled_forward = None
+    compiled: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ forward
     def _as_input_list(
@@ -175,9 +178,9 @@ class Model:
         count = arrays[0].shape[0]
         if any(a.shape[0] != count for a in arrays):
             raise SeqliftError("all model inputs must have the same number of rows")
-        if self._compiled_forward is None:
+        if "predict" not in self.compiled:
             outputs = list(self.outputs)
-            self._compiled_forward = tf.function(
+            self.compiled["predict"] = tf.function(
                 lambda *xs: [self.forward(list(xs), keep=())[name] for name in outputs],
                 autograph=False,
                 reduce_retracing=True,
@@ -185,7 +188,7 @@ class Model:
         chunks: list[list[np.ndarray]] = [[] for _ in self.outputs]
         for start in range(0, max(count, 1), max(int(batch_size), 1)):
             batch = [tf.constant(a[start : start + batch_size]) for a in arrays]
-            for chunk, value in zip(chunks, self._compiled_forward(*batch)):
+            for chunk, value in zip(chunks, self.compiled["predict"](*batch)):
                 chunk.append(value.numpy())
         results = [np.concatenate(c, axis=0) for c in chunks]
         return results[0] if len(results) == 1 else results
@@ -199,33 +202,40 @@ class Model:
         SeqliftError
             If an output's shape depends on the input length.
         """
-        self._fill_shapes()
+        shapes = self.node_shapes()
         units = []
         for name in self.outputs:
-            shape = self.shapes.get(name)
+            shape = shapes.get(name)
             if shape is None or any(d is None for d in shape):
                 raise SeqliftError(f"output {name!r} of model {self.name!r} has no fixed size ({shape})")
             units.append(int(math.prod(shape)))
         return units
 
-    def _fill_shapes(self) -> None:
-        """Compute missing node shapes (models built by hand) from a zero batch."""
-        if all(name in self.shapes for name in self.nodes):
-            return
-        if any(d is None for shape in self.input_shapes for d in shape):
-            return
-        values = self.forward([tf.zeros((1, *shape), tf.float32) for shape in self.input_shapes])
-        for name, value in values.items():
-            self.shapes.setdefault(name, tuple(int(d) for d in value.shape[1:]))
+    def node_shapes(self) -> dict[str, tuple]:
+        """Every node's shape without the batch axis: :attr:`shapes`, completed.
+
+        Shapes a model built by hand lacks, and lengths the loader's static
+        inference left open, are filled from a forward pass of a zero batch
+        (once) when the inputs have fixed shapes; with inputs of free length,
+        lengths that depend on them stay None.
+        """
+        fixed_inputs = not any(d is None for shape in self.input_shapes for d in shape)
+        open_names = [name for name in self.nodes if name not in self.shapes
+                      or (fixed_inputs and any(d is None for d in self.shapes[name]))]
+        if open_names and fixed_inputs:
+            values = self.forward([tf.zeros((1, *shape), tf.float32) for shape in self.input_shapes])
+            for name in open_names:
+                self.shapes[name] = tuple(int(d) for d in values[name].shape[1:])
+        return self.shapes
 
     def summary(self) -> str:
         """A table of the nodes: name, op, output shape and inputs."""
-        self._fill_shapes()
+        shapes = self.node_shapes()
         rows = [("node", "op", "shape", "inputs")]
         for node in self.nodes.values():
-            shape = self.shapes.get(node.name)
-            shape_text = "?" if shape is None else _shape_text(shape)
-            rows.append((node.name, node.op.describe(), shape_text, ", ".join(node.inputs)))
+            shape = shapes.get(node.name)
+            shown = "?" if shape is None else shape_text(shape)
+            rows.append((node.name, node.op.describe(), shown, ", ".join(node.inputs)))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         lines = [f"Model {self.name!r} from {self.source}" if self.source else f"Model {self.name!r}"]
         for i, row in enumerate(rows):
@@ -242,11 +252,6 @@ class Model:
             f"Model(name={self.name!r}, nodes={len(self.nodes)}, inputs={self.inputs}, "
             f"outputs={self.outputs}, source={self.source!r})"
         )
-
-
-def _shape_text(shape: tuple) -> str:
-    dims = ["None" if d is None else str(d) for d in shape]
-    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def _unique_weights(model: Model) -> list[tf.Tensor]:

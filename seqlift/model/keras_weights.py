@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import h5py
 import numpy as np
 
 from seqlift.errors import SeqliftError
+from seqlift.model.shapes import shape_text
 
 __all__ = [
     "LayerTree",
@@ -128,11 +129,6 @@ def _chunked_attribute(group: h5py.Group, name: str) -> list[str] | None:
             chunk += 1
         return values
     return None
-
-
-def _shape_text(shape: Iterable) -> str:
-    dims = ["None" if d is None else str(d) for d in shape]
-    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def _shapes_agree(actual: tuple, wanted: tuple) -> bool:
@@ -256,8 +252,8 @@ class WeightStore:
                 else:
                     raise SeqliftError(
                         f"weights in {self.source} do not match the model config: layer {layer_label} "
-                        f"{spec.name} has shape {_shape_text(data.shape)} in the weights file but the "
-                        f"config needs {_shape_text(spec.shape)}"
+                        f"{spec.name} has shape {shape_text(data.shape)} in the weights file but the "
+                        f"config needs {shape_text(spec.shape)}"
                     )
             self._taken.add(id(entry))
             arrays.append(data)

@@ -13,18 +13,26 @@ families that the DeepLIFT engine treats differently:
   :meth:`Activation.derivative`), :class:`Softmax`, :class:`MaxPool` and
   :class:`GlobalMaxPool`.
 
+Each op class also states its form for the DeepLIFT engine, its
+:class:`Propagation` (``propagation``): the engine has one rule per form and
+refuses an op whose form it has no rule for, so a new op is an op class
+with its ``propagation`` here (and, for a new form, the form's rule in
+:mod:`seqlift.engine.node_rules`).
+
 The forward computation of every op reproduces what Keras 3 computes for the
 layer it comes from, with the TensorFlow backend.
 """
 from __future__ import annotations
 
+import enum
 import math
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from seqlift.model import invariant
+from seqlift.model.activations import ACTIVATIONS
 
 __all__ = [
     "ACTIVATION_KINDS",
@@ -46,6 +54,7 @@ __all__ = [
     "MaxPool",
     "Op",
     "Permute",
+    "Propagation",
     "Reshape",
     "Softmax",
     "Subtract",
@@ -53,34 +62,38 @@ __all__ = [
     "constant",
 ]
 
-#: The elementwise non-linearities an :class:`Activation` op can apply.
-ACTIVATION_KINDS = frozenset(
-    {
-        "relu",
-        "sigmoid",
-        "tanh",
-        "softplus",
-        "elu",
-        "selu",
-        "gelu",
-        "swish",
-        "exponential",
-        "leaky_relu",
-        "prelu",
-    }
-)
+#: The elementwise non-linearities an :class:`Activation` op can apply (:mod:`seqlift.model.activations`).
+ACTIVATION_KINDS = frozenset(ACTIVATIONS)
 
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
+
+class Propagation(enum.Enum):
+    """An op's form, which decides how the DeepLIFT engine carries differences and multipliers through it.
+
+    The engine's rule for each form is in :mod:`seqlift.engine.node_rules`.
+    """
+
+    #: a model input: its difference is split by its own sign
+    INPUT = "input"
+    #: linear with non-negative coefficients and no bias: maps the positive and negative
+    #: parts of its inputs to those of its output
+    SIGN_PRESERVING = "sign-preserving linear"
+    #: Dense or convolution, ``y = W x + b``: split by the sign of each term ``w_i Δx_i``
+    KERNEL = "kernel"
+    #: ``y = s ⊙ x + b`` with scales of either sign (batch normalisation)
+    SCALE = "scale"
+    #: ``y = a − b``
+    DIFFERENCE = "difference"
+    #: an elementwise nonlinearity: Rescale or RevealCancel
+    NONLINEARITY = "elementwise nonlinearity"
+    #: maxima over windows or positions
+    MAX = "max"
+    #: softmax over an axis
+    SOFTMAX = "softmax"
 
 
 def constant(value: np.ndarray | tf.Tensor | float | Sequence[float]) -> tf.Tensor:
     """Return ``value`` as a float32 ``tf.constant``."""
     return tf.constant(np.asarray(value, dtype=np.float32))
-
-
-def _shape_text(tensor: tf.Tensor | None) -> str:
-    return "-" if tensor is None else "x".join(str(d) for d in tensor.shape)
 
 
 def _channels_last_perm(rank: int) -> list[int]:
@@ -97,8 +110,11 @@ class Op:
     """Base class of every operation in a seqlift model graph.
 
     Subclasses implement :meth:`__call__` on float32 tensors whose first axis
-    is the batch.
+    is the batch, and state their :class:`Propagation` (None: the DeepLIFT
+    engine cannot explain the op, and says so).
     """
+
+    propagation: ClassVar[Propagation | None] = None
 
     def __call__(self, *inputs: tf.Tensor) -> tf.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -125,6 +141,8 @@ class Input(Op):
         The input's shape without the batch axis (``None`` for a free length).
     """
 
+    propagation = Propagation.INPUT
+
     def __init__(self, shape: Sequence[int | None]) -> None:
         self.shape = tuple(None if d is None else int(d) for d in shape)
 
@@ -149,12 +167,16 @@ class Linear(Op):
 class Identity(Linear):
     """Passes its input through (dropout and noise layers at inference, ``linear``)."""
 
+    propagation = Propagation.SIGN_PRESERVING
+
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         return tf.identity(x)
 
 
 class _Kernel(Linear):
     """A Dense or convolution layer: a ``kernel`` applied by :meth:`apply`, then an optional ``bias``."""
+
+    propagation = Propagation.KERNEL
 
     kernel: tf.Tensor
     bias: tf.Tensor | None
@@ -336,6 +358,8 @@ class BatchNorm(Linear):
         The normalised axes (positive, counting the batch axis).
     """
 
+    propagation = Propagation.SCALE
+
     def __init__(
         self,
         scale: np.ndarray | tf.Tensor,
@@ -439,6 +463,8 @@ class _Pool(Op):
 class MaxPool(_Pool):
     """Windowed maximum (Keras ``MaxPooling1D``/``MaxPooling2D``)."""
 
+    propagation = Propagation.MAX
+
     def _pool(self, x: tf.Tensor) -> tf.Tensor:
         return tf.nn.max_pool(x, list(self.pool_size), list(self.strides), self.padding.upper())
 
@@ -446,6 +472,8 @@ class MaxPool(_Pool):
 class AvgPool(_Pool, Linear):
     """Windowed mean (Keras ``AveragePooling1D``/``2D``); with ``'same'`` padding
     the padded positions are left out of each mean, as in Keras."""
+
+    propagation = Propagation.SIGN_PRESERVING
 
     def _pool(self, x: tf.Tensor) -> tf.Tensor:
         return tf.nn.avg_pool(x, list(self.pool_size), list(self.strides), self.padding.upper())
@@ -475,12 +503,16 @@ class _GlobalPool(Op):
 class GlobalMaxPool(_GlobalPool):
     """Maximum over all spatial positions (Keras ``GlobalMaxPooling1D``/``2D``)."""
 
+    propagation = Propagation.MAX
+
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         return tf.reduce_max(x, axis=self.axes, keepdims=self.keepdims)
 
 
 class GlobalAvgPool(_GlobalPool, Linear):
     """Mean over all spatial positions (Keras ``GlobalAveragePooling1D``/``2D``)."""
+
+    propagation = Propagation.SIGN_PRESERVING
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         return tf.reduce_mean(x, axis=self.axes, keepdims=self.keepdims)
@@ -489,6 +521,8 @@ class GlobalAvgPool(_GlobalPool, Linear):
 class Flatten(Linear):
     """Flattens all non-batch axes; channels_first inputs are first moved to
     channels_last, as Keras does."""
+
+    propagation = Propagation.SIGN_PRESERVING
 
     def __init__(self, data_format: str = "channels_last") -> None:
         self.data_format = data_format
@@ -508,6 +542,8 @@ class Flatten(Linear):
 class Reshape(Linear):
     """Reshapes the non-batch axes to ``target_shape`` (may hold one -1)."""
 
+    propagation = Propagation.SIGN_PRESERVING
+
     def __init__(self, target_shape: Sequence[int]) -> None:
         self.target_shape = tuple(int(d) for d in target_shape)
 
@@ -521,6 +557,8 @@ class Reshape(Linear):
 class Permute(Linear):
     """Permutes the non-batch axes; ``dims`` counts from 1, as in Keras."""
 
+    propagation = Propagation.SIGN_PRESERVING
+
     def __init__(self, dims: Sequence[int]) -> None:
         self.dims = tuple(int(d) for d in dims)
 
@@ -533,6 +571,8 @@ class Permute(Linear):
 
 class Cropping1D(Linear):
     """Removes ``cropping = (start, end)`` positions from axis 1."""
+
+    propagation = Propagation.SIGN_PRESERVING
 
     def __init__(self, cropping: Sequence[int]) -> None:
         self.cropping = (int(cropping[0]), int(cropping[1]))
@@ -548,6 +588,8 @@ class Cropping1D(Linear):
 
 class ZeroPadding1D(Linear):
     """Pads the steps axis with ``padding = (before, after)`` zeros."""
+
+    propagation = Propagation.SIGN_PRESERVING
 
     def __init__(self, padding: Sequence[int], data_format: str = "channels_last") -> None:
         self.padding = (int(padding[0]), int(padding[1]))
@@ -565,6 +607,8 @@ class ZeroPadding1D(Linear):
 class Concatenate(Linear):
     """Concatenates its inputs along ``axis`` (counting the batch axis)."""
 
+    propagation = Propagation.SIGN_PRESERVING
+
     def __init__(self, axis: int = -1) -> None:
         self.axis = int(axis)
 
@@ -575,18 +619,27 @@ class Concatenate(Linear):
         return f"Concatenate(axis={self.axis})"
 
 
+def _sum_in_order(inputs: Sequence[tf.Tensor]) -> tf.Tensor:
+    """``inputs[0] + inputs[1] + ...``, added left to right (as Keras adds them)."""
+    total = inputs[0]
+    for x in inputs[1:]:
+        total = total + x
+    return total
+
+
 class Add(Linear):
     """Elementwise sum of its inputs."""
 
+    propagation = Propagation.SIGN_PRESERVING
+
     def __call__(self, *inputs: tf.Tensor) -> tf.Tensor:
-        total = inputs[0]
-        for x in inputs[1:]:
-            total = total + x
-        return total
+        return _sum_in_order(inputs)
 
 
 class Subtract(Linear):
     """Difference of its two inputs, first minus second."""
+
+    propagation = Propagation.DIFFERENCE
 
     def __call__(self, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
         return a - b
@@ -595,30 +648,14 @@ class Subtract(Linear):
 class Average(Linear):
     """Elementwise mean of its inputs."""
 
+    propagation = Propagation.SIGN_PRESERVING
+
     def __call__(self, *inputs: tf.Tensor) -> tf.Tensor:
-        total = inputs[0]
-        for x in inputs[1:]:
-            total = total + x
-        return total / float(len(inputs))
-
-
-def _tanh_difference(x0: tf.Tensor, dx: tf.Tensor, plain: tf.Tensor) -> tf.Tensor:
-    """``tanh(x0 + dx) − tanh(x0)`` by the closed form of :meth:`Activation.difference`.
-
-    ``plain`` is the direct difference, used where the two points lie on
-    opposite sides of 0.
-    """
-    side = tf.sign(x0)
-    same = side * tf.sign(x0 + dx) > 0
-    u, d = tf.abs(x0), side * dx
-    v = tf.maximum(u + d, 0.0)  # |x0 + dx| where both lie on one side (the only place it is used)
-    closed = side * tf.sign(d) * 2.0 * tf.exp(-2.0 * tf.minimum(u, v)) * -tf.math.expm1(-2.0 * tf.abs(d)) / (
-        (1.0 + tf.exp(-2.0 * u)) * (1.0 + tf.exp(-2.0 * v)))
-    return tf.where(same, closed, plain)
+        return _sum_in_order(inputs) / float(len(inputs))
 
 
 class Activation(Op):
-    """An elementwise non-linearity with its exact derivative.
+    """An elementwise non-linearity: one kind of :mod:`seqlift.model.activations`.
 
     Parameters
     ----------
@@ -628,7 +665,6 @@ class Activation(Op):
         ``leaky_relu``: slope below zero (Keras ``negative_slope``, formerly
         ``alpha``); ``elu``: the ELU's alpha; ``prelu``: the learned slope
         tensor, shaped to broadcast on the input without its batch axis.
-        Ignored by the other kinds.
     max_value, negative_slope, threshold
         ``relu`` only, the parameters of Keras' ``ReLU`` layer:
         ``f(x) = min(x, max_value)`` for ``x > threshold``, else
@@ -636,7 +672,12 @@ class Activation(Op):
     approximate
         ``gelu`` only: the tanh approximation instead of the exact erf form
         (Keras 3 default False).
+
+    Parameters a kind does not take are ignored. The kind's parameters read
+    as attributes of the op (``op.alpha``).
     """
+
+    propagation = Propagation.NONLINEARITY
 
     def __init__(
         self,
@@ -647,192 +688,61 @@ class Activation(Op):
         threshold: float = 0.0,
         approximate: bool = False,
     ) -> None:
-        if kind not in ACTIVATION_KINDS:
+        if kind not in ACTIVATIONS:
             raise ValueError(f"unknown activation kind {kind!r}")
         self.kind = kind
-        if kind == "prelu":
-            if alpha is None:
-                raise ValueError("a prelu activation needs its alpha tensor")
-            self.alpha: float | tf.Tensor | None = constant(alpha)
-        elif kind == "leaky_relu":
-            self.alpha = 0.2 if alpha is None else float(alpha)
-        elif kind == "elu":
-            self.alpha = 1.0 if alpha is None else float(alpha)
-        else:
-            self.alpha = None
-        self.max_value = None if max_value is None else float(max_value)
-        self.negative_slope = float(negative_slope or 0.0)
-        self.threshold = float(threshold or 0.0)
-        self.approximate = bool(approximate)
+        self.function = ACTIVATIONS[kind].from_parameters(
+            alpha=alpha, max_value=max_value, negative_slope=negative_slope, threshold=threshold,
+            approximate=approximate,
+        )
+
+    def __getattr__(self, name: str) -> object:
+        function = self.__dict__.get("function")
+        if function is not None and name in function.parameter_names():
+            return getattr(function, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def weights(self) -> dict[str, tf.Tensor]:
-        return {"alpha": self.alpha} if self.kind == "prelu" else {}
-
-    # ------------------------------------------------------------------ forward
-    def _relu(self, x: tf.Tensor) -> tf.Tensor:
-        slope, top, thr = self.negative_slope, self.max_value, self.threshold
-        if slope == 0.0 and top is None and thr == 0.0:
-            return tf.nn.relu(x)
-        if slope != 0.0 and top is None and thr == 0.0:
-            return tf.nn.leaky_relu(x, alpha=slope)
-        y = tf.where(x > thr, x, tf.zeros_like(x)) if thr != 0.0 else tf.nn.relu(x)
-        if top is not None:
-            y = tf.clip_by_value(y, 0.0, top)
-        if slope != 0.0:
-            y = y - slope * tf.nn.relu(thr - x)
-        return y
+        return self.function.weights
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        kind = self.kind
-        if kind == "relu":
-            return self._relu(x)
-        if kind == "sigmoid":
-            return tf.sigmoid(x)
-        if kind == "tanh":
-            return tf.tanh(x)
-        if kind == "softplus":
-            return tf.math.softplus(x)
-        if kind == "elu":
-            y = tf.nn.elu(x)
-            return y if self.alpha == 1.0 else tf.where(x > 0, y, self.alpha * y)
-        if kind == "selu":
-            return tf.nn.selu(x)
-        if kind == "gelu":
-            return tf.nn.gelu(x, approximate=self.approximate)
-        if kind == "swish":
-            return tf.nn.silu(x)
-        if kind == "exponential":
-            return tf.exp(x)
-        if kind == "leaky_relu":
-            return tf.nn.leaky_relu(x, alpha=self.alpha)
-        # prelu, as Keras: relu(x) - alpha * relu(-x)
-        return tf.nn.relu(x) - self.alpha * tf.nn.relu(-x)
+        return self.function(x)
 
-    # --------------------------------------------------------------- derivative
     def derivative(self, x: tf.Tensor) -> tf.Tensor:
         """The exact elementwise derivative ``f'(x)``.
 
         At the kinks of the piecewise-linear kinds the left derivative is
         used, so the ReLU's derivative at 0 is 0.
         """
-        kind = self.kind
-        one = tf.ones_like(x)
-        zero = tf.zeros_like(x)
-        if kind == "relu":
-            inside = x > self.threshold
-            if self.max_value is not None:
-                inside = tf.logical_and(inside, x < self.max_value)
-            below = tf.fill(tf.shape(x), tf.constant(self.negative_slope, x.dtype))
-            above = zero
-            return tf.where(inside, one, tf.where(x > self.threshold, above, below))
-        if kind == "sigmoid":
-            s = tf.sigmoid(x)
-            return s * (1.0 - s)
-        if kind == "tanh":
-            t = tf.tanh(x)
-            return 1.0 - t * t
-        if kind == "softplus":
-            return tf.sigmoid(x)
-        if kind == "elu":
-            return tf.where(x > 0, one, self.alpha * tf.exp(x))
-        if kind == "selu":
-            return _SELU_SCALE * tf.where(x > 0, one, _SELU_ALPHA * tf.exp(x))
-        if kind == "gelu":
-            if self.approximate:
-                c = math.sqrt(2.0 / math.pi)
-                inner = c * (x + 0.044715 * x * x * x)
-                t = tf.tanh(inner)
-                return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3 * 0.044715 * x * x)
-            cdf = 0.5 * (1.0 + tf.math.erf(x / math.sqrt(2.0)))
-            pdf = tf.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-            return cdf + x * pdf
-        if kind == "swish":
-            s = tf.sigmoid(x)
-            return s + x * s * (1.0 - s)
-        if kind == "exponential":
-            return tf.exp(x)
-        if kind == "leaky_relu":
-            return tf.where(x > 0, one, self.alpha * one)
-        # prelu
-        return tf.where(x > 0, one, self.alpha * one)
-
-    # -------------------------------------------------------------- difference
-    #: kinds whose :meth:`difference` has a closed form free of cancellation
-    SATURATING = ("tanh", "sigmoid", "softplus", "elu", "selu")
-    #: softplus's closed form is used for |dx| up to this; beyond, the plain difference has no
-    #: cancellation to fear, while ``1 + σ(x0) expm1(dx)`` would cancel for large negative dx
-    _SOFTPLUS_SPAN = 1.0
+        return self.function.derivative(x)
 
     @property
-    def saturates(self) -> bool:
-        """Whether :meth:`difference` has a closed form for this kind (see :data:`SATURATING`)."""
-        return self.kind in self.SATURATING
+    def has_closed_form_difference(self) -> bool:
+        """Whether :meth:`difference` avoids the subtraction (the kind defines a closed form)."""
+        return self.function.closed_form_difference is not None
 
     def difference(self, x0: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
-        """``f(x0 + dx) − f(x0)``, free of cancellation where ``f`` saturates or is linear.
+        """``f(x0 + dx) − f(x0)``: the kind's closed form where it has one, else the plain difference.
 
-        Where tanh or sigmoid saturate, ``f(x0 + dx)`` and ``f(x0)`` round to
-        nearly the same float32 number and their difference keeps few correct
-        digits (none once both round to 1), which the Rescale and RevealCancel
-        quotients ``Δy / Δx`` would pass on to every input below. Closed forms
-        avoid the subtraction:
-
-        * tanh, with ``u = |x0|`` and ``v = |x0 + dx|`` on the same side of 0
-          (``s`` its sign, ``d = s·dx = v − u``; every exponent is ≤ 0)::
-
-              s · sign(d) · 2 e^(−2 min(u, v)) · (−expm1(−2|d|)) / ((1 + e^(−2u)) (1 + e^(−2v)))
-
-          and the plain difference across 0, where nothing cancels;
-        * sigmoid: ``σ(a) − σ(b) = ½ [tanh(a/2) − tanh(b/2)]``;
-        * softplus: ``log1p(σ(x0) · expm1(dx))`` for ``|dx| ≤ 1``;
-        * elu and selu: ``α e^(x0) expm1(dx) = −α e^(x0 + dx) expm1(−dx)`` (times
-          selu's scale; the form whose factors stay within [−1, 1]) where both
-          points are below 0, ``dx`` (times selu's scale) where both are above.
-
-        The other kinds return the plain difference.
+        The closed forms (tanh, sigmoid, softplus, elu, selu; their
+        mathematics beside them in :mod:`seqlift.model.activations`) keep
+        their digits where ``f`` saturates and the two float32 values round
+        alike.
         """
         plain = self(x0 + dx) - self(x0)
-        kind = self.kind
-        if kind == "tanh":
-            return _tanh_difference(x0, dx, plain)
-        if kind == "sigmoid":
-            return 0.5 * _tanh_difference(0.5 * x0, 0.5 * dx, 2.0 * plain)
-        if kind == "softplus":
-            closed = tf.math.log1p(tf.sigmoid(x0) * tf.math.expm1(tf.minimum(dx, self._SOFTPLUS_SPAN)))
-            return tf.where(tf.abs(dx) <= self._SOFTPLUS_SPAN, closed, plain)
-        if kind in ("elu", "selu"):
-            alpha, scale = (self.alpha, 1.0) if kind == "elu" else (_SELU_ALPHA, _SELU_SCALE)
-            x1 = x0 + dx
-            # eᵇ expm1(d) = −eᵃ expm1(−d) with a = b + d: take the form whose factors stay within [−1, 1]
-            rising = -tf.exp(tf.minimum(x1, 0.0)) * tf.math.expm1(-tf.maximum(dx, 0.0))
-            falling = tf.exp(tf.minimum(x0, 0.0)) * tf.math.expm1(tf.minimum(dx, 0.0))
-            below = scale * alpha * tf.where(dx > 0, rising, falling)
-            return tf.where(tf.logical_and(x0 <= 0.0, x1 <= 0.0), below,
-                            tf.where(tf.logical_and(x0 > 0.0, x1 > 0.0), scale * dx, plain))
-        return plain
+        closed = self.function.closed_form_difference
+        return plain if closed is None else closed(x0, dx, plain)
 
     def describe(self) -> str:
-        params = []
-        if self.kind in ("leaky_relu", "elu") and self.alpha is not None:
-            params.append(f"alpha={self.alpha:g}")
-        if self.kind == "prelu":
-            params.append(f"alpha {_shape_text(self.alpha)}")
-        if self.kind == "relu":
-            if self.max_value is not None:
-                params.append(f"max_value={self.max_value:g}")
-            if self.negative_slope:
-                params.append(f"negative_slope={self.negative_slope:g}")
-            if self.threshold:
-                params.append(f"threshold={self.threshold:g}")
-        if self.kind == "gelu" and self.approximate:
-            params.append("approximate")
-        inside = ", ".join([self.kind] + params)
+        inside = ", ".join([self.kind] + self.function.describe_parameters())
         return f"Activation({inside})"
 
 
 class Softmax(Op):
     """Softmax over ``axis`` (an int or a tuple of ints, counting the batch axis)."""
+
+    propagation = Propagation.SOFTMAX
 
     def __init__(self, axis: int | Sequence[int] = -1) -> None:
         if isinstance(axis, (list, tuple)):

@@ -44,10 +44,6 @@ __all__ = ["Plan", "prepare", "output_prefix", "default_batch_size", "default_ch
 
 log = logging.getLogger(__name__)
 
-#: activation memory one pass may use, for the default batch size
-PASS_BYTES = 256 * 2**20
-#: most sequences per pass by default (more gains nothing on a CPU)
-MAX_DEFAULT_BATCH = 256
 #: memory the arrays of one chunk may use, for the default chunk size
 CHUNK_BYTES = 128 * 2**20
 #: most input rows per chunk by default
@@ -174,13 +170,12 @@ def _fix_input_length(model: Any, width: int) -> None:
     """Specialise a model that accepts any length to windows of ``width`` bases.
 
     The input shape becomes ``(width, 4)``, and every node shape that
-    depended on the length is computed again from it (by a pass on zeros), so
-    that the engine sees fixed shapes throughout.
+    depended on the length is computed from it (:meth:`Model.node_shapes`
+    fills open lengths by a pass on zeros once the inputs are fixed), so that
+    the engine sees fixed shapes throughout.
     """
     model.input_shapes = [(width, 4)]
-    model.shapes = {name: shape for name, shape in model.shapes.items()
-                    if shape is not None and all(d is not None for d in shape)}
-    model.output_units()  # fills the shapes again (seqlift.model.graph.Model._fill_shapes)
+    model.node_shapes()
 
 
 def _resolve_width(option: int | None, model_length: int | None, model_path: str) -> int:
@@ -227,21 +222,12 @@ def _resolve_tasks(model: Any, options: ScoreOptions, width: int) -> tuple[list[
     return wanted, target
 
 
-def default_batch_size(model: Any, width: int, shuffles: int) -> int:
-    """Sequences per pass: as many as fit in :data:`PASS_BYTES` of activations.
+def default_batch_size(model: Any, width: int, shuffles: int, target: str, method: str) -> int:
+    """Sequences per pass: the engine's pairs per batch (:func:`seqlift.engine.pairs_per_batch`)
+    divided by the number of references, at least 1."""
+    from seqlift.engine import pairs_per_batch
 
-    Counts every node's values per (sequence, reference) pair, with eight
-    float32 copies for the forward and backward passes of both, and divides
-    by the number of references; between 1 and :data:`MAX_DEFAULT_BATCH`.
-    It depends only on the model, the width and ``shuffles``, never on the
-    machine, so runs on different machines use the same passes.
-    """
-    floats = 0
-    for shape in model.shapes.values():
-        dims = [width if d is None else int(d) for d in (shape or ())]
-        floats += math.prod(dims) if dims else 1
-    pairs = PASS_BYTES // (4 * 8 * max(floats, 1))
-    return int(min(MAX_DEFAULT_BATCH, max(1, pairs // shuffles)))
+    return max(1, pairs_per_batch(model, target, method, width) // shuffles)
 
 
 def default_chunk_size(width: int, n_tasks: int, revcomp: bool) -> int:
@@ -395,9 +381,9 @@ def prepare(options: ScoreOptions) -> Plan:
         _fix_input_length(model, width)
     if width != declared:  # the regions were checked without the width: check their windows now
         kind, genome_path, sizes, rows_total, _ = _survey_input(options, width)
-    batch = options.batch_size or default_batch_size(model, width, options.shuffles)
     tasks, target = _resolve_tasks(model, options, width)
     check_not_an_input(_written_paths(prefix, tasks), inputs)
+    batch = options.batch_size or default_batch_size(model, width, options.shuffles, target, options.method)
     chunk = options.chunk_size or default_chunk_size(width, len(tasks), options.revcomp == "average")
     chunk = -(-chunk // batch) * batch  # whole passes per chunk
     _check_memory(options, width, batch, chunk, len(tasks), rows[1] - rows[0])

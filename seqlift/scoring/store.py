@@ -75,9 +75,9 @@ Durability
 ----------
 A chunk counts as done only once its data are on disk: :meth:`ScoreStore.append`
 reserves the space the chunk may need (:mod:`seqlift.scoring.space`), writes
-the data, flushes and ``fsync``\ s the file, and only then writes the
+the data, flushes and fsyncs the file, and only then writes the
 chunk's progress row, with the checksum of its rows, and flushes and
-``fsync``\ s again. A run resumed from a partial file first reads every
+fsyncs again. A run resumed from a partial file first reads every
 recorded chunk back and compares it with its checksum
 (:meth:`ScoreStore.verified_chunks`): a chunk whose data did not reach the
 disk is scored again, never trusted.
@@ -473,8 +473,8 @@ class ScoreStore:
         """Append one finished chunk and record it as completed.
 
         The space the chunk may take is reserved first; then the data are
-        written, flushed and ``fsync``\ ed, and only then the progress record
-        (with the chunk's checksum), flushed and ``fsync``\ ed in turn: a
+        written, flushed and fsynced, and only then the progress record
+        (with the chunk's checksum), flushed and fsynced in turn: a
         chunk counts as done only once it is wholly on disk.
 
         Parameters

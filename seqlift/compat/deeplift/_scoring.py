@@ -38,8 +38,6 @@ from seqlift.errors import SeqliftError
 ALL_UNITS_MAX = 8
 #: ... provided that the scores of every unit take at most this many bytes
 ALL_UNITS_BYTES = 256 * 2**20
-#: the seqlift methods that give inner layers scores
-DEEPLIFT_METHODS = ("rescale", "revealcancel", "genomics_default")
 
 
 @dataclass(frozen=True, eq=False)

@@ -26,7 +26,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from seqlift.compat.deeplift._scoring import (
-    DEEPLIFT_METHODS,
     ContribsFunction,
     MultipliersFunction,
     ScoreFunction,
@@ -34,6 +33,7 @@ from seqlift.compat.deeplift._scoring import (
     scored_sizes,
 )
 from seqlift.compat.deeplift._unsupported import refuse
+from seqlift.engine.methods import DEEPLIFT_METHODS
 from seqlift.errors import SeqliftError
 
 __all__ = ["Layer", "Model", "SequentialModel", "GraphModel", "ActivationVars"]
@@ -152,7 +152,6 @@ class Model:
         self._name_to_layer = OrderedDict((layer.name, layer) for layer in self._layers)
         self._node_to_layer = {layer.node: layer for layer in self._layers}
         self._input_layer_names = [self._node_to_layer[node].name for node in seqlift_model.inputs]
-        self._node_shapes: dict[str, tuple] | None = None
         self._forward_functions: dict[tuple, Callable] = {}
 
     # ------------------------------------------------------------------ layers
@@ -176,16 +175,7 @@ class Model:
         return self._node_to_layer[node]
 
     def _shapes(self) -> dict[str, tuple]:
-        if self._node_shapes is None:
-            graph = self.seqlift_model
-            shapes = dict(graph.shapes)
-            if any(shapes.get(node) is None or None in shapes[node] for node in graph.nodes):
-                import tensorflow as tf
-
-                zeros = [tf.zeros((1, *shape), tf.float32) for shape in graph.input_shapes]
-                shapes = {name: tuple(value.shape[1:]) for name, value in graph.forward(zeros).items()}
-            self._node_shapes = shapes
-        return self._node_shapes
+        return self.seqlift_model.node_shapes()
 
     # ------------------------------------------------------------------ scores
     def get_target_contribs_func(self, *args: Any, **kwargs: Any) -> ContribsFunction:
@@ -258,7 +248,7 @@ class Model:
         input_nodes = [layer.node for layer in inputs]
         if sorted(input_nodes) != sorted(graph.inputs):
             raise SeqliftError(f"the inputs of a compiled function must be the activation vars of every input layer "
-                               f"({', '.join(self._input_layer_names)}), not {', '.join(l.name for l in inputs)}")
+                               f"({', '.join(self._input_layer_names)}), not {', '.join(layer.name for layer in inputs)}")
         output_nodes = [layer.node for layer in outputs]
         key = (tuple(input_nodes), tuple(output_nodes))
         if key not in self._forward_functions:

@@ -1,0 +1,109 @@
+"""What a DeepLIFT pass carries: each node's multipliers, and the per-batch values of the pairs.
+
+:class:`Multipliers` holds the multipliers of a node's positive and negative
+parts (section 3.5.1 of the paper); :class:`PairState` holds, for one batch of
+(sequence, reference) pairs, the activations of both forward passes and what
+the rules derive from them once (differences, parts, Rescale and RevealCancel
+multipliers), so that every target unit's backward pass reuses them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import tensorflow as tf
+
+
+@dataclass
+class Multipliers:
+    """The multipliers of a node's positive and negative parts, ``m⁺`` and ``m⁻``.
+
+    Held as their mean and half-difference, ``mean = ½(m⁺ + m⁻)`` and
+    ``half = ½(m⁺ − m⁻)`` (so ``m± = mean ± half``), because that is what the
+    layers below need: a Dense or convolution layer maps them back as
+    ``Wᵀ mean + sign(Δx) ⊙ |W|ᵀ half`` (:func:`seqlift.engine.rules.kernel_split_backward`).
+    ``half`` is None while the two are equal, as they are everywhere except
+    between a RevealCancel nonlinearity and the kernel layer that feeds it.
+    """
+
+    mean: tf.Tensor
+    half: tf.Tensor | None = None
+
+    @property
+    def joined(self) -> bool:
+        return self.half is None
+
+    def __add__(self, other: "Multipliers") -> "Multipliers":
+        if self.joined and other.joined:
+            return Multipliers(self.mean + other.mean)
+        half = other.half if self.joined else self.half if other.joined else self.half + other.half
+        return Multipliers(self.mean + other.mean, half)
+
+    def scaled(self, factor: tf.Tensor) -> "Multipliers":
+        return Multipliers(self.mean * factor, None if self.joined else self.half * factor)
+
+    def collapse(self, delta: tf.Tensor) -> tf.Tensor:
+        """One multiplier per element, for a layer whose parts are split by its own sign:
+        ``m⁺`` where ``Δ > 0``, ``m⁻`` where ``Δ < 0``, their mean at 0."""
+        return self.mean if self.joined else self.mean + tf.sign(delta) * self.half
+
+    def contributions(self, pos: tf.Tensor, neg: tf.Tensor) -> tf.Tensor:
+        """``m⁺ Δ⁺ + m⁻ Δ⁻`` for the parts ``Δ⁺``, ``Δ⁻`` of a node's difference."""
+        if self.joined:
+            return self.mean * (pos + neg)
+        return self.mean * (pos + neg) + self.half * (pos - neg)
+
+
+@dataclass
+class PairState:
+    """Per-batch state of a DeepLIFT pass: activations, differences, parts and rule values.
+
+    Attributes
+    ----------
+    x_acts : dict
+        Activations of the inputs, one row per sequence.
+    per_seq : tf.Tensor
+        References per sequence (pairs come sequence by sequence).
+    ref_acts : dict
+        Activations of the references, one row per pair, recorded on ``tape``.
+    tape : tf.GradientTape
+        The persistent tape the backward pass differentiates (the linear layers' transposes).
+    deltas, parts : dict
+        ``Δ`` and ``(Δ⁺, Δ⁻)`` of each node, computed when first needed.
+    scales : dict
+        Rescale multipliers of the nonlinearities.
+    rc_multipliers : dict
+        RevealCancel multipliers ``(mean, half)`` of the nonlinearities.
+    abs_inputs, abs_responses : dict
+        ``|Δx|`` and ``|W| |Δx|`` of the kernel layers whose parts were split.
+    """
+
+    x_acts: dict[str, tf.Tensor]
+    per_seq: tf.Tensor
+    ref_acts: dict[str, tf.Tensor]
+    tape: tf.GradientTape
+    deltas: dict[str, tf.Tensor] = field(default_factory=dict)
+    scales: dict[str, tf.Tensor] = field(default_factory=dict)
+    parts: dict[str, tuple[tf.Tensor, tf.Tensor]] = field(default_factory=dict)
+    abs_inputs: dict[str, tf.Tensor] = field(default_factory=dict)
+    abs_responses: dict[str, tf.Tensor] = field(default_factory=dict)
+    rc_multipliers: dict[str, tuple[tf.Tensor, tf.Tensor]] = field(default_factory=dict)
+
+    def delta(self, name: str) -> tf.Tensor:
+        """``Δ = x − x0`` of node ``name``, one row per pair (computed once, when first needed)."""
+        if name not in self.deltas:
+            self.deltas[name] = self._by_sequence(self.x_acts[name][:, None], self.ref_acts[name], tf.subtract)
+        return self.deltas[name]
+
+    def x_at(self, name: str) -> tf.Tensor:
+        """The input's activation of node ``name``, one row per pair."""
+        return self._by_sequence(self.x_acts[name][:, None], self.ref_acts[name], lambda a, r: tf.broadcast_to(a, tf.shape(r)))
+
+    def _by_sequence(self, per_sequence: tf.Tensor, per_pair: tf.Tensor, combine) -> tf.Tensor:
+        """``combine`` a per-sequence value with the per-pair values of its references.
+
+        Pairs are ordered sequence by sequence, ``per_seq`` references each, so a
+        reshape to ``(n, per_seq, ...)`` lines them up without gathering copies.
+        """
+        shape = tf.shape(per_pair)
+        grouped = tf.reshape(per_pair, tf.concat([[-1, self.per_seq], shape[1:]], axis=0))
+        return tf.reshape(combine(per_sequence, grouped), shape)

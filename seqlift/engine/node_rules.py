@@ -1,0 +1,303 @@
+"""The DeepLIFT rule of each form of op: how parts and multipliers pass through a node.
+
+Every op states its form (:class:`seqlift.model.ops.Propagation`); :data:`RULES`
+maps each form to one :class:`NodeRule`, which gives
+
+* :meth:`NodeRule.parts`: the positive and negative parts ``(Δ⁺, Δ⁻)`` of the
+  node's difference-from-reference (section 3.5.1 of the paper), and
+* :meth:`NodeRule.backward`: the multipliers of the node's inputs from its own.
+
+:func:`rule_for` refuses a node whose op has no rule, naming it. The
+mathematics of each rule is in :mod:`seqlift.engine.rules`, one function per
+equation; the classes here apply them to a node of the graph. A new op of an
+existing form needs nothing here; a new form is a member of ``Propagation``
+and one class registered with :func:`handles`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import tensorflow as tf
+
+from seqlift.engine import rules
+from seqlift.engine.multipliers import Multipliers, PairState
+from seqlift.errors import SeqliftError
+from seqlift.model import ops
+from seqlift.model.graph import Node
+
+if TYPE_CHECKING:
+    from seqlift.engine.backprop import DeepLiftPass
+
+#: the rule of each form of op
+RULES: dict[ops.Propagation, "NodeRule"] = {}
+
+#: the two rules of an elementwise nonlinearity (section 3.5.2 and 3.5.3)
+RESCALE = "rescale"
+REVEALCANCEL = "revealcancel"
+
+
+def handles(*forms: ops.Propagation):
+    """Class decorator: register a :class:`NodeRule` as the rule of ``forms``."""
+
+    def register(cls: type["NodeRule"]) -> type["NodeRule"]:
+        for form in forms:
+            RULES[form] = cls()
+        return cls
+
+    return register
+
+
+def rule_for(node: Node) -> "NodeRule":
+    """The rule of ``node``'s op, or a one-line error naming the node and the op."""
+    form = node.op.propagation
+    if form not in RULES:
+        raise SeqliftError(
+            f"node {node.name!r} ({node.op.describe()}) has no DeepLIFT rule: the engine knows how to "
+            f"propagate through {', '.join(f.value for f in RULES)} ops"
+        )
+    return RULES[form]
+
+
+def _fused(rule):
+    """A rule compiled with XLA, which fuses its chain of elementwise operations.
+
+    Each rule reads and writes several tensors of a layer's size; unfused, the
+    memory traffic of those passes costs more than the layer's convolution.
+    """
+    return tf.function(rule, jit_compile=True, autograph=False, reduce_retracing=True)
+
+
+_rescale_multiplier = _fused(rules.rescale_multiplier)
+
+
+def _revealcancel(x0, dx_pos, dx_neg, fn, difference, derivative):
+    """RevealCancel's output parts and its multipliers as (mean, half-difference), in one pass."""
+    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, fn, difference)
+    r_pos, r_neg = rules.revealcancel_multipliers(x0, dx_pos, dx_neg, dy_pos, dy_neg, derivative)
+    return dy_pos, dy_neg, 0.5 * (r_pos + r_neg), 0.5 * (r_pos - r_neg)
+
+
+_revealcancel = _fused(_revealcancel)
+_kernel_split_backward = _fused(rules.kernel_split_backward)
+
+
+class NodeRule:
+    """How one form of op passes parts forward and multipliers backward.
+
+    The base rule splits a node's difference by its own sign,
+    :func:`seqlift.engine.rules.split_by_sign` (what an input, or any layer
+    without a finer split, does).
+    """
+
+    def parts(self, walk: "DeepLiftPass", node: Node, state: PairState) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(Δ⁺, Δ⁻)`` of the node's output."""
+        return rules.split_by_sign(state.delta(node.name))
+
+    def backward(self, walk: "DeepLiftPass", node: Node, m: Multipliers, state: PairState) -> dict[str, Multipliers]:
+        """The multipliers of each of the node's inputs, given the node's own ``m``."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+def _transposed(walk: "DeepLiftPass", node: Node, m: Multipliers, state: PairState) -> dict[str, Multipliers]:
+    """``m`` through a linear op's transpose, its mean and half-difference alike."""
+    mean = walk.linear_transpose(node.name, m.mean, state)
+    if m.joined:
+        return {s: Multipliers(g) for s, g in mean.items()}
+    half = walk.linear_transpose(node.name, m.half, state)
+    return {s: Multipliers(mean[s], half[s]) for s in mean}
+
+
+@handles(ops.Propagation.INPUT)
+class InputRule(NodeRule):
+    """A model input: its difference split by its own sign; the backward pass ends here."""
+
+    def backward(self, walk, node, m, state):
+        return {}
+
+
+@handles(ops.Propagation.SIGN_PRESERVING)
+class SignPreservingRule(NodeRule):
+    """Linear ops with non-negative coefficients and no bias (reshapes, sums, means, padding).
+
+    Such an op ``A`` maps parts to parts: ``Δy⁺ = A(Δx⁺)`` and ``Δy⁻ = A(Δx⁻)``,
+    and the multipliers of both parts go back through ``Aᵀ``.
+    """
+
+    def parts(self, walk, node, state):
+        inputs = [walk.parts(i, state) for i in node.inputs]
+        return node.op(*[p for p, _ in inputs]), node.op(*[n for _, n in inputs])
+
+    def backward(self, walk, node, m, state):
+        return _transposed(walk, node, m, state)
+
+
+@handles(ops.Propagation.KERNEL)
+class KernelRule(NodeRule):
+    """Dense and convolution layers: the linear rule, split by the sign of each term ``w_i Δx_i``.
+
+    Forward, :func:`seqlift.engine.rules.kernel_split_forward` (one extra pass
+    of the layer with ``|W|`` on ``|Δx|``); backward, ``Wᵀ mean`` and, where the
+    output's parts carry different multipliers,
+    :func:`seqlift.engine.rules.kernel_split_backward`.
+    """
+
+    def parts(self, walk, node, state):
+        op = node.op
+        abs_dx = tf.abs(state.delta(node.inputs[0]))
+        response = op.apply(abs_dx, tf.abs(op.kernel))
+        state.abs_inputs[node.name] = abs_dx
+        state.abs_responses[node.name] = response
+        return rules.kernel_split_forward(state.delta(node.name), response)
+
+    def backward(self, walk, node, m, state):
+        source = node.inputs[0]
+        g = walk.linear_transpose(node.name, m.mean, state)[source]
+        if not m.joined:
+            grad_abs = state.tape.gradient(state.abs_responses[node.name], state.abs_inputs[node.name],
+                                           output_gradients=m.half)
+            g = _kernel_split_backward(state.delta(source), g, grad_abs)
+        return {source: Multipliers(g)}
+
+
+@handles(ops.Propagation.SCALE)
+class ScaleRule(NodeRule):
+    """``y = s ⊙ x + b`` (batch normalisation): a negative scale swaps the parts.
+
+    ``Δy⁺ = s⁺ Δx⁺ + s⁻ Δx⁻`` and ``Δy⁻ = s⁺ Δx⁻ + s⁻ Δx⁺`` (``s⁺ = max(s, 0)``,
+    ``s⁻ = min(s, 0)``); backward, ``mean · s`` and ``half · |s|``.
+    """
+
+    def parts(self, walk, node, state):
+        pos, neg = walk.parts(node.inputs[0], state)
+        s_pos, s_neg = tf.maximum(node.op.scale, 0.0), tf.minimum(node.op.scale, 0.0)
+        return s_pos * pos + s_neg * neg, s_pos * neg + s_neg * pos
+
+    def backward(self, walk, node, m, state):
+        if m.joined:
+            return _transposed(walk, node, m, state)
+        return {node.inputs[0]: Multipliers(m.mean * node.op.scale, m.half * tf.abs(node.op.scale))}
+
+
+@handles(ops.Propagation.DIFFERENCE)
+class DifferenceRule(NodeRule):
+    """``y = a − b``: ``Δy⁺ = Δa⁺ − Δb⁻`` and ``Δy⁻ = Δa⁻ − Δb⁺``; ``b`` gets ``(−mean, half)``."""
+
+    def parts(self, walk, node, state):
+        (a_pos, a_neg), (b_pos, b_neg) = (walk.parts(i, state) for i in node.inputs)
+        return a_pos - b_neg, a_neg - b_pos
+
+    def backward(self, walk, node, m, state):
+        if m.joined:
+            return _transposed(walk, node, m, state)
+        first, second = node.inputs
+        if first == second:  # x - x is constant: no credit
+            return {first: Multipliers(tf.zeros_like(m.mean))}
+        return {first: m, second: Multipliers(-m.mean, m.half)}
+
+
+@handles(ops.Propagation.NONLINEARITY)
+class NonlinearityRule(NodeRule):
+    """An elementwise nonlinearity: Rescale or RevealCancel, as the pass chose for the node.
+
+    Rescale (:func:`seqlift.engine.rules.rescale_multiplier`) scales both parts
+    by ``Δy/Δx``; RevealCancel (:func:`seqlift.engine.rules.revealcancel_parts`)
+    gives each part its own output part and multiplier. Where the activation
+    has a closed-form difference (it saturates), ``Δy`` comes from it rather
+    than from subtracting two float32 values that round alike.
+    """
+
+    def parts(self, walk, node, state):
+        pos, neg = walk.parts(node.inputs[0], state)
+        if walk.nonlinearity[node.name] == REVEALCANCEL:
+            op = node.op
+            x0 = state.ref_acts[node.inputs[0]]
+            difference = op.difference if op.has_closed_form_difference else None
+            dy_pos, dy_neg, mean, half = _revealcancel(x0, pos, neg, op, difference, op.derivative)
+            state.rc_multipliers[node.name] = (mean, half)
+            return dy_pos, dy_neg
+        scale = self.rescale(node, state)
+        return pos * scale, neg * scale
+
+    @staticmethod
+    def rescale(node: Node, state: PairState) -> tf.Tensor:
+        """The Rescale multiplier ``Δy/Δx`` of the node (computed once per batch)."""
+        if node.name not in state.scales:
+            source = node.inputs[0]
+            x0, dx = state.ref_acts[source], state.delta(source)
+            # where the nonlinearity saturates, Δy from its closed form (the forward values cancel)
+            dy = node.op.difference(x0, dx) if node.op.has_closed_form_difference else state.delta(node.name)
+            state.scales[node.name] = _rescale_multiplier(x0, dx, dy, node.op.derivative)
+        return state.scales[node.name]
+
+    def backward(self, walk, node, m, state):
+        source = node.inputs[0]
+        if walk.nonlinearity[node.name] == REVEALCANCEL:
+            mean, half = state.rc_multipliers[node.name]
+            if m.joined:
+                return {source: Multipliers(m.mean * mean, m.mean * half)}
+            return {source: Multipliers(mean * m.mean + half * m.half, half * m.mean + mean * m.half)}
+        return {source: m.scaled(self.rescale(node, state))}
+
+
+@handles(ops.Propagation.MAX)
+class MaxRule(NodeRule):
+    """Max pooling: credit routed to the two argmaxes so that summation-to-delta holds
+    (:func:`seqlift.engine.rules.maxpool_routed_contributions`), or, with
+    ``maxpool="gradient"``, the original deeplift's gradient through the input's argmax
+    (for global max pooling, as the original: the whole multiplier to every tied maximum).
+    """
+
+    def backward(self, walk, node, m, state):
+        single = m.collapse(state.delta(node.name))
+        source = node.inputs[0]
+        x_in = state.x_at(source)
+        with tf.GradientTape(persistent=True) as local:
+            local.watch(x_in)
+            y = node.op(x_in)
+        if walk.maxpool == "gradient":
+            if isinstance(node.op, ops.GlobalMaxPool):
+                # the original passes the full multiplier to every tied maximum
+                share = local.gradient(y, x_in, output_gradients=tf.ones_like(y))
+                spread = local.gradient(y, x_in, output_gradients=single)
+                g = tf.where(share > 0, spread / tf.where(share > 0, share, 1.0), 0.0)
+            else:
+                g = local.gradient(y, x_in, output_gradients=single)
+            return {source: Multipliers(g)}
+        to_input_argmax, to_reference_argmax = rules.maxpool_routed_contributions(
+            y, state.ref_acts[node.name], single
+        )
+        credited = local.gradient(y, x_in, output_gradients=to_input_argmax) + state.tape.gradient(
+            state.ref_acts[node.name], state.ref_acts[source], output_gradients=to_reference_argmax
+        )
+        dx = state.delta(source)
+        small = tf.abs(dx) < rules.NEAR_ZERO
+        fallback = local.gradient(y, x_in, output_gradients=single)
+        return {source: Multipliers(tf.where(small, fallback, credited / tf.where(small, tf.ones_like(dx), dx)))}
+
+
+@handles(ops.Propagation.SOFTMAX)
+class SoftmaxRule(NodeRule):
+    """Exact rule for softmax: ``y = e ⊙ r`` with ``e = exp(x − c)``, ``r = 1 / Σ e``.
+
+    The exponentials and the reciprocal are elementwise nonlinearities
+    (Rescale), the sum is linear, and the product gets the exact
+    :func:`seqlift.engine.rules.product_multipliers`, so summation-to-delta
+    holds through the softmax. ``c`` is a per-pair constant (the larger of
+    the two maxima) that keeps the exponentials finite.
+    """
+
+    def backward(self, walk, node, m, state):
+        single = m.collapse(state.delta(node.name))
+        axis = node.op.axis
+        source = node.inputs[0]
+        x0 = state.ref_acts[source]
+        x = state.x_at(source)
+        c = tf.stop_gradient(tf.maximum(tf.reduce_max(x, axis, keepdims=True), tf.reduce_max(x0, axis, keepdims=True)))
+        e, e0 = tf.exp(x - c), tf.exp(x0 - c)
+        s, s0 = tf.reduce_sum(e, axis, keepdims=True), tf.reduce_sum(e0, axis, keepdims=True)
+        r, r0 = 1.0 / s, 1.0 / s0
+        m_e_direct, m_r_each = rules.product_multipliers(e0, e - e0, r0, r - r0)
+        m_r = tf.reduce_sum(single * m_r_each, axis, keepdims=True)
+        m_s = m_r * rules.rescale_multiplier(s0, s - s0, r - r0, lambda v: -1.0 / (v * v))
+        m_e = single * m_e_direct + m_s
+        return {source: Multipliers(m_e * rules.rescale_multiplier(x0, x - x0, e - e0, lambda v: tf.exp(v - c)))}

@@ -1,0 +1,427 @@
+"""What each Keras layer class means as seqlift ops: one translator per class.
+
+:func:`layer_ops` turns one layer of a :class:`~seqlift.model.keras_spec.ModelSpec`
+(its config, the shapes of its inputs, and the weights a
+:class:`~seqlift.model.keras_weights.WeightStore` holds for it) into the ops
+that compute it: one op, or a linear op and the activation its
+``activation=`` argument applies. :data:`SUPPORTED_LAYERS` and
+:data:`SUPPORTED_ACTIVATIONS` list what is read; the ``activation=`` names
+come from the activation table (:mod:`seqlift.model.activations`).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from seqlift.errors import SeqliftError
+from seqlift.model import ops
+from seqlift.model.activations import ACTIVATIONS, keras_activation_names
+from seqlift.model.keras_spec import LayerSpec
+from seqlift.model.keras_weights import WeightSpec, WeightStore
+from seqlift.model.shapes import shape_text
+
+__all__ = ["SUPPORTED_ACTIVATIONS", "SUPPORTED_LAYERS", "layer_ops"]
+
+#: ``activation=`` values and the Activation kinds (plus parameters) they mean.
+_ACTIVATION_NAMES = keras_activation_names()
+
+#: Every ``activation=`` value seqlift reads.
+SUPPORTED_ACTIVATIONS = tuple(sorted(set(_ACTIVATION_NAMES) | {"linear", "softmax"}))
+
+
+class _LayerContext:
+    """What a layer translator needs: the layer, its input shapes and its weights."""
+
+    def __init__(
+        self,
+        layer: LayerSpec,
+        input_shapes: list[tuple],
+        store: WeightStore,
+        weight_path: tuple[str, ...],
+    ) -> None:
+        self.layer = layer
+        self.config = layer.config
+        self.input_shapes = input_shapes
+        self._store = store
+        self._weight_path = weight_path
+
+    @property
+    def label(self) -> str:
+        return f"{'/'.join(self._weight_path)!r} ({self.layer.file_class or self.layer.class_name})"
+
+    @property
+    def shape(self) -> tuple:
+        """The shape (without batch) of the layer's only input."""
+        if len(self.input_shapes) != 1:
+            raise SeqliftError(f"layer {self.label} takes one input, got {len(self.input_shapes)}")
+        return self.input_shapes[0]
+
+    def get(self, *keys: str, default: Any = None) -> Any:
+        """The first of ``keys`` present (and not None) in the layer config."""
+        for key in keys:
+            if self.config.get(key) is not None:
+                return self.config[key]
+        return default
+
+    def take(self, wanted: Sequence[WeightSpec]) -> list[np.ndarray]:
+        for spec in wanted:
+            if any(d is None for d in spec.shape):
+                raise SeqliftError(
+                    f"layer {self.label} needs a fixed input size to read its {spec.name}, "
+                    f"but its input shape is {shape_text(self.shape, batch=True)}"
+                )
+        return self._store.take(self._weight_path, self.label, wanted)
+
+    def fail(self, message: str) -> SeqliftError:
+        return SeqliftError(f"layer {self.label}: {message}")
+
+
+def _ints(value: Any, rank: int) -> tuple[int, ...]:
+    if isinstance(value, (list, tuple)):
+        values = tuple(int(v) for v in value)
+        return values * rank if len(values) == 1 and rank > 1 else values
+    return (int(value),) * rank
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1:
+            return int(value[0]), int(value[0])
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
+
+
+def _data_format(ctx: _LayerContext) -> str:
+    value = ctx.get("data_format")
+    if value is None:
+        ordering = ctx.get("dim_ordering")
+        if ordering == "th":
+            raise ctx.fail("Theano dimension ordering ('th') is not supported")
+        return "channels_last"
+    if value not in ("channels_last", "channels_first"):
+        raise ctx.fail(f"unknown data_format {value!r}")
+    return str(value)
+
+
+def _activation_name(value: Any) -> str:
+    if value is None:
+        return "linear"
+    if isinstance(value, dict):
+        inner = value.get("config")
+        if isinstance(inner, str):
+            return inner
+        if isinstance(inner, dict) and isinstance(inner.get("name"), str):
+            return inner["name"]
+        return str(value.get("class_name", "?"))
+    return str(value)
+
+
+def _activation_op(value: Any, ctx: _LayerContext) -> ops.Op | None:
+    """The op of an ``activation`` value; None for ``linear``."""
+    name = _activation_name(value)
+    if name == "linear":
+        return None
+    if name == "softmax":
+        return ops.Softmax(-1)
+    if name not in _ACTIVATION_NAMES:
+        raise ctx.fail(
+            f"activation {name!r} is not supported; supported activations: {', '.join(SUPPORTED_ACTIVATIONS)}"
+        )
+    kind, implied = _ACTIVATION_NAMES[name]
+    params = dict(implied)
+    inner = value.get("config") if isinstance(value, dict) else None
+    if isinstance(inner, dict):  # a serialized function with arguments, e.g. gelu's approximate
+        taken = ACTIVATIONS[kind].parameter_names()
+        params.update({key: v for key, v in inner.items() if key in taken and isinstance(v, (bool, int, float))})
+    return ops.Activation(kind, **params)
+
+
+def _reject_lora_and_quantized(ctx: _LayerContext) -> None:
+    """Refuse layers whose weights are not a plain kernel and bias."""
+    if ctx.get("lora_rank") is not None:
+        raise ctx.fail("LoRA-enabled layers are not supported")
+    dtype = ctx.get("dtype")
+    policy = ""
+    if isinstance(dtype, dict):
+        policy = f"{dtype.get('class_name', '')} {(dtype.get('config') or {}).get('name', '')}"
+    elif isinstance(dtype, str):
+        policy = dtype
+    if ctx.get("quantization_config") is not None or "Quantized" in policy or policy.startswith(("int", "float8")):
+        raise ctx.fail("quantized layers are not supported")
+
+
+def _with_activation(linear: ops.Op, ctx: _LayerContext) -> list[ops.Op]:
+    act = _activation_op(ctx.get("activation"), ctx)
+    return [linear] if act is None else [linear, act]
+
+
+def _dense(ctx: _LayerContext) -> list[ops.Op]:
+    _reject_lora_and_quantized(ctx)
+    units = int(ctx.get("units", "output_dim"))
+    use_bias = bool(ctx.get("use_bias", "bias", default=True))
+    in_dim = ctx.shape[-1] if ctx.shape else None
+    wanted = [WeightSpec("kernel", (in_dim, units))]
+    if use_bias:
+        wanted.append(WeightSpec("bias", (units,)))
+    arrays = ctx.take(wanted)
+    return _with_activation(ops.Dense(arrays[0], arrays[1] if use_bias else None), ctx)
+
+
+def _conv(rank: int) -> Callable[[_LayerContext], list[ops.Op]]:
+    def translate(ctx: _LayerContext) -> list[ops.Op]:
+        _reject_lora_and_quantized(ctx)
+        filters = int(ctx.get("filters", "nb_filter"))
+        if rank == 1:
+            size = ctx.get("kernel_size", "filter_length")
+            strides = ctx.get("strides", "subsample_length", default=1)
+        else:
+            size = ctx.get("kernel_size")
+            if size is None and ctx.get("nb_row") is not None:
+                size = [ctx.get("nb_row"), ctx.get("nb_col")]
+            strides = ctx.get("strides", "subsample", default=1)
+        kernel_size = _ints(size, rank)
+        strides = _ints(strides, rank)
+        dilation = _ints(ctx.get("dilation_rate", "atrous_rate", default=1), rank)
+        padding = str(ctx.get("padding", "border_mode", default="valid")).lower()
+        data_format = _data_format(ctx)
+        groups = int(ctx.get("groups", default=1))
+        use_bias = bool(ctx.get("use_bias", "bias", default=True))
+        if len(ctx.shape) != rank + 1:
+            raise ctx.fail(f"expects an input of rank {rank + 2}, got shape {shape_text(ctx.shape, batch=True)}")
+        channels = ctx.shape[-1] if data_format == "channels_last" else ctx.shape[0]
+        if channels is not None and channels % groups:
+            raise ctx.fail(f"{channels} input channels cannot be split into {groups} groups")
+        wanted = [WeightSpec("kernel", (*kernel_size, None if channels is None else channels // groups, filters))]
+        if use_bias:
+            wanted.append(WeightSpec("bias", (filters,)))
+        arrays = ctx.take(wanted)
+        try:
+            op = ops.Conv(
+                arrays[0],
+                arrays[1] if use_bias else None,
+                rank=rank,
+                strides=strides,
+                padding=padding,
+                dilation_rate=dilation,
+                data_format=data_format,
+                groups=groups,
+            )
+        except ValueError as err:
+            raise ctx.fail(str(err)) from None
+        return _with_activation(op, ctx)
+
+    return translate
+
+
+def _pool(rank: int, op_class: type) -> Callable[[_LayerContext], list[ops.Op]]:
+    def translate(ctx: _LayerContext) -> list[ops.Op]:
+        pool_size = _ints(ctx.get("pool_size", "pool_length", default=2), rank)
+        strides = ctx.get("strides", "stride")
+        strides = pool_size if strides is None else _ints(strides, rank)
+        padding = str(ctx.get("padding", "border_mode", default="valid")).lower()
+        if padding not in ("valid", "same"):
+            raise ctx.fail(f"unknown padding {padding!r}")
+        return [op_class(rank, pool_size, strides, padding, _data_format(ctx))]
+
+    return translate
+
+
+def _global_pool(rank: int, op_class: type) -> Callable[[_LayerContext], list[ops.Op]]:
+    def translate(ctx: _LayerContext) -> list[ops.Op]:
+        return [op_class(rank, _data_format(ctx), bool(ctx.get("keepdims", default=False)))]
+
+    return translate
+
+
+def _batch_norm(ctx: _LayerContext) -> list[ops.Op]:
+    rank = len(ctx.shape) + 1
+    axis = ctx.get("axis", default=-1)
+    axes = [int(a) for a in (axis if isinstance(axis, (list, tuple)) else [axis])]
+    axes = sorted(a + rank if a < 0 else a for a in axes)
+    if any(a <= 0 or a >= rank for a in axes):
+        raise ctx.fail(f"axis {axis} does not fit an input of shape {shape_text(ctx.shape, batch=True)}")
+    param_shape = tuple(ctx.shape[a - 1] for a in axes)
+    center = bool(ctx.get("center", default=True))
+    scale = bool(ctx.get("scale", default=True))
+    wanted = []
+    if scale:
+        wanted.append(WeightSpec("gamma", param_shape))
+    if center:
+        wanted.append(WeightSpec("beta", param_shape))
+    wanted += [WeightSpec("moving_mean", param_shape), WeightSpec("moving_variance", param_shape)]
+    arrays = dict(zip([w.name for w in wanted], ctx.take(wanted)))
+    return [
+        ops.BatchNorm.from_moments(
+            arrays["moving_mean"],
+            arrays["moving_variance"],
+            arrays.get("gamma"),
+            arrays.get("beta"),
+            float(ctx.get("epsilon", default=1e-3)),
+            axes,
+            rank,
+        )
+    ]
+
+
+def _activation_layer(ctx: _LayerContext) -> list[ops.Op]:
+    if _activation_name(ctx.get("activation")) == "linear":
+        return [ops.Identity()]
+    return [_activation_op(ctx.get("activation"), ctx)]
+
+
+def _relu_layer(ctx: _LayerContext) -> list[ops.Op]:
+    return [
+        ops.Activation(
+            "relu",
+            max_value=ctx.get("max_value"),
+            negative_slope=float(ctx.get("negative_slope", default=0.0)),
+            threshold=float(ctx.get("threshold", default=0.0)),
+        )
+    ]
+
+
+def _thresholded_relu_layer(ctx: _LayerContext) -> list[ops.Op]:
+    return [ops.Activation("relu", threshold=float(ctx.get("theta", default=1.0)))]
+
+
+def _leaky_relu_layer(ctx: _LayerContext) -> list[ops.Op]:
+    return [ops.Activation("leaky_relu", alpha=float(ctx.get("negative_slope", "alpha", default=0.3)))]
+
+
+def _elu_layer(ctx: _LayerContext) -> list[ops.Op]:
+    return [ops.Activation("elu", alpha=float(ctx.get("alpha", default=1.0)))]
+
+
+def _prelu_layer(ctx: _LayerContext) -> list[ops.Op]:
+    shape = list(ctx.shape)
+    shared = ctx.get("shared_axes")
+    if shared is not None:
+        for axis in shared if isinstance(shared, (list, tuple)) else [shared]:
+            shape[int(axis) - 1] = 1
+    (alpha,) = ctx.take([WeightSpec("alpha", tuple(shape))])
+    return [ops.Activation("prelu", alpha=alpha)]
+
+
+def _softmax_layer(ctx: _LayerContext) -> list[ops.Op]:
+    return [ops.Softmax(ctx.get("axis", default=-1))]
+
+
+def _flatten(ctx: _LayerContext) -> list[ops.Op]:
+    return [ops.Flatten(_data_format(ctx))]
+
+
+def _reshape(ctx: _LayerContext) -> list[ops.Op]:
+    return [ops.Reshape(ctx.get("target_shape"))]
+
+
+def _permute(ctx: _LayerContext) -> list[ops.Op]:
+    return [ops.Permute(ctx.get("dims"))]
+
+
+def _cropping1d(ctx: _LayerContext) -> list[ops.Op]:
+    return [ops.Cropping1D(_pair(ctx.get("cropping", default=(1, 1))))]
+
+
+def _zero_padding1d(ctx: _LayerContext) -> list[ops.Op]:
+    return [ops.ZeroPadding1D(_pair(ctx.get("padding", default=(1, 1))), _data_format(ctx))]
+
+
+def _concatenate(ctx: _LayerContext) -> list[ops.Op]:
+    return [ops.Concatenate(int(ctx.get("axis", default=-1)))]
+
+
+def _identity(ctx: _LayerContext) -> list[ops.Op]:
+    return [ops.Identity()]
+
+
+def _merge(op_class: type, exactly: int | None = None) -> Callable[[_LayerContext], list[ops.Op]]:
+    def translate(ctx: _LayerContext) -> list[ops.Op]:
+        count = len(ctx.input_shapes)
+        if exactly is not None and count != exactly:
+            raise ctx.fail(f"takes exactly {exactly} inputs, got {count}")
+        if count < 2 and exactly is None:
+            raise ctx.fail(f"takes at least 2 inputs, got {count}")
+        return [op_class()]
+
+    return translate
+
+
+_TRANSLATORS: dict[str, Callable[[_LayerContext], list[ops.Op]]] = {
+    "Dense": _dense,
+    "Conv1D": _conv(1),
+    "Conv2D": _conv(2),
+    "MaxPooling1D": _pool(1, ops.MaxPool),
+    "MaxPooling2D": _pool(2, ops.MaxPool),
+    "AveragePooling1D": _pool(1, ops.AvgPool),
+    "AveragePooling2D": _pool(2, ops.AvgPool),
+    "GlobalMaxPooling1D": _global_pool(1, ops.GlobalMaxPool),
+    "GlobalMaxPooling2D": _global_pool(2, ops.GlobalMaxPool),
+    "GlobalAveragePooling1D": _global_pool(1, ops.GlobalAvgPool),
+    "GlobalAveragePooling2D": _global_pool(2, ops.GlobalAvgPool),
+    "BatchNormalization": _batch_norm,
+    "Dropout": _identity,
+    "SpatialDropout1D": _identity,
+    "SpatialDropout2D": _identity,
+    "SpatialDropout3D": _identity,
+    "GaussianNoise": _identity,
+    "GaussianDropout": _identity,
+    "AlphaDropout": _identity,
+    "ActivityRegularization": _identity,
+    "Identity": _identity,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Permute": _permute,
+    "Cropping1D": _cropping1d,
+    "ZeroPadding1D": _zero_padding1d,
+    "Concatenate": _concatenate,
+    "Add": _merge(ops.Add),
+    "Subtract": _merge(ops.Subtract, exactly=2),
+    "Average": _merge(ops.Average),
+    "Activation": _activation_layer,
+    "ReLU": _relu_layer,
+    "ThresholdedReLU": _thresholded_relu_layer,
+    "LeakyReLU": _leaky_relu_layer,
+    "PReLU": _prelu_layer,
+    "ELU": _elu_layer,
+    "Softmax": _softmax_layer,
+}
+
+#: Every layer class seqlift reads (nested Sequential/functional models too).
+SUPPORTED_LAYERS = tuple(sorted(set(_TRANSLATORS) | {"InputLayer", "Sequential", "Functional"}))
+
+
+def layer_ops(layer: LayerSpec, input_shapes: list[tuple], store: WeightStore,
+              weight_path: tuple[str, ...]) -> list[ops.Op]:
+    """The ops of one layer: ``[op]``, or ``[linear, activation]`` for a layer with ``activation=``.
+
+    Parameters
+    ----------
+    layer
+        The layer's spec.
+    input_shapes
+        Shapes (without batch) of the tensors it is called on.
+    store
+        The model's weights; the layer takes its own from it.
+    weight_path
+        The layer's path among nested models (its weights' key in ``store``).
+
+    Raises
+    ------
+    SeqliftError
+        Naming the layer: an unsupported class, a config it cannot read, or
+        weights that do not fit.
+    """
+    translate = _TRANSLATORS.get(layer.class_name)
+    if translate is None:
+        raise SeqliftError(
+            f"layer {'/'.join(weight_path)!r} ({layer.file_class or layer.class_name}) is not supported "
+            f"by seqlift; supported layer classes: {', '.join(SUPPORTED_LAYERS)}"
+        )
+    ctx = _LayerContext(layer, input_shapes, store, weight_path)
+    try:
+        return translate(ctx)
+    except SeqliftError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise ctx.fail(f"cannot read its config ({type(err).__name__} {err})") from None
