@@ -20,7 +20,7 @@ from seqlift.errors import SeqliftError
 
 __all__ = ["read_head", "is_gzip", "open_text", "input_kind", "check_positive_int", "parse_tasks",
            "integer_option", "fraction_option", "positive_integer", "non_negative_integer", "INT64_MAX",
-           "check_output_folder"]
+           "check_output_folder", "nearest_existing"]
 
 #: first bytes of every gzip (and bgzip) file
 GZIP_MAGIC = b"\x1f\x8b"
@@ -236,6 +236,17 @@ def fraction_option(text: str) -> float:
     return value
 
 
+def nearest_existing(path: str | os.PathLike) -> str:
+    """``path`` made absolute, or its nearest ancestor that exists (where a folder would be created)."""
+    probe = os.path.abspath(os.fspath(path))
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    return probe
+
+
 def check_output_folder(path: str | os.PathLike, option: str) -> None:
     """Fail with one line, naming the option, unless ``path`` is a folder or can be made one.
 
@@ -249,12 +260,7 @@ def check_output_folder(path: str | os.PathLike, option: str) -> None:
         folder cannot be made.
     """
     name = os.fspath(path)
-    probe = os.path.abspath(name)
-    while not os.path.exists(probe):
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            break
-        probe = parent
+    probe = nearest_existing(name)
     if not os.path.isdir(probe):
         shown = name if probe == os.path.abspath(name) else f"{name} (under the file {probe})"
         raise SeqliftError(f"{option} {shown} is a file, not a folder; give a folder for the outputs")

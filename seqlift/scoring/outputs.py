@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError
+from seqlift.inputs import nearest_existing
 from seqlift.scoring.store import ScoreStore
 
 __all__ = [
@@ -140,12 +141,7 @@ def check_output_prefix(prefix: str) -> None:
         raise SeqliftError(f"--out {prefix!r} names a directory; outputs are files named PREFIX.h5, PREFIX.ohe.npz, "
                            f"...: give a prefix inside it, such as {os.path.join(prefix, 'scores')}")
     directory = os.path.dirname(os.path.abspath(prefix))
-    existing = directory
-    while not os.path.exists(existing):
-        parent = os.path.dirname(existing)
-        if parent == existing:
-            break
-        existing = parent
+    existing = nearest_existing(directory)
     if not os.path.isdir(existing):
         raise SeqliftError(f"cannot write outputs under {directory}: {existing} is not a directory")
     try:
