@@ -69,15 +69,3 @@ def make_unreadable(tmp_path: Path) -> Iterator[Callable[[Path], Path]]:
         path.chmod(0o644)
     if lock is not None:
         lock.close()  # releases the lock
-
-
-#: modules of many independent tests, each building and compiling its own small model: with pytest-xdist
-#: (``make test`` runs ``-n 2 --dist loadgroup``) their tests are spread over the workers one by one
-SPREAD_TEST_BY_TEST = {"test_engine_summation.py", "test_model_layers.py"}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every other module runs whole on one xdist worker, so its module-scoped fixtures are built once."""
-    for item in items:
-        if item.path.name not in SPREAD_TEST_BY_TEST:
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
