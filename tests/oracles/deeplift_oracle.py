@@ -24,6 +24,7 @@ import tensorflow.compat.v1 as tf1
 tf1.disable_v2_behavior()
 sys.modules["tensorflow"] = tf1
 
+import deeplift.util  # noqa: E402
 from deeplift.conversion import kerasapi_conversion  # noqa: E402
 from deeplift.layers import NonlinearMxtsMode  # noqa: E402
 from deeplift.layers.core import MaxPoolDeepLiftMode  # noqa: E402
@@ -44,7 +45,13 @@ def main(path: str) -> None:
 
 
 def answer(request: dict) -> None:
-    """Run one request: convert its model in its mode and write its ``out``."""
+    """Run one request: convert its model in its mode and write its ``out``.
+
+    Each request starts on a new, empty graph with a new session (deeplift keeps its session in
+    ``deeplift.util._SESS``), as a process of its own would: requests do not pile up in one graph.
+    """
+    tf1.reset_default_graph()
+    deeplift.util._SESS = None
     model = kerasapi_conversion.convert_model_from_saved_files(
         h5_file=request["weights"],
         json_file=request.get("json"),
