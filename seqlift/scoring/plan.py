@@ -21,13 +21,14 @@ from typing import Any
 import numpy as np
 
 from seqlift.errors import SeqliftError
-from seqlift.inputs import input_kind, parse_tasks
+from seqlift.inputs import input_kind, parse_tasks, parse_window
 from seqlift.scoring.options import (
     GENOME_ENV,
     ScoreOptions,
     check_numbers,
     parameter_differences,
     parse_shard,
+    references_per_sequence,
     shard_rows,
 )
 from seqlift.scoring.outputs import check_output_prefix, output_names, partial_name
@@ -167,7 +168,8 @@ def _resolve_tasks(model: Any, options: ScoreOptions, width: int) -> tuple[list[
     probe = np.zeros((1, width, 4), np.float32)
     reference = np.zeros((1, 1, width, 4), np.float32)
     trial = attribute(model, probe, references=reference, method=options.method,
-                      task=[0] if wanted == "all" else wanted, target_layer=options.target_layer, batch_size=1)
+                      task=[0] if wanted == "all" else wanted, target_layer=options.target_layer, batch_size=1,
+                      ism_window=parse_window(options.ism_window))
     target = trial.target
     if wanted == "all":
         wanted = list(range(int(np.prod(model.forward(probe, keep=[target])[target].shape[1:]))))
@@ -240,6 +242,7 @@ def prepare(options: ScoreOptions) -> Plan:
     """Check everything that can be checked before writing, in order of cost; the plan of the run."""
     check_numbers(options)
     shard = parse_shard(options.shard)
+    window = parse_window(options.ism_window)
     parse_tasks(options.task)
     prefix = options.out or _default_prefix(options.regions, shard)
     check_output_prefix(prefix)
@@ -264,6 +267,7 @@ def prepare(options: ScoreOptions) -> Plan:
         "rows": list(rows),
         "rows_total": rows_total,
         "bigwig": bool(options.bigwig),
+        "ism_window": list(window) if window else None,
     }
     h5_partial = partial_name(output_names(prefix, [], False)["h5"])
     if options.resume and os.path.exists(h5_partial):  # refuse before the (slow) model is loaded
@@ -275,8 +279,10 @@ def prepare(options: ScoreOptions) -> Plan:
     if kind == "fasta" and next(iter(sizes.values())) != width:
         raise SeqliftError(f"the sequences in {options.regions} are {next(iter(sizes.values()))} bp long "
                            f"but the model takes {width} bp")
+    parse_window(window, "--ism-window", width)
     tasks, target = _resolve_tasks(model, options, width)
-    batch = options.batch_size or default_batch_size(model, width, options.shuffles, target, options.method)
+    batch = options.batch_size or default_batch_size(model, width, references_per_sequence(options), target,
+                                                     options.method)
     chunk = options.chunk_size or default_chunk_size(width, len(tasks), options.revcomp == "average")
     chunk = -(-chunk // batch) * batch  # whole passes per chunk
     parameters.update(tasks=tasks, target_layer=target, width=width, batch_size=batch)
