@@ -278,7 +278,7 @@ def run(quick: bool = False) -> None:
           f"tasks = {ism['forward_passes']:,} forward passes ({ism['sequences_per_batch']} sequences per batch, "
           f"blocks of {ism['passes_per_block']} mutants); medians (min-max of the repeats)")
     print(f"    {ism['seconds']:.2f} s ({_spread(ism['seconds_range'])}); {ism['passes_per_second']:,.0f} forward "
-          f"passes/s ({_spread(ism['passes_per_second_range'], '.0f')}), "
+          f"passes/s ({_spread(ism['passes_per_second_range'], ',.0f')}), "
           f"{ism['sequences'] / ism['seconds']:.1f} sequences/s")
     print(f"    x {ism['gradient_ratio']:.0f} the plain gradient at the same sequences ({ism['gradient_seconds']:.3f} s, "
           f"{_spread(ism['gradient_seconds_range'], '.3f')}); x {ism['forward_ratio']:.2f} plain forward passes of "
