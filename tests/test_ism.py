@@ -18,6 +18,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+import test_engine_api
 from keras import layers
 from model_zoo import functional_two_inputs, randomize, sequential
 from test_score_cli import N_REGIONS, seqlift, write_inputs
@@ -29,6 +30,8 @@ from seqlift.errors import SeqliftError
 from seqlift.model import from_keras
 
 LENGTH = 24
+#: the engine tests' small CNN (24 bp, Conv1D, max pooling, two Dense layers, 3 sigmoid outputs): a fixture
+cnn = test_engine_api.cnn
 
 
 def _dna(n: int, length: int = LENGTH, seed: int = 0) -> np.ndarray:
@@ -65,20 +68,6 @@ def _loop_ism(predict, x: np.ndarray, window: tuple[int, int] | None = None, dty
         hyp[:, sequence[start:end].sum(-1) == 0] = 0
         out[:, n, start:end] = hyp
     return out
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    keras_model = sequential(
-        (LENGTH, 4),
-        layers.Conv1D(6, 5, activation="relu", name="conv"),
-        layers.MaxPooling1D(2, name="pool"),
-        layers.Flatten(name="flat"),
-        layers.Dense(5, activation="relu", name="fc"),
-        layers.Dense(3, activation="sigmoid", name="out"),
-    )
-    randomize(keras_model, seed=4)
-    return keras_model, from_keras(keras_model)
 
 
 def _keras_logits(keras_model):
