@@ -22,9 +22,10 @@ import tensorflow as tf
 
 from seqlift.engine.batch import compiled_batch
 from seqlift.engine.budget import pairs_per_batch
-from seqlift.engine.methods import METHODS
+from seqlift.engine.methods import METHODS, sequence_inputs
 from seqlift.engine.scorers import BatchRequest
 from seqlift.errors import SeqliftError
+from seqlift.inputs import parse_window
 from seqlift.model import ops
 from seqlift.model.graph import Model
 
@@ -161,7 +162,9 @@ def attribute(
         raise SeqliftError(f"ism_window is for method='ism', not {method!r}")
     model = _as_model(model)
     inputs, single_input = _as_input_list(model, x)
-    window = _check_mutated_inputs(model, inputs, method, ism_window) if spec.one_hot_only else None
+    if spec.one_hot_only:
+        _check_one_hot(model, inputs, method)
+    window = _check_window(ism_window, model, inputs) if spec.windowed else None
     n = inputs[0].shape[0]
     target = _resolve_target(model, target_layer)
     units_total = _units(model, target)
@@ -269,17 +272,12 @@ def _as_input_list(model: Model, x: Any) -> tuple[list[np.ndarray], bool]:
     return out, single
 
 
-def _check_mutated_inputs(model: Model, inputs: list[np.ndarray], method: str,
-                          window: Any) -> tuple[int, int] | None:
-    """The checked window of a method that mutates one-hot DNA (in-silico mutagenesis).
+def _check_one_hot(model: Model, inputs: list[np.ndarray], method: str) -> None:
+    """Refuse, in one line, input a method that mutates one-hot DNA (in-silico mutagenesis) cannot take.
 
-    The model must have an input of shape ``(length, 4)``; each such input
-    must be one-hot (at every position a single 1, or all 0 for N) and fit
-    the window.
+    The model must have an input of shape ``(length, 4)``, and each such
+    input must be one-hot: at every position a single 1, or all 0 (N).
     """
-    from seqlift.engine.methods import sequence_inputs
-    from seqlift.inputs import parse_window
-
     mutated = sequence_inputs(model)
     if not mutated:
         shapes = ", ".join(f"{name!r} {tuple(shape)}" for name, shape in zip(model.inputs, model.input_shapes))
@@ -293,8 +291,12 @@ def _check_mutated_inputs(model: Model, inputs: list[np.ndarray], method: str,
             raise SeqliftError(f"method {method!r} needs one-hot DNA: input {model.inputs[k]!r}, sequence {seq}, "
                                f"position {pos} is {a[seq, pos].tolist()} (each position must be a single 1, "
                                "or all 0 for N)")
-        window = parse_window(window, "ism_window", a.shape[1])
-    return window
+
+
+def _check_window(window: Any, model: Model, inputs: list[np.ndarray]) -> tuple[int, int] | None:
+    """``ism_window`` as ``(start, end)``, checked to fit every input of shape ``(length, 4)``."""
+    lengths = [inputs[k].shape[1] for k in sequence_inputs(model)]
+    return parse_window(window, "ism_window", min(lengths) if lengths else None)
 
 
 def _resolve_target(model: Model, target_layer: str | None) -> str:
