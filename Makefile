@@ -18,11 +18,15 @@ $(STAMP): pyproject.toml Makefile
 
 venv: $(STAMP)
 
+# the tests run in TEST_WORKERS processes (pytest-xdist); each test module runs whole on one worker,
+# so its module-scoped fixtures are built once
+TEST_WORKERS ?= 2
+
 # the suite includes tests/test_install.py: a wheel of the project, installed into a fresh temporary
 # venv (dependencies from .venv, nothing downloaded) and run from outside the repository
 test: $(STAMP)
 	$(VENV)/bin/ruff check seqlift tests workflows
-	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest -q
+	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The workflow (workflows/Snakefile, settings workflows/config.yaml) on the shipped
 # TAL1/GATA1 demo: score in 2 shards, merge, report, logos, TF-MoDISco; outputs in

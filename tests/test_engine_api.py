@@ -163,7 +163,7 @@ def test_integrated_gradients_is_the_midpoint_riemann_sum(cnn):
         expected += total / steps * (x - refs[:, s])
     result = seqlift.attribute(model, x, refs, method="integrated_gradients", task=0, steps=steps)
     np.testing.assert_allclose(result.contributions, expected / 2, rtol=1e-4, atol=1e-6)
-    finer = seqlift.attribute(model, x, refs, method="integrated_gradients", task=0, steps=200)
+    finer = seqlift.attribute(model, x, refs, method="integrated_gradients", task=0, steps=40)
     assert np.abs(finer.deltas).max() < np.abs(result.deltas).max() + 1e-6
 
 

@@ -40,17 +40,24 @@ def _has(module: str) -> bool:
 needs_deeplift = pytest.mark.skipif(not _has("deeplift"), reason="the dev extra 'deeplift' (0.6.13) is not installed")
 
 
-def run_original(tmp_path: Path, config: Path, weights: Path, mode: str, x, refs, tasks) -> np.ndarray:
-    """Contributions of the original deeplift, (tasks, pairs, ...), one reference row per input row."""
-    np.savez(tmp_path / "in.npz", x=x, refs=refs)
-    request = dict(json=str(config), weights=str(weights), mode=mode, npz=str(tmp_path / "in.npz"),
-                   out=str(tmp_path / "out.npz"), tasks=list(tasks))
-    (tmp_path / "request.json").write_text(json.dumps(request))
+def run_original(folder: Path, requests: dict[tuple, dict]) -> dict[tuple, np.ndarray]:
+    """Contributions of the original deeplift for each request, (tasks, pairs, ...), all from one subprocess.
+
+    Each request names a Keras 2 ``config`` and ``weights``, the ``mode``, the ``tasks`` and the arrays
+    ``x`` and ``refs`` (one reference row per input row); the answers come back under the requests' keys.
+    """
+    batch = []
+    for i, (key, request) in enumerate(requests.items()):
+        np.savez(folder / f"in{i}.npz", x=request["x"], refs=request["refs"])
+        batch.append(dict(json=str(request["config"]), weights=str(request["weights"]), mode=request["mode"],
+                          npz=str(folder / f"in{i}.npz"), out=str(folder / f"out{i}.npz"),
+                          tasks=list(request["tasks"])))
+    (folder / "request.json").write_text(json.dumps({"requests": batch}))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    done = subprocess.run([sys.executable, str(ORACLE), str(tmp_path / "request.json")], env=env,
+    done = subprocess.run([sys.executable, str(ORACLE), str(folder / "request.json")], env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    return np.load(tmp_path / "out.npz")["contribs"]
+    return {key: np.load(folder / f"out{i}.npz")["contribs"] for i, key in enumerate(requests)}
 
 
 def assert_close(ours: np.ndarray, theirs: np.ndarray, relative: float = RELATIVE) -> None:
@@ -69,26 +76,6 @@ def pairs(x: np.ndarray, n_refs: int, seed: int) -> tuple[np.ndarray, np.ndarray
     """Inputs repeated per reference, their shuffled references, and the references per sequence."""
     refs = seqlift.dinucleotide_shuffle(x, n_refs, seed=seed)
     return np.repeat(x, n_refs, axis=0), refs.reshape((-1,) + x.shape[1:]), refs
-
-
-# --------------------------------------------------------------------------- the paper's model
-@needs_deeplift
-@pytest.mark.skipif(not paper_dir().exists(), reason="../shared/paper-genomics (the paper's model) is absent")
-@pytest.mark.parametrize("method", ["rescale", "revealcancel", "genomics_default"])
-def test_paper_model_agrees_with_original_deeplift(tmp_path, method):
-    model = seqlift.load_model(paper_dir() / "model.json", weights=paper_dir() / "model_weights.h5")
-    x = one_hot_batch(12, 200, seed=7)
-    x_pairs, ref_pairs, refs = pairs(x, 3, seed=1)
-    theirs = run_original(tmp_path, paper_dir() / "model.json", paper_dir() / "model_weights.h5", method,
-                          x_pairs, ref_pairs, [0, 1, 2])
-    theirs = theirs.reshape(3, 12, 3, 200, 4).mean(axis=2)
-    ours = seqlift.attribute(model, x, refs, method=method, task=[0, 1, 2])
-    assert_close(ours.contributions, theirs)
-    flat = np.broadcast_to(np.array([0.3, 0.2, 0.2, 0.3], np.float32), x.shape)
-    theirs_flat = run_original(tmp_path, paper_dir() / "model.json", paper_dir() / "model_weights.h5", method,
-                               x, np.ascontiguousarray(flat), [0])
-    ours_flat = seqlift.attribute(model, x, np.ascontiguousarray(flat[:1]), method=method, task=[0])
-    assert_close(ours_flat.contributions, theirs_flat)
 
 
 # --------------------------------------------------------------------------- synthetic Keras 2 models
@@ -138,32 +125,98 @@ def _global_maxpool_model() -> keras.Model:
     )
 
 
-@needs_deeplift
-@pytest.mark.parametrize(
-    "build, method, maxpool",
-    [
-        (_conv_model, "rescale", "deeplift"),
-        (_conv_model, "revealcancel", "deeplift"),
-        (_conv_model, "genomics_default", "deeplift"),
-        (_conv_model, "grad_x_input", "deeplift"),
-        (_conv_model, "guided_backprop", "deeplift"),
-        (_maxpool_model, "rescale", "gradient"),
-        (_maxpool_model, "revealcancel", "gradient"),
-        (_maxpool_model, "genomics_default", "gradient"),
-        (_global_maxpool_model, "rescale", "gradient"),
-        (_global_maxpool_model, "genomics_default", "gradient"),
-    ],
-)
-def test_keras2_models_agree_with_original_deeplift(tmp_path, build, method, maxpool):
-    keras_model = randomize(build(), seed=11, scale=0.4)
-    config, weights = write_keras2_files(keras_model, tmp_path)
-    model = seqlift.load_model(config, weights=weights)
+#: (model, method, max-pool rule) compared with the original on synthetic models
+KERAS2_CASES = [
+    (_conv_model, "rescale", "deeplift"),
+    (_conv_model, "revealcancel", "deeplift"),
+    (_conv_model, "genomics_default", "deeplift"),
+    (_conv_model, "grad_x_input", "deeplift"),
+    (_conv_model, "guided_backprop", "deeplift"),
+    (_maxpool_model, "rescale", "gradient"),
+    (_maxpool_model, "revealcancel", "gradient"),
+    (_maxpool_model, "genomics_default", "gradient"),
+    (_global_maxpool_model, "rescale", "gradient"),
+    (_global_maxpool_model, "genomics_default", "gradient"),
+]
+PAPER_METHODS = ["rescale", "revealcancel", "genomics_default"]
+#: the paper's background, the flat reference of the paper-model comparison
+FLAT = np.array([0.3, 0.2, 0.2, 0.3], np.float32)
+
+
+@pytest.fixture(scope="module")
+def keras2_models(tmp_path_factory) -> dict:
+    """Each synthetic model with random weights, as Keras 2 files and loaded by seqlift, once for all its cases."""
+    folder = tmp_path_factory.mktemp("keras2_models")
+    models = {}
+    for build in dict.fromkeys(build for build, _, _ in KERAS2_CASES):
+        keras_model = randomize(build(), seed=11, scale=0.4)
+        config, weights = write_keras2_files(keras_model, folder, stem=build.__name__)
+        models[build] = dict(config=config, weights=weights, model=seqlift.load_model(config, weights=weights),
+                             tasks=list(range(keras_model.output_shape[-1])))
+    return models
+
+
+def _keras2_inputs():
+    """10 sequences of 40 bp and 2 shuffled references each: (x, x per pair, reference per pair, references)."""
     x = one_hot_batch(10, 40, seed=3)
-    x_pairs, ref_pairs, refs = pairs(x, 2, seed=5)
-    original_mode = {"grad_x_input": "gradient"}.get(method, method)
-    tasks = list(range(keras_model.output_shape[-1]))
-    theirs = run_original(tmp_path, config, weights, original_mode, x_pairs, ref_pairs, tasks)
-    theirs = theirs.reshape(len(tasks), 10, 2, 40, 4).mean(axis=2)
+    return (x, *pairs(x, 2, seed=5))
+
+
+def _paper_inputs():
+    """12 sequences of 200 bp and 3 shuffled references each: (x, x per pair, reference per pair, references)."""
+    x = one_hot_batch(12, 200, seed=7)
+    return (x, *pairs(x, 3, seed=1))
+
+
+@pytest.fixture(scope="module")
+def original(tmp_path_factory, keras2_models) -> dict[tuple, np.ndarray]:
+    """The original deeplift's contributions for every case of this module, from one oracle subprocess.
+
+    Keys: ``(build, method, maxpool)`` of :data:`KERAS2_CASES`; ``("paper", method)`` (3 shuffles,
+    tasks 0-2) and ``("paper flat", method)`` (the flat reference, task 0) when the paper's model is here.
+    """
+    requests = {}
+    _, x_pairs, ref_pairs, _ = _keras2_inputs()
+    for build, method, maxpool in KERAS2_CASES:
+        files = keras2_models[build]
+        requests[build, method, maxpool] = dict(config=files["config"], weights=files["weights"], x=x_pairs,
+                                                refs=ref_pairs, mode={"grad_x_input": "gradient"}.get(method, method),
+                                                tasks=files["tasks"])
+    if paper_dir().exists():
+        x, x_pairs, ref_pairs, _ = _paper_inputs()
+        paper = dict(config=paper_dir() / "model.json", weights=paper_dir() / "model_weights.h5")
+        for method in PAPER_METHODS:
+            requests["paper", method] = dict(paper, mode=method, x=x_pairs, refs=ref_pairs, tasks=[0, 1, 2])
+            flat = np.ascontiguousarray(np.broadcast_to(FLAT, x.shape))
+            requests["paper flat", method] = dict(paper, mode=method, x=x, refs=flat, tasks=[0])
+    return run_original(tmp_path_factory.mktemp("original"), requests)
+
+
+# --------------------------------------------------------------------------- the paper's model
+@pytest.fixture(scope="module")
+def paper_model():
+    return seqlift.load_model(paper_dir() / "model.json", weights=paper_dir() / "model_weights.h5")
+
+
+@needs_deeplift
+@pytest.mark.skipif(not paper_dir().exists(), reason="../shared/paper-genomics (the paper's model) is absent")
+@pytest.mark.parametrize("method", PAPER_METHODS)
+def test_paper_model_agrees_with_original_deeplift(original, paper_model, method):
+    x, _, _, refs = _paper_inputs()
+    theirs = original["paper", method].reshape(3, 12, 3, 200, 4).mean(axis=2)
+    ours = seqlift.attribute(paper_model, x, refs, method=method, task=[0, 1, 2])
+    assert_close(ours.contributions, theirs)
+    flat = np.ascontiguousarray(np.broadcast_to(FLAT, x.shape))
+    ours_flat = seqlift.attribute(paper_model, x, flat[:1], method=method, task=[0])
+    assert_close(ours_flat.contributions, original["paper flat", method])
+
+
+@needs_deeplift
+@pytest.mark.parametrize("build, method, maxpool", KERAS2_CASES)
+def test_keras2_models_agree_with_original_deeplift(original, keras2_models, build, method, maxpool):
+    x, _, _, refs = _keras2_inputs()
+    model, tasks = keras2_models[build]["model"], keras2_models[build]["tasks"]
+    theirs = original[build, method, maxpool].reshape(len(tasks), 10, 2, 40, 4).mean(axis=2)
     ours = seqlift.attribute(model, x, refs, method=method, task=tasks, maxpool=maxpool)
     assert_close(ours.contributions, theirs)
 

@@ -25,6 +25,7 @@ BED = b"track name=peaks\nchr1\t10\t20\tpeak\n"
         ("damaged.gz", gzip.compress(FASTA)[:12], "bed"),  # for the BED reader to report with a line number
         ("empty.txt", b"", "bed"),
     ],
+    ids=lambda value: value if isinstance(value, str) else "content",  # gzip bytes hold a time stamp: not in ids
 )
 def test_input_kind_is_told_by_content_not_name(tmp_path, name, content, kind):
     path = tmp_path / name

@@ -87,17 +87,28 @@ def _jobs(dry_run_output: str) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ dry runs
+def _checkout_view(folder: Path) -> Path:
+    """``folder`` made to look like the repository root (data/ and workflows/ linked), for the shipped config."""
+    for name in ("data", "workflows"):
+        (folder / name).symlink_to(ROOT / name)
+    return folder
+
+
 @pytest.fixture()
 def checkout_view(tmp_path: Path) -> Path:
-    """A directory that looks like the repository root (data/ and workflows/ linked), for the shipped config."""
-    for name in ("data", "workflows"):
-        (tmp_path / name).symlink_to(ROOT / name)
-    return tmp_path
+    return _checkout_view(tmp_path)
 
 
-def test_dry_run_of_the_shipped_demo_config(checkout_view):
-    result = _snakemake(["-s", "workflows/Snakefile", "-n", "-p"], cwd=checkout_view)
-    out = result.stdout + result.stderr
+@pytest.fixture(scope="module")
+def shipped_dry_run(tmp_path_factory) -> tuple[Path, str]:
+    """One dry run of the shipped demo config, commands printed, as on 16 cores: (its folder, its output)."""
+    view = _checkout_view(tmp_path_factory.mktemp("shipped"))
+    result = _snakemake(["-s", "workflows/Snakefile", "-n", "-p", "--cores", "16"], cwd=view)
+    return view, result.stdout + result.stderr
+
+
+def test_dry_run_of_the_shipped_demo_config(shipped_dry_run):
+    checkout_view, out = shipped_dry_run
     assert _jobs(out) == {"report": 1, "score_shard": 2, "merge": 1, "logos": 1, "modisco_motifs": 2,
                           "modisco_report": 2, "all": 1}
     assert "--shard 1/2" in out and "--shard 2/2" in out and "--shuffles 10" in out
@@ -116,9 +127,8 @@ def test_dry_run_of_the_slurm_profile(checkout_view):
     assert _jobs(result.stdout + result.stderr)["score_shard"] == 2
 
 
-def test_rules_declare_threads_memory_and_runtime(checkout_view):
-    result = _snakemake(["-s", "workflows/Snakefile", "-n", "--cores", "16"], cwd=checkout_view)
-    blocks = (result.stdout + result.stderr).split("\n\n")
+def test_rules_declare_threads_memory_and_runtime(shipped_dry_run):
+    blocks = shipped_dry_run[1].split("\n\n")
     for rule in ("score_shard", "merge", "report", "logos", "modisco_motifs", "modisco_report"):
         block = next(b for b in blocks if f"rule {rule}:" in b)
         assert "mem_mb=" in block and "runtime=" in block, block

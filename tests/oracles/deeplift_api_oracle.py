@@ -133,15 +133,18 @@ def run_call(call, model, data, results):
 
 
 def main(path):
+    """Run the calls model by model, each model converted once on a new, empty graph and session (in
+    one graph the converted models piled up and every later conversion and run got slower)."""
     request = json.load(open(path))
     data = np.load(request["npz"])
-    models = {}
     results = {}
-    for call in request["calls"]:
-        model_id = call["model"]
-        if model_id not in models:
-            models[model_id] = convert(request["models"][model_id])
-        run_call(call, models[model_id], data, results)
+    for model_id in dict.fromkeys(call["model"] for call in request["calls"]):
+        tf1.reset_default_graph()
+        util._SESS = None
+        model = convert(request["models"][model_id])
+        for call in request["calls"]:
+            if call["model"] == model_id:
+                run_call(call, model, data, results)
     np.savez(request["out"], **results)
 
 

@@ -7,11 +7,13 @@ this file as a subprocess::
 
     python deeplift_oracle.py request.json
 
-The request names a Keras 2 model (``json`` config + ``weights`` h5, or a full
+A request names a Keras 2 model (``json`` config + ``weights`` h5, or a full
 ``h5``), the mode (``rescale``, ``revealcancel``, ``genomics_default``,
 ``gradient``, ``guided_backprop``), the max-pool mode, and an ``npz`` holding
 ``x`` and ``refs``, one reference row per input row (pairs). It writes ``out``
 (npz) with ``contribs`` and ``multipliers`` of shape (tasks, pairs, ...).
+The file holds one request, or ``{"requests": [request, ...]}``: a whole test
+module's cases in one process, which starts TensorFlow once.
 """
 import json
 import sys
@@ -22,6 +24,7 @@ import tensorflow.compat.v1 as tf1
 tf1.disable_v2_behavior()
 sys.modules["tensorflow"] = tf1
 
+import deeplift.util  # noqa: E402
 from deeplift.conversion import kerasapi_conversion  # noqa: E402
 from deeplift.layers import NonlinearMxtsMode  # noqa: E402
 from deeplift.layers.core import MaxPoolDeepLiftMode  # noqa: E402
@@ -37,6 +40,18 @@ MODES = {
 
 def main(path: str) -> None:
     request = json.load(open(path))
+    for one in request.get("requests", [request]):
+        answer(one)
+
+
+def answer(request: dict) -> None:
+    """Run one request: convert its model in its mode and write its ``out``.
+
+    Each request starts on a new, empty graph with a new session (deeplift keeps its session in
+    ``deeplift.util._SESS``), as a process of its own would: requests do not pile up in one graph.
+    """
+    tf1.reset_default_graph()
+    deeplift.util._SESS = None
     model = kerasapi_conversion.convert_model_from_saved_files(
         h5_file=request["weights"],
         json_file=request.get("json"),
