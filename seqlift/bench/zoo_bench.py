@@ -10,7 +10,10 @@ its workload of random sequences x dinucleotide shuffles x 3 tasks:
   :data:`FLOOR_BATCH`, compiled with ``tf.function``) over the same reference
   rows. The floor is timed just before each method, so each ratio compares
   two runs made under the same load; the table gives the median of the
-  repeats and their range, and the floor's own range (the machine's noise);
+  repeats and their range, and the floor's own range (the machine's noise).
+  Ratios are given of wall-clock time (what a user waits) and of the
+  process's CPU time (all threads; far steadier on a shared machine, where
+  other processes stretch wall-clock times unevenly);
 * the first call of each method on a fresh model (tracing and XLA
   compilation), reported separately as first-call time minus the same
   call again;
@@ -29,6 +32,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +76,7 @@ class ModelFigures:
     batch: dict[str, int]
     floor_seconds: Spread
     ratios: dict[str, Spread]
+    cpu_ratios: dict[str, Spread]
     first_call: dict[str, float]
     memory_mib: dict[int, float] = field(default_factory=dict)
 
@@ -118,18 +123,29 @@ def measure_model(name: str, repeats: int = 5, tiny: bool = False, memory: bool 
         models[method] = from_keras(keras_model)
         first = _timed(lambda: score(models[method], method, slice(0, 1)))
         first_call[method] = first - _timed(lambda: score(models[method], method, slice(0, 1)))
-    floors, ratios = [], {method: [] for method in methods}
+    floors, ratios, cpu_ratios = [], {method: [] for method in methods}, {method: [] for method in methods}
     for repeat in range(repeats):
         turn = repeat % len(methods)
         for method in methods[turn:] + methods[:turn]:
-            floors.append(_timed(lambda: floor(refs)))
-            ratios[method].append(_timed(lambda: score(models[method], method)) / floors[-1])
+            floor_wall, floor_cpu = _wall_and_cpu(lambda: floor(refs))
+            wall, cpu = _wall_and_cpu(lambda: score(models[method], method))
+            floors.append(floor_wall)
+            ratios[method].append(wall / floor_wall)
+            cpu_ratios[method].append(cpu / floor_cpu)
     batch = {m: pairs_per_batch(models[m], entry.target, m) for m in methods}
     figures = ModelFigures(name, entry.description, len(x), refs.shape[1], len(entry.tasks), batch, Spread.of(floors),
-                           {m: Spread.of(r) for m, r in ratios.items()}, first_call)
+                           {m: Spread.of(r) for m, r in ratios.items()},
+                           {m: Spread.of(r) for m, r in cpu_ratios.items()}, first_call)
     if memory:
         figures.memory_mib = {n: _peak_memory_mib(name, n) for n in (len(x), 4 * len(x))}
     return figures
+
+
+def _wall_and_cpu(fn) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds of ``fn()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def _child(code: str) -> list[str]:
@@ -197,17 +213,19 @@ def batch_curve(name: str = CURVE_MODEL, sizes=CURVE_SIZES, repeats: int = 3, ti
 
 
 def table(figures: list[ModelFigures]) -> str:
-    """The markdown table of :func:`measure_model`'s figures."""
+    """The markdown table of :func:`measure_model`'s figures: wall-clock ratios, then CPU-time ratios."""
     lines = ["| model | pairs x tasks | pairs per batch (r / g / rc) | floor s | rescale | genomics_default "
-             "| revealcancel | first call s (r / g / rc) | peak MiB (N, 4N) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| revealcancel | CPU: rescale | genomics_default | revealcancel | first call s (r / g / rc) "
+             "| peak MiB (N, 4N) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for f in figures:
         memory = ", ".join(f"{mib:,.0f}" for mib in f.memory_mib.values()) or "-"
         lines.append(
             f"| {f.name} | {f.sequences} x {f.shuffles} x {f.tasks} | "
             + " / ".join(str(f.batch.get(m, "-")) for m in METHODS)
             + f" | {f.floor_seconds.text()} | "
-            + " | ".join(f.ratios[m].text() + "x" if m in f.ratios else "-" for m in METHODS)
+            + " | ".join(f.ratios[m].text() + "x" if m in f.ratios else "-" for m in METHODS) + " | "
+            + " | ".join(f.cpu_ratios[m].text() + "x" if m in f.cpu_ratios else "-" for m in METHODS)
             + " | " + " / ".join(f"{f.first_call[m]:.1f}" if m in f.first_call else "-" for m in METHODS)
             + f" | {memory} |")
     return "\n".join(lines)
