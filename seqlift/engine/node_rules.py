@@ -77,10 +77,8 @@ def _revealcancel(x0, dx_pos, dx_neg, fn, difference, derivative):
     return dy_pos, dy_neg, 0.5 * (r_pos + r_neg), 0.5 * (r_pos - r_neg)
 
 
-# RevealCancel's rule and the kernel split stay TensorFlow's own kernels: fused by XLA they took the same CPU
-# time (within 3 % on the paper's model and on ChromBPNet's) and their compilation made revealcancel's first
-# call 3-4 times slower (7.1 s against 2.2 s on the paper's model, 23.7 s against 6.9 s on ChromBPNet's; issue 15).
-_kernel_split_backward = rules.kernel_split_backward
+_revealcancel = _fused(_revealcancel)
+_kernel_split_backward = _fused(rules.kernel_split_backward)
 
 
 class NodeRule:
