@@ -92,3 +92,26 @@ def test_counts_scores_equal_tangermemes_deep_lift_shap_on_the_torch_copy():
     _assert_close_to_largest(ours.hypothetical, theirs)
     # the scores of the bases present, summed per position (tangermeme's non-hypothetical output)
     _assert_close_to_largest(ours.contributions.sum(-1), (theirs * x).sum(-1))
+
+
+def test_every_zoo_model_builds_small_with_its_target_and_non_zero_biases():
+    for name, entry in zoo.ZOO.items():
+        model = entry.build(**entry.tiny)
+        target = model.get_layer(entry.target)
+        assert target.output.shape[-1] > max(entry.tasks), name
+        biases = [layer.bias.numpy() for layer in model.layers if getattr(layer, "bias", None) is not None]
+        assert biases, name
+        if not (name == "paper" and (zoo.PAPER / "model.json").exists()):  # random weights
+            assert all(np.all(b != 0) for b in biases), name
+
+
+def test_zoo_bench_table_lists_each_model_with_its_ratios():
+    from seqlift.bench import zoo_bench
+
+    figures = zoo_bench.measure_model("cnn1kb", repeats=1, tiny=True, memory=False, methods=("rescale",))
+    assert set(figures.ratios) == {"rescale"} and figures.ratios["rescale"].median > 0
+    lines = zoo_bench.table([figures]).splitlines()
+    assert lines[0].startswith("| model |") and len(lines) == 3
+    # rescale's ratio and first call; the other methods, not measured, are dashes
+    assert lines[2].startswith("| cnn1kb | 2 x 2 x 3 |") and lines[2].count("x |") == 2  # wall and CPU
+    assert lines[2].count("x | - | - |") == 2 and lines[2].count(" / - / - |") == 2

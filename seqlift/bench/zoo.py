@@ -1,5 +1,19 @@
 """Models of the shapes people train, with random weights, for the benchmarks.
 
+:data:`ZOO` lists the engine benchmark's models (``seqlift bench zoo``), each
+with the target it explains and a workload sized to about a minute of
+benchmark on a 2-core machine:
+
+* ``paper``: the DeepLIFT paper's genomics model (:func:`paper_like`: its
+  weights from ``../shared/paper-genomics`` when present, else random);
+* ``basset``: :func:`basset_like`, 600 bp, three convolution + batch-norm +
+  ReLU + max-pool blocks, two dense layers, 164 outputs;
+* ``deepsea``: :func:`deepsea_like`, 1,000 bp, convolution + ReLU + max pool
+  three times, a dense layer, 919 outputs;
+* ``cnn1kb``: :func:`maxpool_cnn`, the 1 kb CNN of issue 15 (two convolutions
+  with max pooling, two dense layers);
+* ``chrombpnet``: :func:`chrombpnet_like`, its counts head.
+
 :func:`chrombpnet_like` builds, with Keras 3, the architecture of ChromBPNet's
 accessibility model (and of its bias model, which is the same with fewer
 filters and layers), as chrombpnet 1.0.1's ``bpnet_model`` lays it out:
@@ -25,9 +39,13 @@ its two outputs.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
+
+from seqlift.data import shipped_file
 
 #: output layer names, chrombpnet's
 PROFILE_OUTPUT = "logits_profile_predictions"
@@ -111,13 +129,18 @@ def randomize(model: Any, seed: int = 0, bias_scale: float = 0.1) -> Any:
 
     The fan-in scaling keeps activations of order one through deep residual
     stacks; ``bias_scale`` is the biases' standard deviation (non-zero, so
-    the rules' bias terms matter).
+    the rules' bias terms matter). Batch normalisation gets variances in
+    [0.5, 1.5] and scales around 1.
     """
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         for variable in layer.weights:
             shape = tuple(variable.shape)
-            if len(shape) == 1:
+            if "variance" in variable.name:
+                value = rng.uniform(0.5, 1.5, shape)
+            elif variable.name == "gamma":
+                value = 1.0 + rng.normal(0.0, bias_scale, shape)
+            elif len(shape) == 1:
                 value = rng.normal(0.0, bias_scale, shape)
             else:
                 fan_in = int(np.prod(shape[:-1]))
@@ -206,3 +229,133 @@ def torch_head(model: Any, output: int) -> Any:
             return self.model(x)[output]
 
     return Head().eval()
+
+
+# --------------------------------------------------------------------------- the CNNs of the zoo
+#: the paper's model beside the checkout (absent in an installed package)
+PAPER = Path(__file__).resolve().parents[3] / "shared" / "paper-genomics"
+#: the shipped demo model: the paper's architecture, in a file Keras 3 reads
+DEMO_MODEL = shipped_file("demo", "model.h5")
+
+
+def paper_like(seed: int = 0) -> Any:
+    """The DeepLIFT paper's genomics model as a Keras 3 model (200 bp, 3 sigmoid tasks).
+
+    The architecture is the shipped demo model's; its weights are the paper's
+    (``../shared/paper-genomics``) when present, else random (:func:`randomize`).
+    """
+    import keras
+
+    model = keras.models.load_model(DEMO_MODEL, compile=False)
+    if not (PAPER / "model.json").exists():
+        return randomize(model, seed)
+    import seqlift
+    from seqlift.model import ops
+
+    paper = seqlift.load_model(PAPER / "model.json", weights=PAPER / "model_weights.h5")
+    kernels = [node.op for node in paper.nodes.values() if isinstance(node.op, (ops.Dense, ops.Conv))]
+    for op, layer in zip(kernels, [layer for layer in model.layers if layer.weights]):
+        layer.set_weights([op.kernel.numpy(), op.bias.numpy()])
+    return model
+
+
+def _sequential(name: str, length: int, blocks: list, seed: int) -> Any:
+    import keras
+
+    model = keras.Sequential([keras.Input((length, 4), name="sequence"), *blocks], name=name)
+    return randomize(model, seed)
+
+
+def basset_like(length: int = 600, filters: tuple[int, int, int] = (300, 200, 200), dense: int = 1000,
+                outputs: int = 164, seed: int = 0) -> Any:
+    """Basset's architecture (Kelley et al. 2016): three blocks of convolution (kernels 19, 11, 7),
+    batch normalisation, ReLU and max pooling (3, 4, 4); two dense layers of ``dense`` units with
+    ReLU; ``outputs`` logits (layer ``logits``, no activation)."""
+    from keras import layers
+
+    blocks = []
+    for i, (width, kernel, pool) in enumerate(zip(filters, (19, 11, 7), (3, 4, 4)), 1):
+        blocks += [layers.Conv1D(width, kernel, padding="same", name=f"conv{i}"),
+                   layers.BatchNormalization(name=f"norm{i}"), layers.ReLU(name=f"relu{i}"),
+                   layers.MaxPooling1D(pool, name=f"pool{i}")]
+    blocks += [layers.Flatten(name="flatten"), layers.Dense(dense, activation="relu", name="dense1"),
+               layers.Dropout(0.3, name="drop1"), layers.Dense(dense, activation="relu", name="dense2"),
+               layers.Dropout(0.3, name="drop2"), layers.Dense(outputs, name="logits")]
+    return _sequential("basset_like", length, blocks, seed)
+
+
+def deepsea_like(length: int = 1000, filters: tuple[int, int, int] = (320, 480, 960), dense: int = 925,
+                 outputs: int = 919, seed: int = 0) -> Any:
+    """DeepSEA's architecture (Zhou & Troyanskaya 2015): three convolutions of kernel 8 with ReLU,
+    each followed by max pooling by 4; a dense layer of ``dense`` ReLU units; ``outputs`` logits
+    (layer ``logits``)."""
+    from keras import layers
+
+    blocks = []
+    for i, width in enumerate(filters, 1):
+        blocks += [layers.Conv1D(width, 8, activation="relu", name=f"conv{i}"),
+                   layers.MaxPooling1D(4, name=f"pool{i}"), layers.Dropout(0.2, name=f"drop{i}")]
+    blocks += [layers.Flatten(name="flatten"), layers.Dense(dense, activation="relu", name="dense"),
+               layers.Dense(outputs, name="logits")]
+    return _sequential("deepsea_like", length, blocks, seed)
+
+
+def maxpool_cnn(length: int = 1000, filters: int = 64, dense: int = 64, outputs: int = 3,
+                pooling: str = "max", seed: int = 0) -> Any:
+    """Issue 15's 1 kb CNN: Conv1D(64, 21) ReLU, pool 4, Conv1D(64, 11) ReLU, pool 4, Dense(64) ReLU,
+    Dense(3) logits (layer ``logits``); ``pooling="average"`` for its average-pooling twin."""
+    from keras import layers
+
+    pool = layers.MaxPooling1D if pooling == "max" else layers.AveragePooling1D
+    blocks = [layers.Conv1D(filters, 21, activation="relu", name="conv1"), pool(4, name="pool1"),
+              layers.Conv1D(filters, 11, activation="relu", name="conv2"), pool(4, name="pool2"),
+              layers.Flatten(name="flatten"), layers.Dense(dense, activation="relu", name="dense"),
+              layers.Dense(outputs, name="logits")]
+    return _sequential(f"cnn_{pooling}pool", length, blocks, seed)
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    """A model of the benchmark zoo.
+
+    Attributes
+    ----------
+    description
+        What it is, in a few words (for the table).
+    build
+        ``build(**options) -> keras.Model`` with random (or the paper's) weights.
+    target
+        The layer explained: a linear layer, so the node of the same name in
+        seqlift's graph and the Keras layer's output are the same values.
+    sequences, shuffles
+        The workload: pairs are sequences x dinucleotide shuffles.
+    tasks
+        The target's units scored.
+    tiny
+        Options of ``build`` giving a small model of the same shape (for tests).
+    """
+
+    description: str
+    build: Callable[..., Any]
+    target: str
+    sequences: int
+    shuffles: int
+    tasks: tuple[int, ...] = (0, 1, 2)
+    tiny: dict = field(default_factory=dict)
+
+
+#: the engine benchmark's models, by name
+ZOO: dict[str, ZooModel] = {
+    "paper": ZooModel("the paper's model: 200 bp, 2 conv 50x11, global avg pool, dense 50, 3 tasks",
+                      paper_like, "dense_2", 100, 10),
+    "basset": ZooModel("Basset-like: 600 bp, 3 x (conv 300/200/200 + BN + ReLU + max pool), 2 dense 1000, "
+                       "164 outputs", basset_like, "logits", 8, 10,
+                       tiny=dict(length=120, filters=(4, 4, 4), dense=8, outputs=5)),
+    "deepsea": ZooModel("DeepSEA-like: 1,000 bp, 3 x (conv 320/480/960 x8 + max pool 4), dense 925, 919 outputs",
+                        deepsea_like, "logits", 4, 10, tiny=dict(length=300, filters=(4, 4, 4), dense=8, outputs=5)),
+    "cnn1kb": ZooModel("issue 15's 1 kb CNN: conv 64x21, max pool 4, conv 64x11, max pool 4, dense 64, dense 3",
+                       maxpool_cnn, "logits", 32, 10, tiny=dict(length=200, filters=4, dense=8)),
+    "chrombpnet": ZooModel("ChromBPNet-shaped: 2,114 bp, conv 64x21, 8 dilated residual convs, counts head",
+                           chrombpnet_like, COUNTS_OUTPUT, 6, 10, (0,),
+                           tiny=dict(filters=4, dilated_layers=2, input_length=200, output_length=10)),
+}

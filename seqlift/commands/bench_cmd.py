@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from seqlift.bench.zoo import ZOO
 from seqlift.errors import SeqliftError
 
 #: suite name -> module exposing ``run(quick: bool) -> None``, in running order
 SUITES = {
     "shuffle": "seqlift.bench.shuffle_bench",
     "engine": "seqlift.bench.engine_bench",
+    "zoo": "seqlift.bench.zoo_bench",
     "score": "seqlift.bench.score_bench",
 }
 
@@ -26,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run benchmark suites and print a table for each. Suites: "
         + ", ".join(SUITES)
         + " (default: all). With SEQLIFT_BENCH_ORACLES=1 the engine suite also times the"
-        " original deeplift 0.6.13 and shap's DeepExplainer on the same pairs.",
+        " original deeplift 0.6.13 and shap's DeepExplainer on the same pairs; the zoo suite times the engine on"
+        " several architectures (SEQLIFT_BENCH_ZOO=basset,cnn1kb to choose some: "
+        + ", ".join(ZOO) + ").",
     )
     p.add_argument("suites", nargs="*", metavar="SUITE", help=f"suite to run: {', '.join(SUITES)} (default: all)")
     p.add_argument("--quick", action="store_true", help="smaller, faster measurements")
