@@ -9,6 +9,7 @@ bit-for-bit the same whatever the batch anyway).
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 from seqlift.engine.backprop import ancestors
 from seqlift.engine.methods import METHODS
@@ -21,32 +22,32 @@ BATCH_BYTES = 256 * 2**20
 MIN_PAIRS, MAX_PAIRS = 16, 4096
 
 
-def activation_floats(model: Model, target: str, width: int | None = None) -> int:
-    """Values of every node the target depends on, for one pair (``width`` for free lengths)."""
+def activation_floats(model: Model, targets: str | Sequence[str], width: int | None = None) -> int:
+    """Values of every node the targets depend on, for one pair (``width`` for free lengths)."""
     shapes = model.node_shapes()
     total = 0
-    for name in ancestors(model, target):
+    for name in ancestors(model, targets):
         total += math.prod(width if d is None else int(d) for d in shapes[name])
     return total
 
 
-def pairs_per_batch(model: Model, target: str, method: str, width: int | None = None) -> int:
+def pairs_per_batch(model: Model, targets: str | Sequence[str], method: str, width: int | None = None) -> int:
     """Pairs per batch: as many as fit in :data:`BATCH_BYTES` of float32 activations.
 
     Each pair holds :meth:`~seqlift.engine.methods.Method.copies` copies of the
-    activations of every node the target depends on; the result lies between
+    activations of every node the targets depend on; the result lies between
     :data:`MIN_PAIRS` and :data:`MAX_PAIRS`.
 
     Parameters
     ----------
     model : Model
-    target : str
-        The node explained.
+    targets : str or list of str
+        The node(s) explained.
     method : str
         A key of :data:`seqlift.engine.methods.METHODS`.
     width : int, optional
         The input length, for models that accept any length.
     """
-    floats = activation_floats(model, target, width)
+    floats = activation_floats(model, targets, width)
     pairs = BATCH_BYTES // (4 * METHODS[method].copies(model) * max(floats, 1))
     return int(min(MAX_PAIRS, max(MIN_PAIRS, pairs)))

@@ -2,11 +2,13 @@
 
 A scorer is built once per compiled batch function (:mod:`seqlift.engine.batch`)
 from a :class:`BatchRequest`. Inside the compiled function,
-:meth:`BatchScorer.forward` runs the forward passes of a batch and
-:meth:`BatchScorer.unit_scores` gives, for one unit of the target, the
-multipliers, contributions and hypothetical contributions of each model
-input (and of the inner layers asked for). Packing these into the function's
-results is written once, in :mod:`seqlift.engine.batch`.
+:meth:`BatchScorer.forward` runs the forward passes of a batch (shared by all
+its targets) and :meth:`BatchScorer.target_scores` gives, for one target (a
+:class:`~seqlift.engine.target_rules.BoundTarget`: a target kind at a node,
+with the node's values at the sequences and references), the multipliers,
+contributions and hypothetical contributions of each model input (and of the
+inner layers asked for). Packing these into the function's results is written
+once, in :mod:`seqlift.engine.batch`.
 
 Pairs come sequence by sequence: ``x`` has one row per sequence, ``refs``
 one row per pair, ``per_seq`` references each; scores have one row per pair.
@@ -20,6 +22,8 @@ import tensorflow as tf
 
 from seqlift.engine import backprop, rules
 from seqlift.engine.multipliers import Multipliers
+from seqlift.engine.target_rules import BoundTarget
+from seqlift.engine.targets import ScoreSet
 from seqlift.model.graph import Model
 
 
@@ -31,10 +35,8 @@ class BatchRequest:
     ----------
     model : Model
         The model graph.
-    target : str
-        The node whose units are explained.
-    units : tuple of int
-        The units of the target scored (flattened indices).
+    targets : tuple of ScoreSet
+        The targets scored, each a kind at a node (:mod:`seqlift.engine.targets`).
     layers : tuple of str
         Inner nodes whose scores are returned (DeepLIFT methods).
     maxpool : str
@@ -44,11 +46,15 @@ class BatchRequest:
     """
 
     model: Model
-    target: str
-    units: tuple[int, ...]
+    targets: tuple[ScoreSet, ...]
     layers: tuple[str, ...] = ()
     maxpool: str = "deeplift"
     steps: int = 1
+
+    @property
+    def nodes(self) -> list[str]:
+        """The nodes the targets are at, each once, in order."""
+        return list(dict.fromkeys(s.node for s in self.targets))
 
     @property
     def one_hot_like(self) -> list[bool]:
@@ -58,17 +64,17 @@ class BatchRequest:
 
 @dataclass
 class ForwardState:
-    """What a scorer's forward pass leaves for its units.
+    """What a scorer's forward pass leaves for its targets.
 
     Attributes
     ----------
     x, refs, per_seq
         The batch: one row per sequence, one row per pair, references per sequence.
     x_acts, ref_acts : dict
-        Activations of both forward passes (at least the target's; one row per
-        sequence and per pair), from which the target's differences are taken.
+        Activations of both forward passes (at least the targets' nodes; one
+        row per sequence and per pair), from which the targets' differences are taken.
     carried
-        Whatever else the scorer's units share (DeepLIFT: its
+        Whatever else the scorer's targets share (DeepLIFT: its
         :class:`~seqlift.engine.multipliers.PairState`).
     """
 
@@ -82,7 +88,7 @@ class ForwardState:
 
 @dataclass
 class Scores:
-    """Scores of one model input or inner node for one target unit, per pair.
+    """Scores of one model input or inner node for one target, per pair.
 
     ``hypothetical`` is None where the input is not one-hot DNA; ``multipliers``
     may be None for a method without multipliers.
@@ -94,8 +100,8 @@ class Scores:
 
 
 @dataclass
-class UnitScores:
-    """What a scorer gives for one target unit: per model input, and per inner layer asked for."""
+class TargetScores:
+    """What a scorer gives for one target: per model input, and per inner layer asked for."""
 
     inputs: list[Scores]
     layers: dict[str, Scores] = field(default_factory=dict)
@@ -107,8 +113,8 @@ class BatchScorer(Protocol):
     def forward(self, x: list[tf.Tensor], refs: list[tf.Tensor], per_seq: tf.Tensor) -> ForwardState:
         """Forward passes of a batch."""
 
-    def unit_scores(self, state: ForwardState, unit: int) -> UnitScores:
-        """Scores of every input (and inner layer) for one unit of the target."""
+    def target_scores(self, state: ForwardState, target: BoundTarget) -> TargetScores:
+        """Scores of every input (and inner layer) for one target."""
 
 
 def hypothetical(m: tf.Tensor, r: tf.Tensor) -> tf.Tensor:
@@ -137,15 +143,15 @@ class DeepLiftScorer:
 
     def __init__(self, request: BatchRequest, nonlinearity: str) -> None:
         self.request = request
-        self.walker = backprop.DeepLiftPass(request.model, request.target, nonlinearity, request.maxpool)
+        self.walker = backprop.DeepLiftPass(request.model, request.nodes, nonlinearity, request.maxpool)
 
     def forward(self, x, refs, per_seq):
         pairs = self.walker.forward(x, refs, per_seq)
         return ForwardState(x, refs, per_seq, pairs.x_acts, pairs.ref_acts, pairs)
 
-    def unit_scores(self, state, unit):
+    def target_scores(self, state, target):
         pairs = state.carried
-        mults = self.walker.backward(pairs, unit)
+        mults = self.walker.backward(pairs, target.node, target.multipliers())
         inputs = []
         for i, (name, r) in enumerate(zip(self.request.model.inputs, state.refs)):
             if name in mults:
@@ -160,7 +166,7 @@ class DeepLiftScorer:
             m = mults.get(name, Multipliers(tf.zeros_like(pairs.delta(name))))
             p_pos, p_neg = pairs.parts.get(name) or rules.split_by_sign(pairs.delta(name))
             layers[name] = Scores(m.contributions(p_pos, p_neg), m.mean)
-        return UnitScores(inputs, layers)
+        return TargetScores(inputs, layers)
 
 
 class IntegratedGradientsScorer:
@@ -169,27 +175,27 @@ class IntegratedGradientsScorer:
 
     def __init__(self, request: BatchRequest) -> None:
         self.request = request
-        self.nodes = backprop.ancestors(request.model, request.target)
+        self.nodes = backprop.ancestors(request.model, request.nodes)
 
     def forward(self, x, refs, per_seq):
         pair_seq = tf.repeat(tf.range(tf.shape(x[0])[0]), per_seq)
         x_pairs = [tf.gather(a, pair_seq) for a in x]  # the input of each pair
         return _forward_both(self.request.model, self.nodes, x, refs, per_seq, carried=x_pairs)
 
-    def unit_scores(self, state, unit):
+    def target_scores(self, state, target):
         request = self.request
         x_pairs = state.carried
         total = [tf.zeros_like(r) for r in state.refs]
         for k in range(request.steps):
             alpha = (k + 0.5) / request.steps
             points = [r + alpha * (xp - r) for xp, r in zip(x_pairs, state.refs)]
-            grads = backprop.gradient_at(request.model, request.target, points, unit)
+            grads = backprop.gradient_at(request.model, target.node, points, target.gradient_at_pairs)
             total = [t + g for t, g in zip(total, grads)]
         inputs = []
         for i, r in enumerate(state.refs):
             m = total[i] / request.steps
             inputs.append(Scores(m * (x_pairs[i] - r), m, hypothetical(m, r) if request.one_hot_like[i] else None))
-        return UnitScores(inputs)
+        return TargetScores(inputs)
 
 
 class InputGradientScorer:
@@ -212,16 +218,20 @@ class InputGradientScorer:
             raise ValueError(f"times must be 'input' or 'difference', not {times!r}")
         self.request = request
         self.times_input = times == "input"
-        self.nodes = backprop.ancestors(request.model, request.target)
-        self.guided = backprop.GuidedBackpropPass(request.model, request.target) if guided else None
+        self.nodes = backprop.ancestors(request.model, request.nodes)
+        self.guided = backprop.GuidedBackpropPass(request.model, request.nodes) if guided else None
 
     def forward(self, x, refs, per_seq):
         return _forward_both(self.request.model, self.nodes, x, refs, per_seq)
 
-    def unit_scores(self, state, unit):
+    def target_scores(self, state, target):
         request = self.request
         x = state.x
-        grads = self.guided.multipliers(x, unit) if self.guided else backprop.gradient_at(request.model, request.target, x, unit)
+        seed = target.gradient_at_sequences()
+        if self.guided:
+            grads = self.guided.multipliers(x, target.node, lambda value: seed)
+        else:
+            grads = backprop.gradient_at(request.model, target.node, x, lambda value: seed)
         n = tf.shape(x[0])[0]
         inputs = []
         for i, refs in enumerate(state.refs):
@@ -235,4 +245,4 @@ class InputGradientScorer:
             pairs = tf.shape(refs)
             inputs.append(Scores(tf.reshape(contrib, pairs), tf.reshape(m, pairs),
                                  None if hyp is None else tf.reshape(hyp, pairs)))
-        return UnitScores(inputs)
+        return TargetScores(inputs)

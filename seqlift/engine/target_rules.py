@@ -1,0 +1,232 @@
+"""The mathematics of each target kind: the multipliers it seeds at its node, and its change.
+
+Each kind of :mod:`seqlift.engine.targets` names one class here. Given the
+node's values at the sequences and at their references (one row per
+(sequence, reference) pair), a rule gives
+
+* :meth:`TargetRule.multipliers`: the DeepLIFT multipliers ``c`` of the
+  target with respect to the node's units, per pair: the backward pass starts
+  from them, so each input's contributions sum to ``Σ_j c_j Δl_j``;
+* :meth:`TargetRule.delta`: the change the contributions of a pair sum to
+  (the kind's summation-to-delta), computed from the forward values alone, so
+  the residual ``delta − Σ contributions`` checks the whole pass;
+* :meth:`TargetRule.gradient`: the gradient of the target with respect to the
+  node at a point, for the gradient methods (the gradient at the input,
+  guided backpropagation, and integrated gradients at each of its points).
+
+Values are viewed as ``(rows, L, C)``: a profile node ``(L,)`` as one channel,
+``(L, C)`` as it is (BPNet's strands); every other node as ``(units, 1)``.
+Softmaxes and means run over the ``L`` positions of each channel, and a
+profile target is the mean of its channels' targets (hence the ``1/C``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from seqlift.engine.rules import NEAR_ZERO
+
+__all__ = ["TargetRule", "UnitTarget", "SumTarget", "ProfileTarget", "ChromBPNetProfileTarget",
+           "ProfileRescaleTarget", "BoundTarget", "rule_for_kind"]
+
+
+def _positions_mean(values: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(values, axis=1, keepdims=True)
+
+
+def _per_pair_sum(values: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_sum(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
+
+
+class TargetRule:
+    """A kind's seed multipliers, change and gradient on ``(rows, L, C)`` views of its node."""
+
+    def __init__(self, channels: int, unit: int | None = None) -> None:
+        self.channels = channels
+        self.unit = unit
+
+    def multipliers(self, lx: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:  # pragma: no cover - abstract
+        """The DeepLIFT multipliers ``c`` at the node, one row per pair."""
+        raise NotImplementedError
+
+    def delta(self, lx: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:
+        """What the contributions of each pair sum to: ``Σ_j c_j Δl_j`` for a target linear in ``l``."""
+        return _per_pair_sum(self.multipliers(lx, lr) * (lx - lr))
+
+    def gradient(self, at: tf.Tensor, lx: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:
+        """``∂T/∂l`` at ``at``: for a target linear in ``l`` with weights from ``x`` and ``r``, those weights."""
+        return self.multipliers(lx, lr)
+
+
+class UnitTarget(TargetRule):
+    """``T = l_k``: the multiplier 1 on unit ``k`` (flattened), 0 elsewhere."""
+
+    def multipliers(self, lx, lr):
+        flat = tf.reshape(lr, [tf.shape(lr)[0], -1])
+        seed = tf.one_hot(self.unit, tf.shape(flat)[1], dtype=lr.dtype)
+        return tf.reshape(tf.broadcast_to(seed[None], tf.shape(flat)), tf.shape(lr))
+
+    def delta(self, lx, lr):
+        return tf.reshape(lx - lr, [tf.shape(lr)[0], -1])[:, self.unit]
+
+
+class SumTarget(TargetRule):
+    """``T = Σ_j l_j``: the multiplier 1 on every unit."""
+
+    def multipliers(self, lx, lr):
+        return tf.ones_like(lr)
+
+    def delta(self, lx, lr):
+        return _per_pair_sum(lx - lr)
+
+
+class ProfileTarget(TargetRule):
+    """The issue-11 profile target, the sequence's weights held for its references.
+
+    Per channel, ``T_x(s) = Σ_j w_j(x) (l_j(s) − mean_i l_i(s))`` with
+    ``w(x) = softmax(l(x))`` over the positions; since ``Σ_j w_j = 1`` this is
+    ``Σ_j (w_j(x) − 1/L) l_j(s)``, linear in ``l``: the multipliers are
+    ``c_j = (w_j(x) − 1/L) / C`` and the contributions of a pair sum exactly
+    to ``Σ_j c_j Δl_j = (1/C) Σ_c Σ_j w_j(x) Δl̃_j``, ``l̃ = l − mean l``.
+    This is ChromBPNet's ``Σ stop_gradient(w) · l̃`` with the ``stop_gradient``
+    read as "weights of the sequence, fixed".
+    """
+
+    def multipliers(self, lx, lr):
+        length = tf.cast(tf.shape(lx)[1], lx.dtype)
+        return (tf.nn.softmax(lx, axis=1) - 1.0 / length) / self.channels
+
+
+class ChromBPNetProfileTarget(TargetRule):
+    """ChromBPNet's profile scores as its pipeline computes them: each pair weighted by ``½ (w(x) + w(r))``.
+
+    ChromBPNet's interpret step (kundajelab-shap, see ``docs/chrombpnet_notes.md``)
+    explains ``Σ_j w_j · l̃_j`` with ``w = stop_gradient(softmax(l̃))``; its
+    explainer has no rule for ``StopGradient``, treats ``w`` as a second
+    varying factor of the product and gives ``l̃_j`` the Shapley multiplier of
+    a product, ``a_j = ½ (w_j(x) + w_j(r))``. So per pair, per channel, the
+    multipliers on the logits are ``c_j = (a_j − 1/L) / C`` (``Σ a = 1``), and
+    the contributions sum exactly to ``S_r = Σ_j c_j Δl_j =
+    (1/C) Σ_c Σ_j a_j Δl̃_j``, which is not the change of any one function of
+    the sequence: ``T(x) − T(r) = Σ w(x) l̃(x) − Σ w(r) l̃(r)`` differs by
+    ``Σ_j ½ (w_j(x) − w_j(r)) (l̃_j(x) + l̃_j(r))``.
+    """
+
+    def multipliers(self, lx, lr):
+        length = tf.cast(tf.shape(lx)[1], lx.dtype)
+        return (0.5 * (tf.nn.softmax(lx, axis=1) + tf.nn.softmax(lr, axis=1)) - 1.0 / length) / self.channels
+
+
+class ProfileRescaleTarget(TargetRule):
+    """bpnet-lite's profile target, conserving: ``T = Σ_j y_j`` with ``y_j = s_j(l̃) · l̃_j``, ``s = softmax``.
+
+    bpnet-lite (``ProfileWrapper``) computes ``y = l̃ ⊙ softmax(l̃)`` as one
+    module that tangermeme treats as an elementwise nonlinearity (Rescale).
+    Per channel, with ``l̃ = l − mean_i l_i`` over positions:
+
+    * the multiplier of ``l̃_j`` is the secant ``a_j = Δy_j / Δl̃_j``, so
+      ``Σ_j a_j Δl̃_j = Σ_j Δy_j = ΔT_c`` exactly; where ``|Δl̃_j|`` is below
+      :data:`~seqlift.engine.rules.NEAR_ZERO` the secant is replaced, as in
+      tangermeme, by the gradient at the sequence,
+      ``∂T_c/∂l̃_j = s_j (1 + l̃_j − T_c)``;
+    * the centring's transpose gives the logits ``c_j = (a_j − mean_i a_i) / C``.
+
+    The contributions of a pair sum to ``T(x) − T(r)`` (the mean over channels).
+
+    The secant divides a difference of products by a difference of logits
+    that may be small: computed in float32, ``Δy_j`` keeps only about
+    ``1e-7 · |y_j| / |Δl̃_j|`` of relative precision (3.5e-4 of the largest
+    score on the ChromBPNet-shaped bench model, measured as tangermeme in
+    float32 against float64), so the rule runs in float64 on the float32
+    logits (the points themselves are exact; the secant's sensitivity to
+    them is only ``½ f''`` times their rounding).
+    """
+
+    @staticmethod
+    def _centred(values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """``l̃``, ``s = softmax(l̃)`` and ``T_c = Σ_j s_j l̃_j`` per channel."""
+        centred = values - _positions_mean(values)
+        weights = tf.nn.softmax(centred, axis=1)
+        return centred, weights, tf.reduce_sum(weights * centred, axis=1, keepdims=True)
+
+    def _from_centred(self, a: tf.Tensor) -> tf.Tensor:
+        return (a - _positions_mean(a)) / self.channels
+
+    def multipliers(self, lx, lr):
+        cx, sx, tx = self._centred(tf.cast(lx, tf.float64))
+        cr, sr, _ = self._centred(tf.cast(lr, tf.float64))
+        dc = cx - cr
+        small = tf.abs(dc) < NEAR_ZERO
+        secant = (sx * cx - sr * cr) / tf.where(small, tf.ones_like(dc), dc)
+        return tf.cast(self._from_centred(tf.where(small, sx * (1.0 + cx - tx), secant)), lx.dtype)
+
+    def delta(self, lx, lr):
+        _, _, tx = self._centred(tf.cast(lx, tf.float64))
+        _, _, tr = self._centred(tf.cast(lr, tf.float64))
+        return tf.cast(_per_pair_sum(tx - tr) / self.channels, lx.dtype)
+
+    def gradient(self, at, lx, lr):
+        c, s, t = self._centred(tf.cast(at, tf.float64))
+        return tf.cast(self._from_centred(s * (1.0 + c - t)), at.dtype)
+
+
+def rule_for_kind(kind: str, shape: tuple, unit: int | None = None) -> TargetRule:
+    """The rule of target kind ``kind`` (:data:`seqlift.engine.targets.TARGET_KINDS`) on a node of ``shape``."""
+    from seqlift.engine import target_rules
+    from seqlift.engine.targets import TARGET_KINDS
+
+    return getattr(target_rules, TARGET_KINDS[kind].rule)(_channels(shape), unit)
+
+
+def _channels(shape: tuple) -> int:
+    """``C`` of the ``(rows, L, C)`` view of a node of ``shape``: a profile ``(L,)`` is one channel,
+    ``(L, C)`` has ``C``; any other node is viewed as ``(units, 1)``."""
+    return int(shape[1]) if len(shape) == 2 and shape[1] is not None else 1
+
+
+def _as_view(values: tf.Tensor) -> tf.Tensor:
+    """``values`` ``(rows, *shape)`` as ``(rows, L, C)``."""
+    return tf.reshape(values, [tf.shape(values)[0], -1, _channels(tuple(values.shape[1:]))])
+
+
+@dataclass
+class BoundTarget:
+    """A target's rule bound to one batch: the node's values at the sequences and references.
+
+    Attributes
+    ----------
+    node : str
+        The node explained.
+    rule : TargetRule
+    x_out, ref_out : tf.Tensor
+        The node's values at the input of each pair and at its reference, one row per pair.
+    x_seq : tf.Tensor
+        The node's values at each sequence, one row per sequence.
+    """
+
+    node: str
+    rule: TargetRule
+    x_out: tf.Tensor
+    ref_out: tf.Tensor
+    x_seq: tf.Tensor
+
+    def _apply(self, fn, *values: tf.Tensor) -> tf.Tensor:
+        """``fn`` on ``(rows, L, C)`` views of ``values``, its result in the node's shape."""
+        return tf.reshape(fn(*[_as_view(v) for v in values]), tf.shape(values[0]))
+
+    def multipliers(self) -> tf.Tensor:
+        """The DeepLIFT seed at the node, one row per pair."""
+        return self._apply(self.rule.multipliers, self.x_out, self.ref_out)
+
+    def delta(self) -> tf.Tensor:
+        """The change each pair's contributions sum to, ``(pairs,)``."""
+        return self.rule.delta(_as_view(self.x_out), _as_view(self.ref_out))
+
+    def gradient_at_pairs(self, at: tf.Tensor) -> tf.Tensor:
+        """``∂T/∂l`` at the node values ``at`` of points one row per pair (integrated gradients)."""
+        return self._apply(self.rule.gradient, at, self.x_out, self.ref_out)
+
+    def gradient_at_sequences(self) -> tf.Tensor:
+        """``∂T/∂l`` at each sequence, one row per sequence (its weights from the sequence alone)."""
+        return self._apply(self.rule.gradient, self.x_seq, self.x_seq, self.x_seq)
