@@ -88,3 +88,24 @@ def test_both_targets_through_the_full_model_sum_to_their_change(files):
     refs = seqlift.dinucleotide_shuffle(x[:2], 3, seed=0)
     ref_counts = model.predict(refs.reshape((-1,) + refs.shape[2:]))[1][:, 0].reshape(2, 3)
     np.testing.assert_allclose(result.target_deltas[1], (counts[:, None] - ref_counts).mean(1), atol=1e-5)
+
+
+def test_score_takes_the_declarations_on_the_command_line(files, tmp_path):
+    """``seqlift score --lambda``: refused without it (naming the layer and the option), both heads with it."""
+    from test_score_cli import assert_failed_cleanly
+    from test_score_cli import seqlift as seqlift_cli
+
+    x, _, _ = _keras_predictions(files["chrombpnet"])
+    names = seqlift.decode(x[:2])
+    (tmp_path / "seqs.fa").write_text("".join(f">s{i}\n{seq}\n" for i, seq in enumerate(names)))
+    common = ("score", tmp_path / "seqs.fa", "--model", files["chrombpnet"], "--target", "profile,counts",
+              "--shuffles", "2", "--method", "rescale")
+    refused = seqlift_cli(*common, "--out", tmp_path / "no" / "run", cwd=tmp_path)
+    assert_failed_cleanly(refused, "--lambda logcount_predictions=KIND", tmp_path / "no")
+    done = seqlift_cli(*common, "--lambda", "logcount_predictions=logsumexp", "--out", tmp_path / "run",
+                       cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with h5py.File(tmp_path / "run.h5") as store:
+        assert list(store["targets"].asstr()[()]) == ["profile", "counts"]
+        assert json.loads(store.attrs["parameters"])["lambdas"] == {"logcount_predictions": "logsumexp"}
+        assert np.abs(store["deltas"][()]).max() < 1e-5

@@ -255,9 +255,9 @@ def _check_profile_shape(model: "Model", node: str, entry: str) -> None:
 
 def resolve_targets(
     model: "Model",
-    target: str | Sequence[str] = "unit",
+    target: str | ScoreSet | Sequence[str | ScoreSet] = "unit",
     output: str | int | None = None,
-    task: int | Sequence[int] | None = None,
+    task: int | Sequence[int] | str | None = None,
     target_layer: str | None = None,
 ) -> tuple[list[ScoreSet], bool]:
     """The score sets ``target=`` asks for on ``model``, and whether the results drop their target axis.
@@ -265,14 +265,14 @@ def resolve_targets(
     Parameters
     ----------
     model : Model
-    target : str or list of str
+    target : str, ScoreSet or list of them
         Kinds of :data:`TARGET_KINDS` or :data:`PRESETS`, each optionally
         ``KIND@OUTPUT`` (an output's name or index); a comma-separated string
-        is a list.
+        is a list. Score sets already resolved (on this model) pass unchanged.
     output : str or int, optional
         The output explained by the entries that do not name one.
-    task : int or list of int, optional
-        Units of ``target="unit"`` (default 0).
+    task : int, list of int or "all", optional
+        Units of ``target="unit"`` (default 0; ``"all"``: every unit of its node).
     target_layer : str, optional
         Any node to explain instead of an output (exactly, without looking
         for a pre-activation).
@@ -290,6 +290,13 @@ def resolve_targets(
         choice (listing its outputs), a task out of range or given to a
         target without units, a profile target on a node of another shape.
     """
+    if isinstance(target, ScoreSet) or (not isinstance(target, str) and target
+                                        and all(isinstance(t, ScoreSet) for t in target)):
+        sets = [target] if isinstance(target, ScoreSet) else list(target)
+        for s in sets:
+            if s.node not in model.nodes or s.kind not in TARGET_KINDS:
+                raise SeqliftError(f"score set {s.label!r} does not fit this model (node {s.node!r})")
+        return sets, isinstance(target, ScoreSet)
     entries = parse_target_list(target)
     single = isinstance(target, str) and len(entries) == 1
     if target_layer is not None:
@@ -305,9 +312,10 @@ def resolve_targets(
     per_unit = [TARGET_KINDS[k].per_unit for k in kinds]
     if task is not None and not any(per_unit):
         raise SeqliftError(f"task= selects units of target='unit'; target {', '.join(entries)} has no units to select")
+    every_unit = isinstance(task, str) and task == "all"
     single_task = task is None or isinstance(task, int) or (hasattr(task, "dtype") and getattr(task, "ndim", 1) == 0)
-    tasks = [0] if task is None else [int(task)] if single_task else [int(t) for t in task]
-    if not tasks:
+    tasks = [] if every_unit else [0] if task is None else [int(task)] if single_task else [int(t) for t in task]
+    if not tasks and not every_unit:
         raise SeqliftError("no task given")
     sets: list[ScoreSet] = []
     for entry, kind_name in zip(entries, kinds):
@@ -331,7 +339,7 @@ def resolve_targets(
         suffix = "_" + _SAFE.sub("-", named_output) if named_output else ""
         if kind.per_unit:
             units = _units(model.node_shapes()[node])
-            for t in tasks:
+            for t in range(units) if every_unit else tasks:
                 if not 0 <= t < units:
                     raise SeqliftError(f"task {t} is out of range: the target {node!r} has {units} outputs "
                                        f"(0 to {units - 1})")

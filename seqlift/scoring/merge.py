@@ -163,7 +163,8 @@ def merge_shards(prefixes: list[str], out: str, bigwig: bool | None = None) -> M
         os.makedirs(os.path.dirname(os.path.abspath(h5_partial)), exist_ok=True)
         try:
             with ScoreStore.create(h5_partial, parameters, first.tasks, first.width, first.chrom_sizes(),
-                                   first.versions, (0, first.rows_total), first.rows_total) as merged:
+                                   first.versions, (0, first.rows_total), first.rows_total,
+                                   targets=first.targets) as merged:
                 merged.file.attrs["merged_from"] = json.dumps([os.path.abspath(s.path) for s in ordered])
                 for store in ordered:
                     _copy_chunks(store, merged)
@@ -176,7 +177,7 @@ def merge_shards(prefixes: list[str], out: str, bigwig: bool | None = None) -> M
             discard([h5_partial])
             raise
     try:
-        written = write_outputs(h5_partial, out, write_bigwig)
+        written = write_outputs(h5_partial, out, write_bigwig, layout=parameters.get("layout", "seqlift"))
     except BaseException:
         discard([h5_partial])
         raise

@@ -13,10 +13,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from seqlift.engine.targets import parse_target_list
 from seqlift.errors import SeqliftError
 from seqlift.genome.windows import OFF_CHROM_POLICIES
 from seqlift.inputs import check_positive_int
-from seqlift.scoring.outputs import bigwig_available
+from seqlift.model.lambdas import parse_declaration
+from seqlift.scoring.outputs import LAYOUTS, bigwig_available
 
 __all__ = [
     "ScoreOptions",
@@ -33,7 +35,7 @@ __all__ = [
 GENOME_ENV = "SEQLIFT_GENOME"
 REVCOMP_MODES = ("none", "average")
 #: parameters that do not change the scores, ignored when resuming and merging
-OUTPUT_ONLY_PARAMETERS = ("bigwig",)
+OUTPUT_ONLY_PARAMETERS = ("bigwig", "layout")
 
 
 @dataclass
@@ -55,10 +57,23 @@ class ScoreOptions:
         Dinucleotide-shuffled references per sequence.
     method : str
         One of :data:`seqlift.engine.METHODS`.
-    task : str or list of int
-        ``"all"`` (every unit of the target) or unit indices.
+    task : str or list of int, optional
+        ``"all"`` (every unit of the target) or unit indices, for
+        ``target="unit"``; default all, refused beyond
+        :data:`seqlift.scoring.plan.MAX_DEFAULT_TASKS` units.
     target_layer : str, optional
         Node to explain (default: the output's pre-activation).
+    output : str, optional
+        The model output explained (a name or an index); needed for a model
+        with several outputs unless ``target`` names them.
+    target : str, optional
+        Comma-separated targets (:mod:`seqlift.engine.targets`): ``unit``
+        (default), ``sum``, ``profile``, ``profile_chrombpnet``,
+        ``profile_rescale``, ``counts``, each optionally ``KIND@OUTPUT``.
+    lambdas : dict of str to str, optional
+        What the model's Lambda layers compute (:mod:`seqlift.model.lambdas`).
+    layout : {"seqlift", "chrombpnet"}
+        Which derived files are written (:mod:`seqlift.scoring.outputs`).
     width : int, optional
         Window width; default the model's input length.
     off_chrom : {"drop", "pad", "error"}
@@ -89,7 +104,7 @@ class ScoreOptions:
     genome: str | None = None
     shuffles: int = 10
     method: str = "genomics_default"
-    task: str | list[int] = "all"
+    task: str | list[int] | None = None
     target_layer: str | None = None
     width: int | None = None
     off_chrom: str = "drop"
@@ -100,6 +115,10 @@ class ScoreOptions:
     bigwig: bool = False
     resume: bool = False
     shard: str | tuple[int, int] | None = None
+    output: str | None = None
+    target: str | None = None
+    lambdas: dict[str, str] | None = None
+    layout: str = "seqlift"
 
 
 def check_numbers(options: ScoreOptions) -> None:
@@ -112,6 +131,12 @@ def check_numbers(options: ScoreOptions) -> None:
         raise SeqliftError(f"--revcomp must be one of {', '.join(REVCOMP_MODES)}, not {options.revcomp!r}")
     if options.off_chrom not in OFF_CHROM_POLICIES:
         raise SeqliftError(f"--off-chrom must be one of {', '.join(OFF_CHROM_POLICIES)}, not {options.off_chrom!r}")
+    if options.layout not in LAYOUTS:
+        raise SeqliftError(f"--layout must be one of {', '.join(LAYOUTS)}, not {options.layout!r}")
+    if options.target is not None:
+        parse_target_list(options.target)
+    for name, kind in (options.lambdas or {}).items():
+        parse_declaration(kind, name)
     if options.bigwig and not bigwig_available():
         raise SeqliftError("--bigwig needs the pyBigWig package (pip install pyBigWig)")
 
