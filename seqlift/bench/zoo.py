@@ -254,6 +254,30 @@ def torch_profile_rescale(model: Any) -> Any:
     return ProfileRescale().eval()
 
 
+def torch_profile(model: Any) -> Any:
+    """``model``'s profile target as ChromBPNet writes it, ``Σ_j stop_gradient(softmax(l̃))_j · l̃_j``, for tangermeme.
+
+    Returns a module giving ``(N, 1)``. tangermeme takes the multipliers of
+    the sequence's rows of its batch, where the detached weights are the
+    sequence's own, ``w(x)``: its scores are then seqlift's
+    ``target="profile"`` (``w(x)`` held for the references), not ChromBPNet's
+    pipeline's (:mod:`seqlift.engine.targets`, ``profile_chrombpnet``).
+    """
+    import torch
+
+    class Profile(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logits = self.model(x)[0]
+            centred = logits - logits.mean(dim=-1, keepdim=True)
+            return (torch.softmax(centred, dim=-1).detach() * centred).sum(dim=-1, keepdim=True)
+
+    return Profile().eval()
+
+
 def torch_profile_nonlinear_ops() -> dict:
     """``additional_nonlinear_ops`` for tangermeme's ``deep_lift_shap`` on :func:`torch_profile_rescale`."""
     from tangermeme._deep_lift_utils import _nonlinear

@@ -15,6 +15,8 @@ SUITES = {
     "shuffle": "seqlift.bench.shuffle_bench",
     "engine": "seqlift.bench.engine_bench",
     "score": "seqlift.bench.score_bench",
+    "chrombpnet": "seqlift.bench.chrombpnet_bench",
+    "profiles": "seqlift.bench.profile_targets_bench",
 }
 
 

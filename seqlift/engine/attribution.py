@@ -123,7 +123,8 @@ def attribute(
     batch_size : int, optional
         Number of (sequence, reference) pairs per batch (for integrated
         gradients, pairs × steps are evaluated in ``steps`` passes). Default:
-        as many as fit in about 256 MiB of activations.
+        as many as fit in about 256 MiB of activations, and at least one
+        sequence's references.
     seed : int
         Seed of the dinucleotide shuffles when ``references`` is an int.
     steps : int
@@ -196,6 +197,10 @@ def attribute(
     # bit-identity, but it keeps a single compiled trace per run.
     first = _resolve_references(_chunk_references(references, inputs, 0, 1, single_input), [a[:1] for a in inputs], seed)
     n_refs = first[0].shape[1]
+    if batch_size is None and batch_pairs < n_refs:
+        # a sequence's references in one pass, as seqlift score passes them: a pass split in two repeats the
+        # sequence's forward pass and leaves one small pass (20 references in passes of 16: 16 + 4)
+        batch_pairs = n_refs
     seqs_per_chunk = max(1, batch_pairs // n_refs)
     refs_per_pass = max(1, min(n_refs, batch_pairs))
     sums: dict[str, list[np.ndarray]] = {}
