@@ -117,3 +117,38 @@ def test_profile_rescale_equals_tangermeme_with_bpnet_lites_profile_target(small
     theirs = _tangermeme(zoo.torch_profile_rescale(zoo.torch_copy(keras_model)), x, refs,
                          additional_nonlinear_ops=zoo.torch_profile_nonlinear_ops())
     _assert_close_to_largest(ours.hypothetical, theirs, tolerance=1e-4)
+
+
+def test_chrombpnet_bench_floor_is_the_gradient_of_both_heads():
+    """The ChromBPNet bench's plain Keras gradient (its floor) is the gradient of the profile target (weights
+    held) and of the log count, as seqlift's gradient method computes them; its FLOP count is the layers'."""
+    from seqlift.bench import chrombpnet_bench
+
+    keras_model = zoo.chrombpnet_like(filters=4, dilated_layers=2, input_length=250, output_length=100, seed=3)
+    x = _sequences(3, 250, seed=4)
+    got = chrombpnet_bench.heads_gradient(keras_model, [0, 1], batch_pairs=3)(x[None])
+    expected = seqlift.attribute(from_keras(keras_model), x, np.zeros((1, 250, 4), np.float32), method="gradient",
+                                 target=["profile", "counts"], return_multipliers=True).multipliers
+    assert got.shape == expected.shape == (2, 3, 250, 4)
+    _assert_close_to_largest(got, expected, tolerance=1e-5)
+    # first conv 230 positions x 21 x 4 x 4, dilated 226 and 218 x 3 x 4 x 4, profile 144 (before its crop)
+    # x 75 x 4 x 1, dense 4 x 1: two FLOPs each
+    assert chrombpnet_bench.pass_flops(keras_model) == 2 * (230 * 336 + 226 * 48 + 218 * 48 + 144 * 300 + 4)
+
+
+def test_profile_targets_bench_simulates_footprints_and_compares_the_three_kinds():
+    from seqlift.bench import profile_targets_bench as bench
+
+    x, counts = bench.simulate_profiles(6, seed=3)
+    assert x.shape == (6, bench.INPUT_LENGTH, 4) and counts.shape == (6, bench.OUTPUT_LENGTH)
+    assert np.all(x.sum(-1) == 1) and np.all(counts >= 0) and np.all(counts == np.round(counts))
+    model = zoo.chrombpnet_like(filters=4, dilated_layers=bench.DILATED_LAYERS, input_length=bench.INPUT_LENGTH,
+                                output_length=bench.OUTPUT_LENGTH, seed=1)
+    figures = bench.compare_profile_targets(model, n=2, shuffles=3)
+    assert set(figures["pairs"]) == {"profile vs profile_chrombpnet", "profile vs profile_rescale",
+                                     "profile_chrombpnet vs profile_rescale"}
+    assert all(value < 1e-4 for value in figures["max_residuals"].values())
+    ratios = [figures["pairs"][p]["norm_ratio"] for p in ("profile vs profile_chrombpnet",
+                                                          "profile_chrombpnet vs profile_rescale")]
+    assert ratios[0] * ratios[1] == pytest.approx(figures["pairs"]["profile vs profile_rescale"]["norm_ratio"],
+                                                  rel=1e-5)
