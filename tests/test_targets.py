@@ -135,21 +135,21 @@ def test_gradient_of_the_profile_target_holds_the_sequences_weights(chrombpnet_s
                                atol=1e-5 * np.abs(gradient.hypothetical).max())
 
 
-def test_stranded_profile_takes_the_softmax_per_strand(stranded):
-    """On an (L, 2) output the softmax runs over positions per strand and the strands' targets are averaged
-    (the original BPNet's profile target, centred)."""
+def test_stranded_profile_takes_one_softmax_over_both_strands(stranded):
+    """On an (L, 2) output the softmax and the centring run jointly over all 2L units (basepairmodels' default,
+    bpnet-lite), not per strand (the original BPNet's profile_contrib)."""
     x, refs = _sequences(2, 30, seed=7)
     length = 30 - 4 - 6
     units = seqlift.attribute(stranded, x, refs, method="rescale", output="task_profile",
                               task=list(range(2 * length)))
     profile = seqlift.attribute(stranded, x, refs, method="rescale", target="profile")
     lx = stranded.predict(x)[0].astype(np.float64)  # (n, L, 2)
-    weights = (_softmax(lx, axis=1) - 1.0 / length) / 2  # softmax over positions, per strand
-    expected = np.einsum("nj,jnlb->nlb", weights.reshape(len(x), -1), units.hypothetical)
+    joint = _softmax(lx.reshape(len(x), -1), axis=1) - 1.0 / (2 * length)
+    expected = np.einsum("nj,jnlb->nlb", joint, units.hypothetical)
     np.testing.assert_allclose(profile.hypothetical, expected, atol=1e-5 * np.abs(expected).max())
-    joint = (_softmax(lx.reshape(len(x), -1), axis=1) - 1.0 / (2 * length))
-    assert np.abs(np.einsum("nj,jnlb->nlb", joint, units.hypothetical) - expected).max() > 1e-3 * np.abs(
-        expected).max()  # a joint softmax would differ
+    per_strand = ((_softmax(lx, axis=1) - 1.0 / length) / 2).reshape(len(x), -1)
+    assert np.abs(np.einsum("nj,jnlb->nlb", per_strand, units.hypothetical) - expected).max() > 1e-3 * np.abs(
+        expected).max()  # a softmax per strand would differ
     assert np.abs(profile.deltas).max() < 1e-5
 
 

@@ -45,8 +45,7 @@ def _grouped(values: tf.Tensor, n: tf.Tensor, per_seq: tf.Tensor) -> tf.Tensor:
 
 def _batch_body(request: BatchRequest, method: Method) -> BatchFunction:
     scorer = method.scorer.build(request)
-    shapes = request.model.node_shapes()
-    rules = [rule_for_kind(s.kind, shapes[s.node], s.unit) for s in request.targets]
+    rules = [rule_for_kind(s.kind, s.unit) for s in request.targets]
 
     def body(x: list[tf.Tensor], refs: list[tf.Tensor], per_seq: tf.Tensor) -> dict[str, tf.Tensor]:
         n = tf.shape(x[0])[0]

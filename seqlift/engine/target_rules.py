@@ -14,10 +14,11 @@ node's values at the sequences and at their references (one row per
   node at a point, for the gradient methods (the gradient at the input,
   guided backpropagation, and integrated gradients at each of its points).
 
-Values are viewed as ``(rows, L, C)``: a profile node ``(L,)`` as one channel,
-``(L, C)`` as it is (BPNet's strands); every other node as ``(units, 1)``.
-Softmaxes and means run over the ``L`` positions of each channel, and a
-profile target is the mean of its channels' targets (hence the ``1/C``).
+Values are viewed flattened, as ``(rows, J)``: a profile node ``(L,)`` has
+``J = L`` units, a stranded BPNet profile ``(L, 2)`` has ``J = 2L``, and
+softmaxes and means run over all ``J`` jointly (as basepairmodels' default and
+bpnet-lite do for stranded outputs; the original BPNet's ``profile_contrib``
+took the softmax per strand, without centring).
 """
 from __future__ import annotations
 
@@ -31,19 +32,18 @@ __all__ = ["TargetRule", "UnitTarget", "SumTarget", "ProfileTarget", "ChromBPNet
            "ProfileRescaleTarget", "BoundTarget", "rule_for_kind"]
 
 
-def _positions_mean(values: tf.Tensor) -> tf.Tensor:
+def _units_mean(values: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(values, axis=1, keepdims=True)
 
 
 def _per_pair_sum(values: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_sum(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
+    return tf.reduce_sum(values, axis=1)
 
 
 class TargetRule:
-    """A kind's seed multipliers, change and gradient on ``(rows, L, C)`` views of its node."""
+    """A kind's seed multipliers, change and gradient on ``(rows, J)`` views of its node."""
 
-    def __init__(self, channels: int, unit: int | None = None) -> None:
-        self.channels = channels
+    def __init__(self, unit: int | None = None) -> None:
         self.unit = unit
 
     def multipliers(self, lx: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:  # pragma: no cover - abstract
@@ -63,12 +63,11 @@ class UnitTarget(TargetRule):
     """``T = l_k``: the multiplier 1 on unit ``k`` (flattened), 0 elsewhere."""
 
     def multipliers(self, lx, lr):
-        flat = tf.reshape(lr, [tf.shape(lr)[0], -1])
-        seed = tf.one_hot(self.unit, tf.shape(flat)[1], dtype=lr.dtype)
-        return tf.reshape(tf.broadcast_to(seed[None], tf.shape(flat)), tf.shape(lr))
+        seed = tf.one_hot(self.unit, tf.shape(lr)[1], dtype=lr.dtype)
+        return tf.broadcast_to(seed[None], tf.shape(lr))
 
     def delta(self, lx, lr):
-        return tf.reshape(lx - lr, [tf.shape(lr)[0], -1])[:, self.unit]
+        return (lx - lr)[:, self.unit]
 
 
 class SumTarget(TargetRule):
@@ -84,18 +83,18 @@ class SumTarget(TargetRule):
 class ProfileTarget(TargetRule):
     """The issue-11 profile target, the sequence's weights held for its references.
 
-    Per channel, ``T_x(s) = Σ_j w_j(x) (l_j(s) − mean_i l_i(s))`` with
-    ``w(x) = softmax(l(x))`` over the positions; since ``Σ_j w_j = 1`` this is
-    ``Σ_j (w_j(x) − 1/L) l_j(s)``, linear in ``l``: the multipliers are
-    ``c_j = (w_j(x) − 1/L) / C`` and the contributions of a pair sum exactly
-    to ``Σ_j c_j Δl_j = (1/C) Σ_c Σ_j w_j(x) Δl̃_j``, ``l̃ = l − mean l``.
+    ``T_x(s) = Σ_j w_j(x) (l_j(s) − mean_i l_i(s))`` with ``w(x) =
+    softmax(l(x))`` over the ``J`` units; since ``Σ_j w_j = 1`` this is
+    ``Σ_j (w_j(x) − 1/J) l_j(s)``, linear in ``l``: the multipliers are
+    ``c_j = w_j(x) − 1/J`` and the contributions of a pair sum exactly to
+    ``Σ_j c_j Δl_j = Σ_j w_j(x) Δl̃_j``, ``l̃ = l − mean l``.
     This is ChromBPNet's ``Σ stop_gradient(w) · l̃`` with the ``stop_gradient``
     read as "weights of the sequence, fixed".
     """
 
     def multipliers(self, lx, lr):
-        length = tf.cast(tf.shape(lx)[1], lx.dtype)
-        return (tf.nn.softmax(lx, axis=1) - 1.0 / length) / self.channels
+        units = tf.cast(tf.shape(lx)[1], lx.dtype)
+        return tf.nn.softmax(lx, axis=1) - 1.0 / units
 
 
 class ChromBPNetProfileTarget(TargetRule):
@@ -105,17 +104,16 @@ class ChromBPNetProfileTarget(TargetRule):
     explains ``Σ_j w_j · l̃_j`` with ``w = stop_gradient(softmax(l̃))``; its
     explainer has no rule for ``StopGradient``, treats ``w`` as a second
     varying factor of the product and gives ``l̃_j`` the Shapley multiplier of
-    a product, ``a_j = ½ (w_j(x) + w_j(r))``. So per pair, per channel, the
-    multipliers on the logits are ``c_j = (a_j − 1/L) / C`` (``Σ a = 1``), and
-    the contributions sum exactly to ``S_r = Σ_j c_j Δl_j =
-    (1/C) Σ_c Σ_j a_j Δl̃_j``, which is not the change of any one function of
+    a product, ``a_j = ½ (w_j(x) + w_j(r))``. So per pair the multipliers on
+    the logits are ``c_j = a_j − 1/J`` (``Σ a = 1``), and the contributions
+    sum exactly to ``S_r = Σ_j c_j Δl_j = Σ_j a_j Δl̃_j``, which is not the change of any one function of
     the sequence: ``T(x) − T(r) = Σ w(x) l̃(x) − Σ w(r) l̃(r)`` differs by
     ``Σ_j ½ (w_j(x) − w_j(r)) (l̃_j(x) + l̃_j(r))``.
     """
 
     def multipliers(self, lx, lr):
-        length = tf.cast(tf.shape(lx)[1], lx.dtype)
-        return (0.5 * (tf.nn.softmax(lx, axis=1) + tf.nn.softmax(lr, axis=1)) - 1.0 / length) / self.channels
+        units = tf.cast(tf.shape(lx)[1], lx.dtype)
+        return 0.5 * (tf.nn.softmax(lx, axis=1) + tf.nn.softmax(lr, axis=1)) - 1.0 / units
 
 
 class ProfileRescaleTarget(TargetRule):
@@ -123,35 +121,36 @@ class ProfileRescaleTarget(TargetRule):
 
     bpnet-lite (``ProfileWrapper``) computes ``y = l̃ ⊙ softmax(l̃)`` as one
     module that tangermeme treats as an elementwise nonlinearity (Rescale).
-    Per channel, with ``l̃ = l − mean_i l_i`` over positions:
+    With ``l̃ = l − mean_i l_i`` over the ``J`` units:
 
     * the multiplier of ``l̃_j`` is the secant ``a_j = Δy_j / Δl̃_j``, so
       ``Σ_j a_j Δl̃_j = Σ_j Δy_j = ΔT_c`` exactly; where ``|Δl̃_j|`` is below
       :data:`~seqlift.engine.rules.NEAR_ZERO` the secant is replaced, as in
       tangermeme, by the gradient at the sequence,
-      ``∂T_c/∂l̃_j = s_j (1 + l̃_j − T_c)``;
-    * the centring's transpose gives the logits ``c_j = (a_j − mean_i a_i) / C``.
+      ``∂T/∂l̃_j = s_j (1 + l̃_j − T)``;
+    * the centring's transpose gives the logits ``c_j = a_j − mean_i a_i``.
 
-    The contributions of a pair sum to ``T(x) − T(r)`` (the mean over channels).
+    The contributions of a pair sum to ``T(x) − T(r)``.
 
     The secant divides a difference of products by a difference of logits
     that may be small: computed in float32, ``Δy_j`` keeps only about
-    ``1e-7 · |y_j| / |Δl̃_j|`` of relative precision (3.5e-4 of the largest
-    score on the ChromBPNet-shaped bench model, measured as tangermeme in
-    float32 against float64), so the rule runs in float64 on the float32
+    ``1e-7 · |y_j| / |Δl̃_j|`` of relative precision (measured as tangermeme
+    in float32 against float64: 3.5e-4 of the largest score on an 8-filter
+    ChromBPNet-shaped model, 1.2 times it on the 64-filter bench model), so the rule runs in float64 on the float32
     logits (the points themselves are exact; the secant's sensitivity to
     them is only ``½ f''`` times their rounding).
     """
 
     @staticmethod
     def _centred(values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """``l̃``, ``s = softmax(l̃)`` and ``T_c = Σ_j s_j l̃_j`` per channel."""
-        centred = values - _positions_mean(values)
+        """``l̃``, ``s = softmax(l̃)`` and ``T = Σ_j s_j l̃_j`` per row."""
+        centred = values - _units_mean(values)
         weights = tf.nn.softmax(centred, axis=1)
         return centred, weights, tf.reduce_sum(weights * centred, axis=1, keepdims=True)
 
-    def _from_centred(self, a: tf.Tensor) -> tf.Tensor:
-        return (a - _positions_mean(a)) / self.channels
+    @staticmethod
+    def _from_centred(a: tf.Tensor) -> tf.Tensor:
+        return a - _units_mean(a)
 
     def multipliers(self, lx, lr):
         cx, sx, tx = self._centred(tf.cast(lx, tf.float64))
@@ -164,30 +163,24 @@ class ProfileRescaleTarget(TargetRule):
     def delta(self, lx, lr):
         _, _, tx = self._centred(tf.cast(lx, tf.float64))
         _, _, tr = self._centred(tf.cast(lr, tf.float64))
-        return tf.cast(_per_pair_sum(tx - tr) / self.channels, lx.dtype)
+        return tf.cast(_per_pair_sum(tx - tr), lx.dtype)
 
     def gradient(self, at, lx, lr):
         c, s, t = self._centred(tf.cast(at, tf.float64))
         return tf.cast(self._from_centred(s * (1.0 + c - t)), at.dtype)
 
 
-def rule_for_kind(kind: str, shape: tuple, unit: int | None = None) -> TargetRule:
-    """The rule of target kind ``kind`` (:data:`seqlift.engine.targets.TARGET_KINDS`) on a node of ``shape``."""
+def rule_for_kind(kind: str, unit: int | None = None) -> TargetRule:
+    """The rule of target kind ``kind`` (:data:`seqlift.engine.targets.TARGET_KINDS`), for ``unit`` of a unit target."""
     from seqlift.engine import target_rules
     from seqlift.engine.targets import TARGET_KINDS
 
-    return getattr(target_rules, TARGET_KINDS[kind].rule)(_channels(shape), unit)
-
-
-def _channels(shape: tuple) -> int:
-    """``C`` of the ``(rows, L, C)`` view of a node of ``shape``: a profile ``(L,)`` is one channel,
-    ``(L, C)`` has ``C``; any other node is viewed as ``(units, 1)``."""
-    return int(shape[1]) if len(shape) == 2 and shape[1] is not None else 1
+    return getattr(target_rules, TARGET_KINDS[kind].rule)(unit)
 
 
 def _as_view(values: tf.Tensor) -> tf.Tensor:
-    """``values`` ``(rows, *shape)`` as ``(rows, L, C)``."""
-    return tf.reshape(values, [tf.shape(values)[0], -1, _channels(tuple(values.shape[1:]))])
+    """``values`` ``(rows, *shape)`` as ``(rows, J)``, its units flattened."""
+    return tf.reshape(values, [tf.shape(values)[0], -1])
 
 
 @dataclass
@@ -212,7 +205,7 @@ class BoundTarget:
     x_seq: tf.Tensor
 
     def _apply(self, fn, *values: tf.Tensor) -> tf.Tensor:
-        """``fn`` on ``(rows, L, C)`` views of ``values``, its result in the node's shape."""
+        """``fn`` on ``(rows, J)`` views of ``values``, its result in the node's shape."""
         return tf.reshape(fn(*[_as_view(v) for v in values]), tf.shape(values[0]))
 
     def multipliers(self) -> tf.Tensor:

@@ -13,11 +13,11 @@ backward pass per target, whatever the kind).
 Notation: ``l`` the node's values (its units ``l_j``), ``x`` the sequence,
 ``r`` one of its references, ``Δ`` a value at ``x`` minus its value at ``r``,
 ``J`` the number of units a softmax runs over, ``w(s) = softmax(l(s))``.
-A profile output is ``(L,)`` (ChromBPNet: one channel) or ``(L, C)``
-(BPNet: ``C = 2`` strands): the softmax and the centring run over the ``L``
-positions of each channel, and the channels' targets are averaged (the
-original BPNet's ``profile_contrib``, softmax per strand; for ``(L,)`` this is
-ChromBPNet's target over its 1,000 positions).
+A profile output is ``(L,)`` (ChromBPNet's 1,000 positions) or ``(L, C)``
+(BPNet: ``C = 2`` strands); the softmax and the centring run jointly over all
+``J = L·C`` units of the flattened output, as basepairmodels' default and
+bpnet-lite do (the original BPNet's ``profile_contrib`` took the softmax per
+strand, without centring).
 
 Presets resolve both the kind and the output on the two-output models of BPNet
 and ChromBPNet: ``"profile"`` (and the other profile kinds) explain the output
