@@ -75,20 +75,29 @@ def test_torch_copy_computes_the_keras_model(keras_model):
         _assert_close_to_largest(g.numpy(), e)
 
 
-@pytest.mark.skipif(NO_TANGERMEME, reason=f"tangermeme {BENCH_EXTRA}")
-def test_counts_scores_equal_tangermemes_deep_lift_shap_on_the_torch_copy():
-    """seqlift's Rescale on the counts head equals tangermeme's DeepLIFT/SHAP, same references."""
+@pytest.fixture(scope="module")
+def small_pair():
+    """A ChromBPNet-shaped model (8 filters), two sequences and 4 shuffles of each."""
+    keras_model = zoo.chrombpnet_like(filters=8, seed=5)
+    x = _sequences(2, seed=2)
+    return keras_model, x, seqlift.dinucleotide_shuffle(x, 4, seed=0).astype(np.float32)
+
+
+def _tangermeme(module, x, refs, **options) -> np.ndarray:
     import torch
     from tangermeme.deep_lift_shap import deep_lift_shap
 
-    keras_model = zoo.chrombpnet_like(filters=8, seed=5)
-    x = _sequences(2, seed=2)
-    refs = seqlift.dinucleotide_shuffle(x, 4, seed=0).astype(np.float32)
-    ours = seqlift.attribute(from_keras(keras_model), x, refs, method="rescale", target_layer=zoo.COUNTS_OUTPUT)
-    theirs = deep_lift_shap(zoo.torch_head(zoo.torch_copy(keras_model), 1),
-                            torch.from_numpy(x.transpose(0, 2, 1).copy()),
-                            references=torch.from_numpy(refs.transpose(0, 1, 3, 2).copy()),
-                            hypothetical=True, device="cpu").numpy().transpose(0, 2, 1)
+    return deep_lift_shap(module, torch.from_numpy(x.transpose(0, 2, 1).copy()),
+                          references=torch.from_numpy(refs.transpose(0, 1, 3, 2).copy()),
+                          hypothetical=True, device="cpu", **options).numpy().transpose(0, 2, 1)
+
+
+@pytest.mark.skipif(NO_TANGERMEME, reason=f"tangermeme {BENCH_EXTRA}")
+def test_counts_scores_equal_tangermemes_deep_lift_shap_on_the_torch_copy(small_pair):
+    """seqlift's Rescale on the counts head equals tangermeme's DeepLIFT/SHAP, same references."""
+    keras_model, x, refs = small_pair
+    ours = seqlift.attribute(from_keras(keras_model), x, refs, method="rescale", target="counts")
+    theirs = _tangermeme(zoo.torch_head(zoo.torch_copy(keras_model), 1), x, refs)
     _assert_close_to_largest(ours.hypothetical, theirs)
     # the scores of the bases present, summed per position (tangermeme's non-hypothetical output)
     _assert_close_to_largest(ours.contributions.sum(-1), (theirs * x).sum(-1))
@@ -115,3 +124,52 @@ def test_zoo_bench_table_lists_each_model_with_its_ratios():
     # rescale's ratio and first call; the other methods, not measured, are dashes
     assert lines[2].startswith("| cnn1kb | 2 x 2 x 3 |") and lines[2].count("x |") == 2  # wall and CPU
     assert lines[2].count("x | - | - |") == 2 and lines[2].count(" / - / - |") == 2
+@pytest.mark.skipif(NO_TANGERMEME, reason=f"tangermeme {BENCH_EXTRA}")
+def test_profile_rescale_equals_tangermeme_with_bpnet_lites_profile_target(small_pair):
+    """``target="profile_rescale"`` equals tangermeme on bpnet-lite's profile target (the product rescaled).
+
+    The secant ``Δ(s_j l̃_j) / Δl̃_j`` credits ``l̃_j`` with the change the softmax takes from every other
+    position, so where ``Δl̃_j`` is small it magnifies the rounding of the logits: the two float32 models
+    (logits equal to about 1e-6) then agree to 1e-4 of the largest score, not 1e-5 (tangermeme in float32
+    and in float64 differ by 3.5e-4); tests/test_targets.py checks the rule itself to 1e-5.
+    """
+    keras_model, x, refs = small_pair
+    ours = seqlift.attribute(from_keras(keras_model), x, refs, method="rescale", target="profile_rescale")
+    theirs = _tangermeme(zoo.torch_profile_rescale(zoo.torch_copy(keras_model)), x, refs,
+                         additional_nonlinear_ops=zoo.torch_profile_nonlinear_ops())
+    _assert_close_to_largest(ours.hypothetical, theirs, tolerance=1e-4)
+
+
+def test_chrombpnet_bench_floor_is_the_gradient_of_both_heads():
+    """The ChromBPNet bench's plain Keras gradient (its floor) is the gradient of the profile target (weights
+    held) and of the log count, as seqlift's gradient method computes them; its FLOP count is the layers'."""
+    from seqlift.bench import chrombpnet_bench
+
+    keras_model = zoo.chrombpnet_like(filters=4, dilated_layers=2, input_length=250, output_length=100, seed=3)
+    x = _sequences(3, 250, seed=4)
+    got = chrombpnet_bench.heads_gradient(keras_model, [0, 1], batch_pairs=3)(x[None])
+    expected = seqlift.attribute(from_keras(keras_model), x, np.zeros((1, 250, 4), np.float32), method="gradient",
+                                 target=["profile", "counts"], return_multipliers=True).multipliers
+    assert got.shape == expected.shape == (2, 3, 250, 4)
+    _assert_close_to_largest(got, expected, tolerance=1e-5)
+    # first conv 230 positions x 21 x 4 x 4, dilated 226 and 218 x 3 x 4 x 4, profile 144 (before its crop)
+    # x 75 x 4 x 1, dense 4 x 1: two FLOPs each
+    assert chrombpnet_bench.pass_flops(keras_model) == 2 * (230 * 336 + 226 * 48 + 218 * 48 + 144 * 300 + 4)
+
+
+def test_profile_targets_bench_simulates_footprints_and_compares_the_three_kinds():
+    from seqlift.bench import profile_targets_bench as bench
+
+    x, counts = bench.simulate_profiles(6, seed=3)
+    assert x.shape == (6, bench.INPUT_LENGTH, 4) and counts.shape == (6, bench.OUTPUT_LENGTH)
+    assert np.all(x.sum(-1) == 1) and np.all(counts >= 0) and np.all(counts == np.round(counts))
+    model = zoo.chrombpnet_like(filters=4, dilated_layers=bench.DILATED_LAYERS, input_length=bench.INPUT_LENGTH,
+                                output_length=bench.OUTPUT_LENGTH, seed=1)
+    figures = bench.compare_profile_targets(model, n=2, shuffles=3)
+    assert set(figures["pairs"]) == {"profile vs profile_chrombpnet", "profile vs profile_rescale",
+                                     "profile_chrombpnet vs profile_rescale"}
+    assert all(value < 1e-4 for value in figures["max_residuals"].values())
+    ratios = [figures["pairs"][p]["norm_ratio"] for p in ("profile vs profile_chrombpnet",
+                                                          "profile_chrombpnet vs profile_rescale")]
+    assert ratios[0] * ratios[1] == pytest.approx(figures["pairs"]["profile vs profile_rescale"]["norm_ratio"],
+                                                  rel=1e-5)

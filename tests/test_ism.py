@@ -150,6 +150,26 @@ def test_tasks_share_the_passes_and_equal_one_task_at_a_time(cnn):
         np.testing.assert_array_equal(together.contributions[k], alone.contributions)
 
 
+def test_other_target_kinds_are_the_weighted_unit_scores(cnn):
+    """ISM of ``target="sum"`` and ``"profile"`` (the sequence's weights held) from the unit scores.
+
+    Centring over the four bases is linear, so the sum's scores are the units' summed, and the profile's
+    are the units' weighted by ``softmax(l(x)) − 1/J``, computed here from Keras's logits.
+    """
+    keras_model, model = cnn
+    x = _sequences_with_n()
+    units = sl.attribute(model, x, method="ism", task=[0, 1, 2]).hypothetical
+    kinds = sl.attribute(model, x, method="ism", target=["sum", "profile"], output=0)
+    scale = np.abs(units).max()
+    np.testing.assert_allclose(kinds.hypothetical[0], units.sum(0), atol=1e-5 * scale)
+    logits = _keras_logits(keras_model)(x)
+    weights = np.exp(logits - logits.max(1, keepdims=True))
+    weights = weights / weights.sum(1, keepdims=True) - 1 / 3
+    np.testing.assert_allclose(kinds.hypothetical[1], np.einsum("kn,knlb->nlb", weights.T, units),
+                               atol=1e-5 * scale)
+    np.testing.assert_array_equal(kinds.contributions, kinds.hypothetical * x)
+
+
 def test_scores_are_bitwise_the_same_whatever_the_batch_and_the_block_of_mutants(cnn, monkeypatch):
     """Sequences per batch 1 to 50, mutants per block from every one at once down to 5."""
     keras_model, _ = cnn

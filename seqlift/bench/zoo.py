@@ -35,7 +35,9 @@ non-zero biases, so every rule sees both signs and no unit is trivially zero.
 :func:`torch_copy` makes the identical PyTorch model (channels first, one
 ``nn.ReLU`` module per nonlinearity, as tangermeme's ``deep_lift_shap``
 needs), with the Keras model's weights; :func:`torch_head` selects one of
-its two outputs.
+its two outputs, and :func:`torch_profile_rescale` explains its profile as
+bpnet-lite does (``seqlift``'s ``target="profile_rescale"``), with the
+module tangermeme must rescale in :func:`torch_profile_nonlinear_ops`.
 """
 from __future__ import annotations
 
@@ -359,3 +361,76 @@ ZOO: dict[str, ZooModel] = {
                            chrombpnet_like, COUNTS_OUTPUT, 6, 10, (0,),
                            tiny=dict(filters=4, dilated_layers=2, input_length=200, output_length=10)),
 }
+def _profile_scaling_class() -> Any:
+    """The module ``l̃ ↦ l̃ ⊙ softmax(l̃)`` over the last axis, one class so that tangermeme can rescale it."""
+    import torch
+
+    global _ProfileScaling
+    if _ProfileScaling is None:
+        class ProfileScaling(torch.nn.Module):
+            def forward(self, centred: torch.Tensor) -> torch.Tensor:
+                return centred * torch.softmax(centred, dim=-1)
+
+        _ProfileScaling = ProfileScaling
+    return _ProfileScaling
+
+
+_ProfileScaling = None
+
+
+def torch_profile_rescale(model: Any) -> Any:
+    """``model``'s profile target as bpnet-lite's ``ProfileWrapper`` defines it, for tangermeme.
+
+    Returns a module giving ``(N, 1)``: ``Σ_j l̃_j · softmax(l̃)_j`` with
+    ``l̃ = l − mean l`` of the profile logits; the product is one module
+    (:func:`torch_profile_nonlinear_ops` registers it with tangermeme's
+    Rescale), so the scores sum to the target's change, as seqlift's
+    ``target="profile_rescale"``.
+    """
+    import torch
+
+    scaling = _profile_scaling_class()
+
+    class ProfileRescale(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+            self.scaling = scaling()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logits = self.model(x)[0]
+            centred = logits - logits.mean(dim=-1, keepdim=True)
+            return self.scaling(centred).sum(dim=-1, keepdim=True)
+
+    return ProfileRescale().eval()
+
+
+def torch_profile(model: Any) -> Any:
+    """``model``'s profile target as ChromBPNet writes it, ``Σ_j stop_gradient(softmax(l̃))_j · l̃_j``, for tangermeme.
+
+    Returns a module giving ``(N, 1)``. tangermeme takes the multipliers of
+    the sequence's rows of its batch, where the detached weights are the
+    sequence's own, ``w(x)``: its scores are then seqlift's
+    ``target="profile"`` (``w(x)`` held for the references), not ChromBPNet's
+    pipeline's (:mod:`seqlift.engine.targets`, ``profile_chrombpnet``).
+    """
+    import torch
+
+    class Profile(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logits = self.model(x)[0]
+            centred = logits - logits.mean(dim=-1, keepdim=True)
+            return (torch.softmax(centred, dim=-1).detach() * centred).sum(dim=-1, keepdim=True)
+
+    return Profile().eval()
+
+
+def torch_profile_nonlinear_ops() -> dict:
+    """``additional_nonlinear_ops`` for tangermeme's ``deep_lift_shap`` on :func:`torch_profile_rescale`."""
+    from tangermeme._deep_lift_utils import _nonlinear
+
+    return {_profile_scaling_class(): _nonlinear}

@@ -17,6 +17,8 @@ SUITES = {
     "engine": "seqlift.bench.engine_bench",
     "zoo": "seqlift.bench.zoo_bench",
     "score": "seqlift.bench.score_bench",
+    "chrombpnet": "seqlift.bench.chrombpnet_bench",
+    "profiles": "seqlift.bench.profile_targets_bench",
 }
 
 

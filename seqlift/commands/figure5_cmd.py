@@ -5,6 +5,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from seqlift.commands.model_options import add_lambda_option, lambdas_from
 from seqlift.errors import SeqliftError
 
 log = logging.getLogger("seqlift")
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--model", required=True,
                    help="the run's Keras model (.h5, .keras, or a JSON architecture with --weights)")
     a.add_argument("--weights", help="weights file for a JSON architecture")
+    add_lambda_option(a)
     a.add_argument("--report", required=True,
                    help="the run's 'seqlift report' folder (reads matches.tsv, writes beside it)")
     a.add_argument("--fasta", help="the test sequences (train-sim's sequences.fa), with --labels")
@@ -88,7 +90,7 @@ def run_answers(args: argparse.Namespace) -> int:
     matches_path = Path(args.report) / "matches.tsv"
     if not matches_path.is_file():
         raise SeqliftError(f"{matches_path}: no such file (run 'seqlift report' first)")
-    model = load_model(args.model, weights=args.weights) if args.weights else load_model(args.model)
+    model = load_model(args.model, weights=args.weights, lambdas=lambdas_from(args))
     ablation, answers = model_answers(model, split, pd.read_csv(matches_path, sep="\t"))
     paths = write_model_answers(args.report, ablation, answers)
     log.info("wrote %s", ", ".join(str(p) for p in paths.values()))

@@ -6,6 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
+from seqlift.commands.model_options import add_lambda_option, lambdas_from
 from seqlift.errors import SeqliftError
 from seqlift.groundtruth.methods import REPORT_METHODS
 from seqlift.groundtruth.motifs import background_text
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", help="Keras model (.h5, .keras, or a JSON architecture with --weights)")
     p.add_argument("--weights", help="weights file for a JSON architecture")
+    add_lambda_option(p)
     src = p.add_argument_group("sequences (one of)")
     src.add_argument("--regions", metavar="FILE", help="BED of regions (name column = sequence name), with "
                      "--genome, or FASTA of equal-length sequences: told apart by content, as by seqlift score")
@@ -101,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
     from seqlift.model import load_model
 
-    model = load_model(args.model, weights=args.weights) if args.weights else load_model(args.model)
+    model = load_model(args.model, weights=args.weights, lambdas=lambdas_from(args))
     flat = parse_background(args.flat_frequencies)
     reference = reference_for(args.reference, flat, args.shuffles)
     scores = method_scores(model, data.x, methods, reference, args.shuffles, args.ig_steps, tasks, args.batch_size, args.seed)

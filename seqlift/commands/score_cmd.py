@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from seqlift.commands.model_options import add_lambda_option, lambdas_from
 from seqlift.engine.methods import METHODS
 from seqlift.inputs import fraction_option, integer_option, positive_integer
 
@@ -16,16 +17,29 @@ references. Each region becomes a window of the model's input length centred on
 its summit (narrowPeak column 10) or midpoint, read on the genome's forward
 strand.
 
+What is explained: --target (default unit: the units --task of the model's
+output, or of its pre-activation logit). For BPNet and ChromBPNet models
+(a profile and a counts output): --target profile,counts, both heads sharing
+the forward passes and the references. A model with several outputs needs
+--output NAME or targets that name theirs (KIND@OUTPUT); Lambda layers need
+--lambda NAME=KIND (ChromBPNet: --lambda logcount_predictions=logsumexp).
+
 Outputs, row i of each for the i-th scored window:
   PREFIX.h5             sequences, contributions and hypothetical contributions
-                        per task, residuals, windows, parameters (gzip HDF5)
+                        per target, residuals, windows, parameters (gzip HDF5)
   PREFIX.ohe.npz        one-hot sequences (N, 4, L)      } for modisco motifs
   PREFIX.hyp.npz        hypothetical contributions       } -s ... -a ...
-                        (PREFIX.task<k>.hyp.npz per task with several tasks)
+                        (PREFIX.<target>.hyp.npz per target with several:
+                        PREFIX.task<k>, PREFIX.profile, PREFIX.counts, ...)
   PREFIX.regions.bed    the scored windows (narrowPeak, summit column), then
                         column 11: the window's unknown bases (not A, C, G, T)
   PREFIX.dropped.tsv    regions not scored, and why
   PREFIX.bw             with --bigwig: per-base contributions (sum over bases)
+With --layout chrombpnet, ChromBPNet's files instead of the .npz:
+  PREFIX.<target>_scores.h5       raw/seq, shap/seq, projected_shap/seq
+                                  (N, 4, L), for modisco motifs -i
+  PREFIX.interpreted_regions.bed  the scored windows
+  PREFIX.<target>_scores.bw       with --bigwig
 
 Files appear only when finished. An interrupted run (Ctrl-C, SIGTERM, a full
 disk, a region with non-finite scores) keeps PREFIX.h5.partial; run the same
@@ -59,10 +73,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ism-window", metavar="START:END",
                    help="with --method ism: mutate only positions START to END-1 of each window (0-based, forward "
                         "strand); the others score 0. Default: every position")
-    p.add_argument("--task", default="all", metavar="all|I,J",
-                   help="target units to explain: 'all' (default) or indices such as 0,2")
+    p.add_argument("--task", default=None, metavar="all|I,J",
+                   help="units to explain with --target unit: 'all' (default; refused beyond 64 units unless "
+                        "given) or indices such as 0,2")
     p.add_argument("--target-layer", metavar="NAME",
                    help="node to explain (default: the output's pre-activation logit)")
+    p.add_argument("--output", metavar="NAME",
+                   help="model output to explain (a name or an index); needed for a model with several outputs "
+                        "unless --target names them")
+    p.add_argument("--target", metavar="KIND[,KIND...]",
+                   help="what to explain, comma-separated, sharing the forward passes: unit (default), sum, "
+                        "profile, profile_chrombpnet, profile_rescale, counts (the sum of a BPNet-style model's "
+                        "counts output); KIND@OUTPUT names the output (see docs/targets.md)")
+    add_lambda_option(p)
     p.add_argument("--width", type=positive_integer, metavar="W",
                    help="window width (default: the model's input length; must agree with it; needed for a model "
                         "that accepts any length)")
@@ -92,6 +115,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="PREFIX",
                    help="output prefix (default: REGIONS' name without extension, in the current directory)")
     p.add_argument("--bigwig", action="store_true", help="also write PREFIX.bw (needs pyBigWig)")
+    p.add_argument("--layout", choices=("seqlift", "chrombpnet"), default="seqlift",
+                   help="derived files: seqlift's (default; .npz for modisco -s/-a) or ChromBPNet's "
+                        "(PREFIX.<target>_scores.h5 for modisco -i, PREFIX.interpreted_regions.bed)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run kept in PREFIX.h5.partial (same parameters required)")
     p.add_argument("--shard", metavar="I/N",
@@ -110,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
         shuffles=args.shuffles, method=args.method, task=args.task, target_layer=args.target_layer, width=args.width,
         off_chrom=args.off_chrom, revcomp=args.revcomp, seed=args.seed, max_unknown=args.max_unknown,
         nonfinite=args.nonfinite, batch_size=args.batch_size, chunk_size=args.chunk_size, bigwig=args.bigwig,
-        resume=args.resume, shard=args.shard,
-        ism_window=args.ism_window,
+        resume=args.resume, shard=args.shard, ism_window=args.ism_window, output=args.output, target=args.target,
+        lambdas=lambdas_from(args), layout=args.layout,
     )
     result = score(options)
     log.info("%s", result.summary())

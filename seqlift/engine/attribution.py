@@ -24,9 +24,9 @@ from seqlift.engine.batch import compiled_batch
 from seqlift.engine.budget import pairs_per_batch
 from seqlift.engine.methods import METHODS, sequence_inputs
 from seqlift.engine.scorers import BatchRequest
+from seqlift.engine.targets import ScoreSet, resolve_targets
 from seqlift.errors import SeqliftError
 from seqlift.inputs import parse_window
-from seqlift.model import ops
 from seqlift.model.graph import Model
 
 
@@ -35,8 +35,9 @@ class Attribution:
     """Scores for N sequences, averaged over their references.
 
     Arrays have shape ``(N, *input_shape)`` (``(N, L, 4)`` for one-hot DNA),
-    with a leading task axis ``(T, N, ...)`` when several tasks were asked for,
-    and are lists (one per model input) for models with several inputs.
+    with a leading target axis ``(T, N, ...)`` when several targets or tasks
+    were asked for (in :attr:`targets` order), and are lists (one per model
+    input) for models with several inputs.
 
     Attributes
     ----------
@@ -59,7 +60,9 @@ class Attribution:
         DeepLIFT methods; a diagnostic for the others; for ``method="ism"``,
         0 up to rounding by definition, see ``target_deltas``).
     target_deltas : np.ndarray
-        The mean change of the target from reference to input, per sequence.
+        The mean change of the target from reference to input, per sequence:
+        what the target kind's contributions sum to
+        (:data:`seqlift.engine.targets.TARGET_KINDS`, ``sums_to``).
         For ``method="ism"``, which has no references: the sum of its
         contributions, i.e. of each mutated position's target minus its mean
         over the four bases.
@@ -77,8 +80,12 @@ class Attribution:
     layers: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     method: str = ""
     target: str = ""
-    tasks: list[int] = field(default_factory=list)
+    tasks: list[int | None] = field(default_factory=list)
     n_references: int = 0
+    targets: list[str] = field(default_factory=list)
+    """The name of each entry of the target axis: ``task<k>`` for a unit, else the target's name
+    (``profile``, ``counts``, ...); ``target`` is the node (or nodes) explained and ``tasks`` each
+    entry's unit (None for a target that is not one unit)."""
 
 
 def attribute(
@@ -86,7 +93,7 @@ def attribute(
     x: np.ndarray | Sequence[np.ndarray],
     references: int | np.ndarray | Sequence[np.ndarray] | Callable[[np.ndarray, int], np.ndarray] = 10,
     method: str = "genomics_default",
-    task: int | Sequence[int] = 0,
+    task: int | Sequence[int] | None = None,
     target_layer: str | None = None,
     batch_size: int | None = None,
     seed: int = 0,
@@ -97,6 +104,8 @@ def attribute(
     layers: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
     ism_window: tuple[int, int] | None = None,
+    output: str | int | None = None,
+    target: str | Sequence[str] = "unit",
 ) -> Attribution:
     """Contribution scores of each input base to a target, averaged over references.
 
@@ -117,16 +126,18 @@ def attribute(
         One of :data:`METHODS`. ``"ism"``: in-silico mutagenesis, every
         single-base substitution of the one-hot inputs (which must be one-hot:
         one base per position, or none for N), 3 forward passes per position.
-    task : int or list of int
-        Unit(s) of the target layer (flattened); a list computes all of them
-        sharing the forward passes, and gives arrays a leading task axis.
+    task : int or list of int, optional
+        Unit(s) of the explained node (flattened) for ``target="unit"``
+        (default 0); a list computes all of them sharing the forward passes,
+        and gives arrays a leading target axis.
     target_layer : str, optional
-        Node to explain. Default: the pre-activation of the model's output
-        (the logit before a final sigmoid or softmax).
+        Node to explain, exactly. Default: the pre-activation of the model's
+        output (the logit before a final sigmoid or softmax); see ``output``.
     batch_size : int, optional
         Number of (sequence, reference) pairs per batch (for integrated
         gradients, pairs × steps are evaluated in ``steps`` passes). Default:
-        as many as fit in about 256 MiB of activations.
+        as many as fit in about 256 MiB of activations, and at least one
+        sequence's references.
     seed : int
         Seed of the dinucleotide shuffles when ``references`` is an int.
     steps : int
@@ -146,10 +157,29 @@ def attribute(
     ism_window : (int, int), optional
         ``method="ism"`` only: mutate positions ``start`` to ``end − 1``
         (0-based, end exclusive) and no others; positions outside score 0.
+    output : str or int, optional
+        The model output explained (its name or index; its pre-activation when
+        it ends in a sigmoid or softmax). Required for a model with several
+        outputs unless ``target`` names them (``"profile"``, ``"counts"`` or
+        ``KIND@OUTPUT``) or ``target_layer`` is given.
+    target : str or list of str
+        What is explained at that output (:data:`seqlift.engine.targets.TARGET_KINDS`):
+        ``"unit"`` (the units ``task``), ``"sum"``, ``"profile"``,
+        ``"profile_chrombpnet"``, ``"profile_rescale"``, or the preset
+        ``"counts"`` (``"sum"`` of the counts output of a BPNet-style model);
+        each may name its output, ``"profile@logits_profile_predictions"``.
+        A list computes every target sharing the forward passes and the
+        references, and gives arrays a leading target axis.
 
     Returns
     -------
     Attribution
+
+    Raises
+    ------
+    SeqliftError
+        With one line: a model with several outputs and no choice (listing
+        them), an unknown method, target, output or layer, a task out of range.
     """
     if method not in METHODS:
         raise SeqliftError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -166,9 +196,8 @@ def attribute(
         _check_one_hot(model, inputs, method)
     window = _check_window(ism_window, model, inputs) if spec.windowed else None
     n = inputs[0].shape[0]
-    target = _resolve_target(model, target_layer)
-    units_total = _units(model, target)
-    tasks, single_task = _as_tasks(task, units_total, target)
+    score_sets, single_target = resolve_targets(model, target, output, task, target_layer)
+    computed = _all_units(model, score_sets) if softmax_normalize else score_sets
     layers = list(layers)
     for name in layers:
         if name not in model.nodes:
@@ -176,15 +205,14 @@ def attribute(
     if layers and not spec.deeplift:
         raise SeqliftError(f"inner-layer scores are computed for the DeepLIFT methods only, not {method!r}")
     request = _Request(
-        n_inputs=len(model.inputs), method=method, target=target, tasks=tasks,
-        computed=list(range(units_total)) if softmax_normalize else tasks, single_task=single_task,
-        single_input=single_input, layers=layers, return_multipliers=return_multipliers,
-        softmax_normalize=softmax_normalize, uses_references=spec.uses_references,
+        n_inputs=len(model.inputs), method=method, targets=score_sets, computed=computed,
+        single_target=single_target, single_input=single_input, layers=layers,
+        return_multipliers=return_multipliers, softmax_normalize=softmax_normalize,
+        uses_references=spec.uses_references,
     )
-    fn = compiled_batch(BatchRequest(model, target, tuple(request.computed), tuple(layers), maxpool, steps, window),
-                        spec)
+    fn = compiled_batch(BatchRequest(model, tuple(computed), tuple(layers), maxpool, steps, window), spec)
     width = inputs[0].shape[1] if inputs[0].ndim > 2 else None
-    batch_pairs = batch_size or pairs_per_batch(model, target, method, width)
+    batch_pairs = batch_size or pairs_per_batch(model, [s.node for s in computed], method, width)
     if batch_pairs < 1:
         raise SeqliftError(f"batch size must be at least 1, not {batch_pairs}")
 
@@ -197,6 +225,10 @@ def attribute(
         return _resolve_references(_chunk_references(references, inputs, start, stop, single_input), x_chunk, seed)
 
     n_refs = chunk_references(0, 1, [a[:1] for a in inputs])[0].shape[1]
+    if batch_size is None and batch_pairs < n_refs:
+        # a sequence's references in one pass, as seqlift score passes them: a pass split in two repeats the
+        # sequence's forward pass and leaves one small pass (20 references in passes of 16: 16 + 4)
+        batch_pairs = n_refs
     seqs_per_chunk = max(1, batch_pairs // n_refs)
     refs_per_pass = max(1, min(n_refs, batch_pairs))
     sums: dict[str, list[np.ndarray]] = {}
@@ -300,30 +332,18 @@ def _check_window(window: Any, model: Model, inputs: list[np.ndarray]) -> tuple[
 
 
 def _resolve_target(model: Model, target_layer: str | None) -> str:
-    if target_layer is not None:
-        if target_layer not in model.nodes:
-            raise SeqliftError(f"target layer {target_layer!r} is not in the model; it has {_some(model.nodes)}")
-        return target_layer
-    name = model.outputs[0]
-    node = model.nodes[name]
-    if isinstance(node.op, (ops.Activation, ops.Softmax)) and node.inputs:
-        return node.inputs[0]
-    return name
+    """The node ``target="unit"`` explains on a model with one output (or ``target_layer``)."""
+    (score_set,), _ = resolve_targets(model, "unit", None, None, target_layer)
+    return score_set.node
 
 
-def _units(model: Model, target: str) -> int:
-    return int(np.prod(model.node_shapes()[target]))
-
-
-def _as_tasks(task: int | Sequence[int], units: int, target: str) -> tuple[list[int], bool]:
-    single = isinstance(task, (int, np.integer))
-    tasks = [int(task)] if single else [int(t) for t in task]
-    if not tasks:
-        raise SeqliftError("no task given")
-    for t in tasks:
-        if not 0 <= t < units:
-            raise SeqliftError(f"task {t} is out of range: the target {target!r} has {units} outputs (0 to {units - 1})")
-    return tasks, single
+def _all_units(model: Model, score_sets: list[ScoreSet]) -> list[ScoreSet]:
+    """Every unit of the node of ``score_sets`` (for ``softmax_normalize``, which needs units of one node)."""
+    nodes = {s.node for s in score_sets}
+    if any(s.kind != "unit" for s in score_sets) or len(nodes) != 1:
+        raise SeqliftError("softmax_normalize=True normalises over the units of one node: it needs target='unit'")
+    node = score_sets[0].node
+    return [ScoreSet(f"task{u}", node, "unit", u) for u in range(int(np.prod(model.node_shapes()[node])))]
 
 
 def _some(names: Any, k: int = 8) -> str:
@@ -398,27 +418,28 @@ def _resolve_references(per_input: list, x_chunk: list[np.ndarray], seed: int) -
 class _Request:
     """What :func:`attribute` was asked, resolved: how the summed results are to be shaped.
 
-    ``tasks`` are the units asked for, ``computed`` the units computed (every
-    unit of the target when ``softmax_normalize``); ``single_task`` and
-    ``single_input`` drop the task axis and the per-input list.
+    ``targets`` are the score sets asked for, ``computed`` those computed
+    (every unit of the node when ``softmax_normalize``); ``single_target`` and
+    ``single_input`` drop the target axis and the per-input list.
     """
 
     n_inputs: int
     method: str
-    target: str
-    tasks: list[int]
-    computed: list[int]
-    single_task: bool
+    targets: list[ScoreSet]
+    computed: list[ScoreSet]
+    single_target: bool
     single_input: bool
     layers: list[str]
     return_multipliers: bool
     softmax_normalize: bool
     uses_references: bool = True
+    uses_references: bool = True
 
 
 def _finish(request: _Request, sums: dict[str, list[np.ndarray]], n_refs: int) -> Attribution:
     """The :class:`Attribution`: per-sequence sums over references divided by their number, shaped as asked."""
-    computed, softmax_normalize = request.computed, request.softmax_normalize
+    softmax_normalize = request.softmax_normalize
+    keys = [(c.node, c.kind, c.unit) for c in request.computed]
 
     def mean(key: str) -> np.ndarray | None:
         if key not in sums:
@@ -430,8 +451,8 @@ def _finish(request: _Request, sums: dict[str, list[np.ndarray]], n_refs: int) -
             return None
         if normalize:
             a = a - a.mean(axis=0, keepdims=True)
-        a = a[[computed.index(t) for t in request.tasks]].astype(np.float32)
-        return a[0] if request.single_task else a
+        a = a[[keys.index((t.node, t.kind, t.unit)) for t in request.targets]].astype(np.float32)
+        return a[0] if request.single_target else a
 
     n_inputs = request.n_inputs
     contributions = [mean(f"contrib{i}") for i in range(n_inputs)]
@@ -462,7 +483,8 @@ def _finish(request: _Request, sums: dict[str, list[np.ndarray]], n_refs: int) -
         multipliers=per_input("mult", softmax_normalize) if request.return_multipliers else None,
         layers=layer_results,
         method=request.method,
-        target=request.target,
-        tasks=list(request.tasks),
+        target=", ".join(dict.fromkeys(s.node for s in request.targets)),
+        tasks=[s.unit for s in request.targets],
         n_references=int(n_refs or 0) if request.uses_references else 0,
+        targets=[s.label for s in request.targets],
     )

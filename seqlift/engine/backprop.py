@@ -2,8 +2,8 @@
 
 :class:`DeepLiftPass` runs, for one batch of (sequence, reference) pairs, the
 forward pass of the inputs (each sequence once), the forward pass of the
-references, and the backward pass of multipliers from a target unit to the
-inputs, applying at each node the rule of its op's form
+references, and the backward pass of multipliers from a target's seed at its
+node (:mod:`seqlift.engine.target_rules`) to the inputs, applying at each node the rule of its op's form
 (:mod:`seqlift.engine.node_rules`, whose mathematics
 :mod:`seqlift.engine.rules` states). :class:`GuidedBackpropPass` walks the
 same graph at the input alone with the guided-backpropagation rule. Linear
@@ -13,7 +13,7 @@ hand-written transpose.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 import tensorflow as tf
 
@@ -26,9 +26,9 @@ from seqlift.model.graph import Model
 NonlinearityChoice = Callable[[Model, str], str]
 
 
-def ancestors(model: Model, target: str) -> list[str]:
-    """Names of the nodes the target depends on (itself included), in topological order."""
-    needed = {target}
+def ancestors(model: Model, targets: str | Iterable[str]) -> list[str]:
+    """Names of the nodes the targets depend on (themselves included), in topological order."""
+    needed = {targets} if isinstance(targets, str) else set(targets)
     for name in reversed(list(model.nodes)):
         if name in needed:
             needed.update(model.nodes[name].inputs)
@@ -71,12 +71,6 @@ NONLINEARITY_CHOICES: dict[str, NonlinearityChoice] = {
 }
 
 
-def unit_seed(shape: tf.TensorShape | tf.Tensor, batch: tf.Tensor, unit: int) -> tf.Tensor:
-    """A multiplier of 1 on one flattened unit of a node's output, 0 elsewhere."""
-    per_item = tf.one_hot(unit, tf.reduce_prod(shape[1:]), dtype=tf.float32)
-    return tf.reshape(tf.tile(per_item[None], [batch, 1]), shape)
-
-
 class DeepLiftPass:
     """Rescale / RevealCancel / genomics-default multipliers for one target node.
 
@@ -84,8 +78,9 @@ class DeepLiftPass:
     ----------
     model : Model
         The loaded model graph.
-    target : str
-        Name of the node whose units are explained.
+    targets : str or list of str
+        The nodes whose targets are explained (their ancestors' forward
+        passes are shared; each backward pass starts at one of them).
     nonlinearity : str
         Which rule each nonlinearity gets: a key of :data:`NONLINEARITY_CHOICES`.
     maxpool : {'deeplift', 'gradient'}
@@ -101,11 +96,11 @@ class DeepLiftPass:
         If a node the target depends on has an op without a DeepLIFT rule.
     """
 
-    def __init__(self, model: Model, target: str, nonlinearity: str, maxpool: str = "deeplift") -> None:
+    def __init__(self, model: Model, targets: str | Iterable[str], nonlinearity: str,
+                 maxpool: str = "deeplift") -> None:
         self.model = model
-        self.target = target
         self.maxpool = maxpool
-        self.nodes = ancestors(model, target)
+        self.nodes = ancestors(model, targets)
         self.node_rules = {name: rule_for(model.nodes[name]) for name in self.nodes}
         choose = NONLINEARITY_CHOICES[nonlinearity]
         #: the rule (RESCALE or REVEALCANCEL) of each nonlinearity the target depends on
@@ -143,12 +138,10 @@ class DeepLiftPass:
         return state.parts[name]
 
     # ----------------------------------------------------------------- backward
-    def backward(self, state: PairState, unit: int) -> dict[str, Multipliers]:
-        """Multipliers of every node for one unit of the target, as :class:`Multipliers`."""
-        target_value = state.ref_acts[self.target]
-        pending: dict[str, Multipliers] = {
-            self.target: Multipliers(unit_seed(tf.shape(target_value), tf.shape(target_value)[0], unit))
-        }
+    def backward(self, state: PairState, node: str, seed: tf.Tensor) -> dict[str, Multipliers]:
+        """Multipliers of every node, as :class:`Multipliers`, from multipliers ``seed`` at ``node``
+        (one row per pair: the target's multipliers with respect to the node's values)."""
+        pending: dict[str, Multipliers] = {node: Multipliers(seed)}
         done: dict[str, Multipliers] = {}
         for name in reversed(self.nodes):
             if name not in pending:
@@ -179,19 +172,19 @@ class GuidedBackpropPass:
     layers, max pooling and softmax pass the plain gradient.
     """
 
-    def __init__(self, model: Model, target: str) -> None:
+    def __init__(self, model: Model, targets: str | Iterable[str]) -> None:
         self.model = model
-        self.target = target
-        self.nodes = ancestors(model, target)
+        self.nodes = ancestors(model, targets)
 
-    def multipliers(self, x: list[tf.Tensor], unit: int) -> list[tf.Tensor]:
-        """Guided-backprop multipliers of each model input for one target unit."""
+    def multipliers(self, x: list[tf.Tensor], node: str,
+                    seed: Callable[[tf.Tensor], tf.Tensor]) -> list[tf.Tensor]:
+        """Guided-backprop multipliers of each model input for a target at ``node``, whose
+        gradient with respect to the node's values is ``seed(value)``."""
         with tf.GradientTape(persistent=True) as tape:
             for t in x:
                 tape.watch(t)
             acts = self.model.forward(x, keep=set(self.nodes))
-        value = acts[self.target]
-        pending = {self.target: unit_seed(tf.shape(value), tf.shape(value)[0], unit)}
+        pending = {node: seed(acts[node])}
         for name in reversed(self.nodes):
             if name not in pending:
                 continue
@@ -234,13 +227,15 @@ def transpose(node, m: tf.Tensor, acts: dict[str, tf.Tensor], tape: tf.GradientT
     return dict(zip(sources, grads))
 
 
-def gradient_at(model: Model, target: str, x: list[tf.Tensor], unit: int) -> list[tf.Tensor]:
-    """Plain gradient of one target unit with respect to each model input."""
-    nodes = ancestors(model, target)
+def gradient_at(model: Model, node: str, x: list[tf.Tensor],
+                seed: Callable[[tf.Tensor], tf.Tensor]) -> list[tf.Tensor]:
+    """Plain gradient, with respect to each model input, of a target at ``node`` whose gradient
+    with respect to the node's values is ``seed(value)`` (a vector-Jacobian product)."""
+    nodes = ancestors(model, node)
     with tf.GradientTape() as tape:
         for t in x:
             tape.watch(t)
-        value = model.forward(x, keep=set(nodes))[target]
-        flat = tf.reshape(value, [tf.shape(value)[0], -1])[:, unit]
-    return tape.gradient(flat, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        value = model.forward(x, keep=set(nodes))[node]
+        weighted = tf.reduce_sum(value * tf.stop_gradient(seed(value)))
+    return tape.gradient(weighted, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 

@@ -1,14 +1,16 @@
 """The compiled function that scores one batch of (sequence, reference) pairs, and its cache.
 
-:func:`compiled_batch` builds, once per model, target, method and options,
+:func:`compiled_batch` builds, once per model, targets, method and options,
 a ``tf.function`` around the method's scorer (:mod:`seqlift.engine.scorers`)
 and keeps it in the model's :attr:`~seqlift.model.graph.Model.compiled`. The
 function takes the batch's inputs (one row per sequence), references (one row
 per pair, sequence by sequence) and the references per sequence, and returns
-for every target unit the target's change and each input's contributions,
-multipliers and hypothetical contributions, grouped ``(units, sequences,
-references, ...)`` under the keys ``target_delta``, ``contrib{i}``,
-``mult{i}``, ``hyp{i}``, ``layer_contrib:{node}`` and ``layer_mult:{node}``.
+for every target (:class:`~seqlift.engine.targets.ScoreSet`) the change its
+contributions sum to and each input's contributions, multipliers and
+hypothetical contributions, grouped ``(targets, sequences, references, ...)``
+under the keys ``target_delta``, ``contrib{i}``, ``mult{i}``, ``hyp{i}``,
+``layer_contrib:{node}`` and ``layer_mult:{node}``. The forward passes are
+shared by all the targets; each target costs one backward pass.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import tensorflow as tf
 
 from seqlift.engine.methods import Method
 from seqlift.engine.scorers import BatchRequest
+from seqlift.engine.target_rules import BoundTarget, rule_for_kind
 
 BatchFunction = Callable[[list[tf.Tensor], list[tf.Tensor], tf.Tensor], dict[str, tf.Tensor]]
 
@@ -27,7 +30,7 @@ def compiled_batch(request: BatchRequest, method: Method) -> BatchFunction:
     model = request.model
     steps = request.steps if method.uses_steps else None
     window = request.window if method.windowed else None
-    key = ("batch", request.target, method.name, request.maxpool, request.units, request.layers, steps, window)
+    key = ("batch", request.targets, method.name, request.maxpool, request.layers, steps, window)
     if key not in model.compiled:
         spec = [tf.TensorSpec((None,) + tuple(s), tf.float32) for s in model.input_shapes]
         model.compiled[key] = tf.function(_batch_body(request, method), reduce_retracing=True, autograph=False,
@@ -43,24 +46,24 @@ def _grouped(values: tf.Tensor, n: tf.Tensor, per_seq: tf.Tensor) -> tf.Tensor:
 
 def _batch_body(request: BatchRequest, method: Method) -> BatchFunction:
     scorer = method.scorer.build(request)
-    target = request.target
+    rules = [rule_for_kind(s.kind, s.unit) for s in request.targets]
 
     def body(x: list[tf.Tensor], refs: list[tf.Tensor], per_seq: tf.Tensor) -> dict[str, tf.Tensor]:
         n = tf.shape(x[0])[0]
         pair_seq = tf.repeat(tf.range(n), per_seq)
         state = scorer.forward(x, refs, per_seq)
-        fx = tf.reshape(state.x_acts[target], [tf.shape(state.x_acts[target])[0], -1])
-        fr = tf.reshape(state.ref_acts[target], [tf.shape(state.ref_acts[target])[0], -1])
-        target_delta = tf.gather(fx, pair_seq) - fr  # (pairs, units)
         results: dict[str, list[tf.Tensor]] = {}
 
         def add(key: str, value: tf.Tensor | None) -> None:
             if value is not None:
                 results.setdefault(key, []).append(_grouped(value, n, per_seq))
 
-        for unit in request.units:
-            scores = scorer.unit_scores(state, unit)
-            add("target_delta", target_delta[:, unit] if scores.target_delta is None else scores.target_delta)
+        for score_set, rule in zip(request.targets, rules):
+            node = score_set.node
+            target = BoundTarget(node, rule, tf.gather(state.x_acts[node], pair_seq), state.ref_acts[node],
+                                 state.x_acts[node])
+            scores = scorer.target_scores(state, target)
+            add("target_delta", target.delta() if scores.target_delta is None else scores.target_delta)
             for i, s in enumerate(scores.inputs):
                 add(f"contrib{i}", s.contributions)
                 add(f"mult{i}", s.multipliers)

@@ -9,7 +9,7 @@ bit-for-bit the same whatever the batch anyway).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import tensorflow as tf
 
@@ -26,42 +26,42 @@ MIN_PAIRS, MAX_PAIRS = 16, 4096
 FORWARD_COPIES = 2
 
 
-def activation_floats(model: Model, target: str, width: Any = None) -> Any:
-    """Values of every node the target depends on, for one pair (``width`` for free lengths).
+def activation_floats(model: Model, targets: str | Sequence[str], width: Any = None) -> Any:
+    """Values of every node the targets depend on, for one pair (``width`` for free lengths).
 
     ``width`` may be a scalar tensor (the length inside a compiled function);
     the count is then a tensor too.
     """
     shapes = model.node_shapes()
     total = 0
-    for name in ancestors(model, target):
+    for name in ancestors(model, targets):
         total += math.prod(width if d is None else int(d) for d in shapes[name])
     return total
 
 
-def pairs_per_batch(model: Model, target: str, method: str, width: int | None = None) -> int:
+def pairs_per_batch(model: Model, targets: str | Sequence[str], method: str, width: int | None = None) -> int:
     """Pairs per batch: as many as fit in :data:`BATCH_BYTES` of float32 activations.
 
     Each pair holds :meth:`~seqlift.engine.methods.Method.copies` copies of the
-    activations of every node the target depends on; the result lies between
+    activations of every node the targets depend on; the result lies between
     :data:`MIN_PAIRS` and :data:`MAX_PAIRS`.
 
     Parameters
     ----------
     model : Model
-    target : str
-        The node explained.
+    targets : str or list of str
+        The node(s) explained.
     method : str
         A key of :data:`seqlift.engine.methods.METHODS`.
     width : int, optional
         The input length, for models that accept any length.
     """
-    floats = activation_floats(model, target, width)
+    floats = activation_floats(model, targets, width)
     pairs = BATCH_BYTES // (4 * METHODS[method].copies(model, width) * max(floats, 1))
     return int(min(MAX_PAIRS, max(MIN_PAIRS, pairs)))
 
 
-def forward_passes_per_block(model: Model, target: str, width: Any = None) -> Any:
+def forward_passes_per_block(model: Model, targets: str | Sequence[str], width: Any = None) -> Any:
     """Forward passes (no backward pass) that one block may run at once.
 
     In-silico mutagenesis evaluates its mutants in blocks of this many,
@@ -69,7 +69,7 @@ def forward_passes_per_block(model: Model, target: str, width: Any = None) -> An
     pass within :data:`BATCH_BYTES`, at least 1. ``width`` may be a tensor
     (see :func:`activation_floats`); the result is then a tensor.
     """
-    floats = activation_floats(model, target, width)
+    floats = activation_floats(model, targets, width)
     if isinstance(floats, int):
         return max(1, BATCH_BYTES // (4 * FORWARD_COPIES * max(floats, 1)))
     passes = BATCH_BYTES // (4 * FORWARD_COPIES * tf.maximum(tf.cast(floats, tf.int64), 1))

@@ -301,3 +301,43 @@ class SoftmaxRule(NodeRule):
         m_s = m_r * rules.rescale_multiplier(s0, s - s0, r - r0, lambda v: -1.0 / (v * v))
         m_e = single * m_e_direct + m_s
         return {source: Multipliers(m_e * rules.rescale_multiplier(x0, x - x0, e - e0, lambda v: tf.exp(v - c)))}
+
+
+@handles(ops.Propagation.LOGSUMEXP)
+class LogSumExpRule(NodeRule):
+    """Exact rule for ``y = log Σ_i exp(x_i)`` over an axis (:class:`seqlift.model.reductions.LogSumExp`).
+
+    With a per-pair constant ``c = max(max_i x_i, max_i x0_i)`` (so every
+    exponential below is at most 1 and none overflows), ``e_i = exp(x_i − c)``,
+    ``S = Σ_i e_i`` and ``y = c + log S`` at the input and the reference alike.
+    The exponentials are elementwise nonlinearities (Rescale,
+    ``m_e,i = Δe_i / Δx_i``), the sum is linear, and the logarithm is Rescale
+    on ``S`` (``m_S = Δy / ΔS``, or ``1 / S0`` where ``|ΔS|`` is below
+    :data:`~seqlift.engine.rules.NEAR_ZERO`), so the input multipliers are
+    ``m_i = m_y · m_S · m_e,i`` and::
+
+        Σ_i m_i Δx_i = m_y m_S Σ_i Δe_i = m_y m_S ΔS = m_y Δy
+
+    exactly, with ``ΔS`` taken as ``Σ_i Δe_i`` (the same differences) and
+    ``Δy = lse(x) − lse(x0)`` from the two stable forward values (the
+    reference's ``S0`` may underflow where its maximum lies far below the
+    input's; ``Δy`` never does). TensorFlow's gradient of ``reduce_logsumexp``
+    holds the maximum fixed and gives only a first-order decomposition.
+    """
+
+    def backward(self, walk, node, m, state):
+        single = m.collapse(state.delta(node.name))
+        op = node.op
+        if not op.keepdims:
+            single = tf.expand_dims(single, op.axis)
+        source = node.inputs[0]
+        x0, x = state.ref_acts[source], state.x_at(source)
+        c = tf.stop_gradient(tf.maximum(tf.reduce_max(x, op.axis, keepdims=True),
+                                        tf.reduce_max(x0, op.axis, keepdims=True)))
+        e, e0 = tf.exp(x - c), tf.exp(x0 - c)
+        m_exp = rules.rescale_multiplier(x0, x - x0, e - e0, lambda v: tf.exp(v - c))
+        s0 = tf.reduce_sum(e0, op.axis, keepdims=True)
+        delta_s = tf.reduce_sum(e - e0, op.axis, keepdims=True)
+        delta_y = tf.reduce_logsumexp(x, op.axis, keepdims=True) - tf.reduce_logsumexp(x0, op.axis, keepdims=True)
+        m_log = rules.rescale_multiplier(s0, delta_s, delta_y, lambda v: 1.0 / v)
+        return {source: Multipliers(single * m_log * m_exp)}

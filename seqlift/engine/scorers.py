@@ -2,11 +2,13 @@
 
 A scorer is built once per compiled batch function (:mod:`seqlift.engine.batch`)
 from a :class:`BatchRequest`. Inside the compiled function,
-:meth:`BatchScorer.forward` runs the forward passes of a batch and
-:meth:`BatchScorer.unit_scores` gives, for one unit of the target, the
-multipliers, contributions and hypothetical contributions of each model
-input (and of the inner layers asked for). Packing these into the function's
-results is written once, in :mod:`seqlift.engine.batch`.
+:meth:`BatchScorer.forward` runs the forward passes of a batch (shared by all
+its targets) and :meth:`BatchScorer.target_scores` gives, for one target (a
+:class:`~seqlift.engine.target_rules.BoundTarget`: a target kind at a node,
+with the node's values at the sequences and references), the multipliers,
+contributions and hypothetical contributions of each model input (and of the
+inner layers asked for). Packing these into the function's results is written
+once, in :mod:`seqlift.engine.batch`.
 
 Pairs come sequence by sequence: ``x`` has one row per sequence, ``refs``
 one row per pair, ``per_seq`` references each; scores have one row per pair.
@@ -22,6 +24,8 @@ from seqlift.engine import backprop, rules
 from seqlift.engine.budget import forward_passes_per_block
 from seqlift.engine.methods import sequence_inputs
 from seqlift.engine.multipliers import Multipliers
+from seqlift.engine.target_rules import BoundTarget, TargetRule, rule_for_kind, units_view
+from seqlift.engine.targets import ScoreSet
 from seqlift.model.graph import Model
 
 
@@ -33,10 +37,8 @@ class BatchRequest:
     ----------
     model : Model
         The model graph.
-    target : str
-        The node whose units are explained.
-    units : tuple of int
-        The units of the target scored (flattened indices).
+    targets : tuple of ScoreSet
+        The targets scored, each a kind at a node (:mod:`seqlift.engine.targets`).
     layers : tuple of str
         Inner nodes whose scores are returned (DeepLIFT methods).
     maxpool : str
@@ -49,12 +51,16 @@ class BatchRequest:
     """
 
     model: Model
-    target: str
-    units: tuple[int, ...]
+    targets: tuple[ScoreSet, ...]
     layers: tuple[str, ...] = ()
     maxpool: str = "deeplift"
     steps: int = 1
     window: tuple[int, int] | None = None
+
+    @property
+    def nodes(self) -> list[str]:
+        """The nodes the targets are at, each once, in order."""
+        return list(dict.fromkeys(s.node for s in self.targets))
 
     @property
     def one_hot_like(self) -> list[bool]:
@@ -64,17 +70,17 @@ class BatchRequest:
 
 @dataclass
 class ForwardState:
-    """What a scorer's forward pass leaves for its units.
+    """What a scorer's forward pass leaves for its targets.
 
     Attributes
     ----------
     x, refs, per_seq
         The batch: one row per sequence, one row per pair, references per sequence.
     x_acts, ref_acts : dict
-        Activations of both forward passes (at least the target's; one row per
-        sequence and per pair), from which the target's differences are taken.
+        Activations of both forward passes (at least the targets' nodes; one
+        row per sequence and per pair), from which the targets' differences are taken.
     carried
-        Whatever else the scorer's units share (DeepLIFT: its
+        Whatever else the scorer's targets share (DeepLIFT: its
         :class:`~seqlift.engine.multipliers.PairState`).
     """
 
@@ -88,7 +94,7 @@ class ForwardState:
 
 @dataclass
 class Scores:
-    """Scores of one model input or inner node for one target unit, per pair.
+    """Scores of one model input or inner node for one target, per pair.
 
     ``hypothetical`` is None where the input is not one-hot DNA; ``multipliers``
     may be None for a method without multipliers.
@@ -100,12 +106,12 @@ class Scores:
 
 
 @dataclass
-class UnitScores:
-    """What a scorer gives for one target unit: per model input, and per inner layer asked for.
+class TargetScores:
+    """What a scorer gives for one target: per model input, and per inner layer asked for.
 
     ``target_delta`` (per pair) is the change of the target the scores
-    explain, where it is not the unit's ``f(input) − f(reference)`` (in-silico
-    mutagenesis, which has no references); None for the others.
+    explain, where it is not the target's change from reference to input
+    (in-silico mutagenesis, which has no references); None for the others.
     """
 
     inputs: list[Scores]
@@ -119,8 +125,8 @@ class BatchScorer(Protocol):
     def forward(self, x: list[tf.Tensor], refs: list[tf.Tensor], per_seq: tf.Tensor) -> ForwardState:
         """Forward passes of a batch."""
 
-    def unit_scores(self, state: ForwardState, unit: int) -> UnitScores:
-        """Scores of every input (and inner layer) for one unit of the target."""
+    def target_scores(self, state: ForwardState, target: BoundTarget) -> TargetScores:
+        """Scores of every input (and inner layer) for one target."""
 
 
 def hypothetical(m: tf.Tensor, r: tf.Tensor) -> tf.Tensor:
@@ -149,15 +155,15 @@ class DeepLiftScorer:
 
     def __init__(self, request: BatchRequest, nonlinearity: str) -> None:
         self.request = request
-        self.walker = backprop.DeepLiftPass(request.model, request.target, nonlinearity, request.maxpool)
+        self.walker = backprop.DeepLiftPass(request.model, request.nodes, nonlinearity, request.maxpool)
 
     def forward(self, x, refs, per_seq):
         pairs = self.walker.forward(x, refs, per_seq)
         return ForwardState(x, refs, per_seq, pairs.x_acts, pairs.ref_acts, pairs)
 
-    def unit_scores(self, state, unit):
+    def target_scores(self, state, target):
         pairs = state.carried
-        mults = self.walker.backward(pairs, unit)
+        mults = self.walker.backward(pairs, target.node, target.multipliers())
         inputs = []
         for i, (name, r) in enumerate(zip(self.request.model.inputs, state.refs)):
             if name in mults:
@@ -172,7 +178,7 @@ class DeepLiftScorer:
             m = mults.get(name, Multipliers(tf.zeros_like(pairs.delta(name))))
             p_pos, p_neg = pairs.parts.get(name) or rules.split_by_sign(pairs.delta(name))
             layers[name] = Scores(m.contributions(p_pos, p_neg), m.mean)
-        return UnitScores(inputs, layers)
+        return TargetScores(inputs, layers)
 
 
 class IntegratedGradientsScorer:
@@ -181,27 +187,27 @@ class IntegratedGradientsScorer:
 
     def __init__(self, request: BatchRequest) -> None:
         self.request = request
-        self.nodes = backprop.ancestors(request.model, request.target)
+        self.nodes = backprop.ancestors(request.model, request.nodes)
 
     def forward(self, x, refs, per_seq):
         pair_seq = tf.repeat(tf.range(tf.shape(x[0])[0]), per_seq)
         x_pairs = [tf.gather(a, pair_seq) for a in x]  # the input of each pair
         return _forward_both(self.request.model, self.nodes, x, refs, per_seq, carried=x_pairs)
 
-    def unit_scores(self, state, unit):
+    def target_scores(self, state, target):
         request = self.request
         x_pairs = state.carried
         total = [tf.zeros_like(r) for r in state.refs]
         for k in range(request.steps):
             alpha = (k + 0.5) / request.steps
             points = [r + alpha * (xp - r) for xp, r in zip(x_pairs, state.refs)]
-            grads = backprop.gradient_at(request.model, request.target, points, unit)
+            grads = backprop.gradient_at(request.model, target.node, points, target.gradient_at_pairs)
             total = [t + g for t, g in zip(total, grads)]
         inputs = []
         for i, r in enumerate(state.refs):
             m = total[i] / request.steps
             inputs.append(Scores(m * (x_pairs[i] - r), m, hypothetical(m, r) if request.one_hot_like[i] else None))
-        return UnitScores(inputs)
+        return TargetScores(inputs)
 
 
 class InputGradientScorer:
@@ -224,16 +230,20 @@ class InputGradientScorer:
             raise ValueError(f"times must be 'input' or 'difference', not {times!r}")
         self.request = request
         self.times_input = times == "input"
-        self.nodes = backprop.ancestors(request.model, request.target)
-        self.guided = backprop.GuidedBackpropPass(request.model, request.target) if guided else None
+        self.nodes = backprop.ancestors(request.model, request.nodes)
+        self.guided = backprop.GuidedBackpropPass(request.model, request.nodes) if guided else None
 
     def forward(self, x, refs, per_seq):
         return _forward_both(self.request.model, self.nodes, x, refs, per_seq)
 
-    def unit_scores(self, state, unit):
+    def target_scores(self, state, target):
         request = self.request
         x = state.x
-        grads = self.guided.multipliers(x, unit) if self.guided else backprop.gradient_at(request.model, request.target, x, unit)
+        seed = target.gradient_at_sequences()
+        if self.guided:
+            grads = self.guided.multipliers(x, target.node, lambda value: seed)
+        else:
+            grads = backprop.gradient_at(request.model, target.node, x, lambda value: seed)
         n = tf.shape(x[0])[0]
         inputs = []
         for i, refs in enumerate(state.refs):
@@ -247,7 +257,7 @@ class InputGradientScorer:
             pairs = tf.shape(refs)
             inputs.append(Scores(tf.reshape(contrib, pairs), tf.reshape(m, pairs),
                                  None if hyp is None else tf.reshape(hyp, pairs)))
-        return UnitScores(inputs)
+        return TargetScores(inputs)
 
 
 class MutagenesisScorer:
@@ -256,7 +266,11 @@ class MutagenesisScorer:
     For a sequence ``x``, a position ``i`` of one of its one-hot inputs (shape
     ``(L, 4)``) and a base ``b``, let ``y_ib = f(x with base b at i)``, the
     target with that one substitution; for the base observed at ``i`` it is
-    ``f(x)``, the sequence's own forward pass, reused. Then
+    ``f(x)``, the sequence's own forward pass, reused. For a unit or a sum,
+    ``f`` is the target's value; for the profile kinds, whose weights come
+    from the sequence, it is the target's change from ``x`` to the mutant
+    with ``x``'s weights (:meth:`~seqlift.engine.target_rules.TargetRule.variant_values`;
+    the centring below removes any constant). Then
 
     * hypothetical contributions ``h_ib = y_ib − ¼ Σ_c y_ic``: each base's
       target against the mean over the four bases, centred on 0 at every
@@ -282,24 +296,24 @@ class MutagenesisScorer:
     one block at a time, whatever the number of sequences in the batch; the
     model's kernels give each mutant the same bits in any block
     (:mod:`seqlift.model.invariant`), so the scores do not depend on the
-    batch size. Every unit of the request shares the forward passes.
+    batch size. Every target of the request shares the forward passes.
     """
 
     def __init__(self, request: BatchRequest) -> None:
         self.request = request
         self.mutated = sequence_inputs(request.model)
+        self.rules = [rule_for_kind(s.kind, s.unit) for s in request.targets]
+        self.index = {_target_key(s.node, rule): j for j, (s, rule) in enumerate(zip(request.targets, self.rules))}
 
     def forward(self, x, refs, per_seq):
-        request = self.request
-        target = request.target
-        x_acts = request.model.forward(x, keep={target})
-        f_x = self._units(x_acts[target])
-        carried = {k: self._hypothetical(x, k, f_x) for k in self.mutated}
+        nodes = set(self.request.nodes)
+        x_acts = self.request.model.forward(x, keep=nodes)
+        carried = {k: self._hypothetical(x, k, x_acts) for k in self.mutated}
         # the pairs' references are the sequences themselves (per_seq is 1): nothing else runs forward
         return ForwardState(x, refs, per_seq, x_acts, x_acts, carried)
 
-    def unit_scores(self, state, unit):
-        j = self.request.units.index(unit)
+    def target_scores(self, state, target):
+        j = self.index[_target_key(target.node, target.rule)]
         inputs = []
         delta = tf.zeros(tf.shape(state.x[0])[:1], tf.float32)
         for k, a in enumerate(state.x):
@@ -310,16 +324,17 @@ class MutagenesisScorer:
             contrib = hyp * a
             delta = delta + tf.reduce_sum(contrib, axis=[1, 2])
             inputs.append(Scores(contrib, None, hyp))
-        return UnitScores(inputs, target_delta=delta)
+        return TargetScores(inputs, target_delta=delta)
 
-    def _units(self, values: tf.Tensor) -> tf.Tensor:
-        """The request's units of the target, ``(rows, units)``."""
-        flat = tf.reshape(values, [tf.shape(values)[0], -1])
-        return tf.gather(flat, list(self.request.units), axis=1)
+    def _values(self, seq_acts: dict[str, tf.Tensor], variant_acts: dict[str, tf.Tensor]) -> tf.Tensor:
+        """Every target at variants of sequences, ``(rows, targets)`` (:meth:`TargetRule.variant_values`)."""
+        return tf.stack([rule.variant_values(units_view(seq_acts[s.node]), units_view(variant_acts[s.node]))
+                         for s, rule in zip(self.request.targets, self.rules)], axis=1)
 
-    def _hypothetical(self, x: list[tf.Tensor], k: int, f_x: tf.Tensor) -> tf.Tensor:
-        """``h_ib`` of input ``k`` for every unit: ``(units, n, L, 4)``, 0 where nothing was mutated."""
+    def _hypothetical(self, x: list[tf.Tensor], k: int, x_acts: dict[str, tf.Tensor]) -> tf.Tensor:
+        """``h_ib`` of input ``k`` for every target: ``(targets, n, L, 4)``, 0 where nothing was mutated."""
         request = self.request
+        nodes = set(request.nodes)
         seqs = x[k]
         length = tf.shape(seqs)[1]
         positions = tf.range(length)
@@ -328,24 +343,31 @@ class MutagenesisScorer:
         mutated = (tf.reduce_max(seqs, axis=-1) > 0) & in_window[None, :]  # (n, L)
         edits = tf.where(mutated[:, :, None] & tf.equal(seqs, 0.0))  # (E, 3): sequence, position, new base
         count = tf.shape(edits)[0]
-        block = forward_passes_per_block(request.model, request.target, length)
+        block = forward_passes_per_block(request.model, request.nodes, length)
         blocks = (count + block - 1) // block
         outputs = tf.TensorArray(tf.float32, size=blocks, infer_shape=False,
-                                 element_shape=tf.TensorShape([None, len(request.units)]))
+                                 element_shape=tf.TensorShape([None, len(request.targets)]))
 
         def run_block(b, outputs):
             edit = edits[b * block:tf.minimum((b + 1) * block, count)]
             rows = [tf.gather(a, edit[:, 0]) for a in x]
             slots = tf.stack([tf.range(tf.shape(edit)[0], dtype=edit.dtype), edit[:, 1]], axis=1)
             rows[k] = tf.tensor_scatter_nd_update(rows[k], slots, tf.one_hot(edit[:, 2], 4, dtype=tf.float32))
-            y = self._units(request.model.forward(rows, keep={request.target})[request.target])
+            own = {node: tf.gather(x_acts[node], edit[:, 0]) for node in nodes}
+            y = self._values(own, request.model.forward(rows, keep=nodes))
             return b + 1, outputs.write(b, y)
 
         # one block at a time (parallel_iterations=1), so memory holds one block of mutants
         _, outputs = tf.while_loop(lambda b, _: b < blocks, run_block, [tf.constant(0), outputs],
                                    parallel_iterations=1)
-        y = tf.tile(f_x[:, None, None, :], tf.stack([1, length, 4, 1]))  # (n, L, 4, units): f(x) at every base
+        f_x = self._values(x_acts, x_acts)  # (n, targets): each target at the sequence itself
+        y = tf.tile(f_x[:, None, None, :], tf.stack([1, length, 4, 1]))  # (n, L, 4, targets): f(x) at every base
         y = tf.tensor_scatter_nd_update(y, edits, outputs.concat())
         mean = (y[:, :, 0] + y[:, :, 1] + y[:, :, 2] + y[:, :, 3]) * 0.25  # in a fixed order
         hyp = tf.where(mutated[:, :, None, None], y - mean[:, :, None], 0.0)
         return tf.transpose(hyp, [3, 0, 1, 2])
+
+
+def _target_key(node: str, rule: TargetRule) -> tuple[str, str, int | None]:
+    """A target told apart by its node, its kind's rule and its unit."""
+    return node, type(rule).__name__, rule.unit

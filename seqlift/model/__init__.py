@@ -14,21 +14,37 @@ modules, in the order a file is read:
 * :mod:`~seqlift.model.ops`: the operations, with their form for the engine;
 * :mod:`~seqlift.model.activations`: the elementwise nonlinearities, one class each;
 * :mod:`~seqlift.model.invariant`: kernels whose rows do not depend on the batch;
-* :mod:`~seqlift.model.shapes`: how shapes are written in messages.
+* :mod:`~seqlift.model.shapes`: how shapes are written in messages;
+* :mod:`~seqlift.model.lambdas`: Lambda layers declared by what they compute;
+* :mod:`~seqlift.model.reductions`: reductions over an axis.
+
+The public names are loaded when first used (as in :mod:`seqlift.engine`), so
+reading the TensorFlow-free modules (:mod:`~seqlift.model.lambdas`, for the
+command line's options) does not import TensorFlow.
 """
 from __future__ import annotations
 
-from seqlift.model import ops
-from seqlift.model.graph import Model, Node
-from seqlift.model.keras_layers import SUPPORTED_ACTIVATIONS, SUPPORTED_LAYERS
-from seqlift.model.loading import from_keras, load_model
+import importlib
+from typing import Any
 
-__all__ = [
-    "Model",
-    "Node",
-    "ops",
-    "load_model",
-    "from_keras",
-    "SUPPORTED_LAYERS",
-    "SUPPORTED_ACTIVATIONS",
-]
+#: public name -> the module defining it
+_LAZY = {
+    "Model": "seqlift.model.graph",
+    "Node": "seqlift.model.graph",
+    "ops": "seqlift.model.ops",
+    "load_model": "seqlift.model.loading",
+    "from_keras": "seqlift.model.loading",
+    "SUPPORTED_LAYERS": "seqlift.model.keras_layers",
+    "SUPPORTED_ACTIVATIONS": "seqlift.model.keras_layers",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        value = module if module.__name__.rpartition(".")[2] == name else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'seqlift.model' has no attribute {name!r}")

@@ -405,3 +405,22 @@ class Exponential(ActivationFunction):
 
     def derivative(self, x: tf.Tensor) -> tf.Tensor:
         return tf.exp(x)
+
+
+@kind
+@dataclass(eq=False)
+class Log(ActivationFunction):
+    """The natural logarithm (what a ``Lambda`` declared ``log`` computes; no Keras ``activation=`` name)."""
+
+    name = "log"
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.math.log(x)
+
+    def derivative(self, x: tf.Tensor) -> tf.Tensor:
+        return 1.0 / x
+
+    def closed_form_difference(self, x0: tf.Tensor, dx: tf.Tensor, plain: tf.Tensor) -> tf.Tensor:
+        """``log(x0 + dx) − log(x0) = log1p(dx / x0)``: no subtraction of two logarithms that round alike
+        where ``dx`` is small beside ``x0``."""
+        return tf.math.log1p(dx / x0)

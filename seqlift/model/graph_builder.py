@@ -8,6 +8,8 @@ describes.
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 import tensorflow as tf
 
@@ -41,8 +43,11 @@ def _infer_shape(op: ops.Op, input_shapes: list[tuple]) -> tuple:
 class _GraphBuilder:
     """Flattens a :class:`ModelSpec` (and its nested models) into graph nodes."""
 
-    def __init__(self, store: WeightStore) -> None:
+    def __init__(self, store: WeightStore, lambdas: Mapping[str, str] | None = None) -> None:
         self.store = store
+        self.lambdas = lambdas
+        #: where each layer stands in its model, by weight path (for messages)
+        self.positions: dict[tuple[str, ...], str] = {}
         self.nodes: dict[str, Node] = {}
         self.shapes: dict[str, tuple] = {}
         self._ops: dict[tuple[str, ...], list[ops.Op]] = {}
@@ -65,7 +70,8 @@ class _GraphBuilder:
     def layer_ops(self, layer: LayerSpec, inputs: list[str], weight_path: tuple[str, ...]) -> list[ops.Op]:
         """The layer's ops, made once per layer (the calls of a shared layer share them)."""
         if weight_path not in self._ops:
-            self._ops[weight_path] = layer_ops(layer, [self.shapes[i] for i in inputs], self.store, weight_path)
+            self._ops[weight_path] = layer_ops(layer, [self.shapes[i] for i in inputs], self.store, weight_path,
+                                               self.lambdas, self.positions.get(weight_path, ""))
         return self._ops[weight_path]
 
     def build(
@@ -78,6 +84,8 @@ class _GraphBuilder:
     ) -> tuple[list[str], list[str]]:
         """Add ``spec``'s nodes; return (input node names, output node names)."""
         tensors: dict[tuple[str, int], list[str]] = {}
+        for index, layer in enumerate(spec.layers):
+            self.positions[weight_path + (layer.name,)] = f"layer {index + 1} of {len(spec.layers)} in model {spec.name!r}"
         input_nodes = []
         for position, ref in enumerate(spec.inputs):
             layer = spec.layer(ref.layer)
@@ -155,7 +163,7 @@ class _GraphBuilder:
         return [self.add(base, made[1], [preact], qualified, label)]
 
 
-def build_model(spec: ModelSpec, store: WeightStore, source: str) -> Model:
+def build_model(spec: ModelSpec, store: WeightStore, source: str, lambdas: Mapping[str, str] | None = None) -> Model:
     """Flatten a model spec into a :class:`~seqlift.model.graph.Model`.
 
     Parameters
@@ -166,6 +174,8 @@ def build_model(spec: ModelSpec, store: WeightStore, source: str) -> Model:
         The weights, by layer path.
     source
         Where the model came from (kept as ``Model.source``).
+    lambdas
+        What its Lambda layers compute, by layer name (:mod:`seqlift.model.lambdas`).
 
     Raises
     ------
@@ -173,7 +183,7 @@ def build_model(spec: ModelSpec, store: WeightStore, source: str) -> Model:
         For unsupported layers, weights that do not fit the config, or
         weights the config has no layer for.
     """
-    builder = _GraphBuilder(store)
+    builder = _GraphBuilder(store, lambdas)
     inputs, outputs = builder.build(spec, "", "", (), None)
     left = store.unused()
     if left:

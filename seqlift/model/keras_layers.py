@@ -10,7 +10,7 @@ come from the activation table (:mod:`seqlift.model.activations`).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from seqlift.model import ops
 from seqlift.model.activations import ACTIVATIONS, keras_activation_names
 from seqlift.model.keras_spec import LayerSpec
 from seqlift.model.keras_weights import WeightSpec, WeightStore
+from seqlift.model.lambdas import declaration_for, lambda_help, lambda_op
 from seqlift.model.shapes import shape_text
 
 __all__ = ["SUPPORTED_ACTIVATIONS", "SUPPORTED_LAYERS", "layer_ops"]
@@ -39,12 +40,18 @@ class _LayerContext:
         input_shapes: list[tuple],
         store: WeightStore,
         weight_path: tuple[str, ...],
+        lambdas: Mapping[str, str] | None = None,
+        position: str = "",
     ) -> None:
         self.layer = layer
         self.config = layer.config
         self.input_shapes = input_shapes
         self._store = store
         self._weight_path = weight_path
+        #: the user's declarations of Lambda layers (:mod:`seqlift.model.lambdas`)
+        self.lambdas = lambdas
+        #: where the layer stands, for messages ("layer 12 of 14 in model 'm'")
+        self.position = position
 
     @property
     def label(self) -> str:
@@ -347,6 +354,63 @@ def _merge(op_class: type, exactly: int | None = None) -> Callable[[_LayerContex
     return translate
 
 
+def _lambda_layer(ctx: _LayerContext) -> list[ops.Op]:
+    """A Lambda layer, as the user declared it (its Python code is never run)."""
+    name = ctx.layer.name
+    declared = declaration_for(ctx.lambdas, [name, "/".join(ctx._weight_path)])
+    if declared is None:
+        shapes = ", ".join(shape_text(s, batch=True) for s in ctx.input_shapes)
+        where = f", {ctx.position}" if ctx.position else ""
+        raise SeqliftError(
+            f"layer {name!r} (Lambda{where}, on input {shapes}) runs Python code seqlift does not read: declare "
+            f"what it computes with load_model(..., lambdas={{{name!r}: KIND}}) or --lambda {name}=KIND "
+            f"(ChromBPNet's logcount_predictions is logsumexp, BPNet's output-naming Lambdas identity); "
+            f"{lambda_help()}")
+    if len(ctx.input_shapes) != 1:
+        raise ctx.fail(f"a declared Lambda takes one input, got {len(ctx.input_shapes)}")
+    try:
+        return [lambda_op(declared)]
+    except ValueError as err:
+        raise ctx.fail(str(err)) from None
+
+
+def _conv2d_transpose(ctx: _LayerContext) -> list[ops.Op]:
+    """Conv2DTranspose with strides 1 and ``same`` padding (BPNet's profile head) as an ordinary convolution.
+
+    A transposed convolution is the adjoint of a correlation with the same
+    kernel ``K`` ``(kh, kw, out, in)``; with strides 1 it is the correlation
+    with ``K`` flipped along both spatial axes and its channel axes swapped,
+    ``K'[t] = K[k − 1 − t]ᵀ``, padded by ``ceil((k − 1) / 2)`` on the left of
+    each spatial axis (the forward correlation's ``floor((k − 1) / 2)``
+    mirrored). A ``same`` convolution pads ``floor``: equal for an odd ``k``;
+    for an even ``k`` a zero tap appended to ``K'`` makes its size odd and
+    moves the padding by one.
+    """
+    _reject_lora_and_quantized(ctx)
+    strides = _ints(ctx.get("strides", default=1), 2)
+    dilation = _ints(ctx.get("dilation_rate", default=1), 2)
+    padding = str(ctx.get("padding", default="valid")).lower()
+    if strides != (1, 1) or dilation != (1, 1) or padding != "same" or ctx.get("output_padding") is not None:
+        raise ctx.fail(f"seqlift reads Conv2DTranspose with strides 1, dilation 1 and 'same' padding (BPNet's "
+                       f"profile head), not strides {strides}, dilation {dilation}, padding {padding!r}")
+    filters = int(ctx.get("filters"))
+    kernel_size = _ints(ctx.get("kernel_size"), 2)
+    data_format = _data_format(ctx)
+    use_bias = bool(ctx.get("use_bias", default=True))
+    if len(ctx.shape) != 3:
+        raise ctx.fail(f"expects an input of rank 4, got shape {shape_text(ctx.shape, batch=True)}")
+    channels = ctx.shape[-1] if data_format == "channels_last" else ctx.shape[0]
+    wanted = [WeightSpec("kernel", (*kernel_size, filters, channels))]
+    if use_bias:
+        wanted.append(WeightSpec("bias", (filters,)))
+    arrays = ctx.take(wanted)
+    kernel = np.transpose(arrays[0][::-1, ::-1], (0, 1, 3, 2))
+    odd = [(0, 1 - k % 2) for k in kernel_size] + [(0, 0), (0, 0)]
+    kernel = np.pad(kernel, odd)
+    op = ops.Conv(kernel, arrays[1] if use_bias else None, rank=2, padding="same", data_format=data_format)
+    return _with_activation(op, ctx)
+
+
 _TRANSLATORS: dict[str, Callable[[_LayerContext], list[ops.Op]]] = {
     "Dense": _dense,
     "Conv1D": _conv(1),
@@ -385,6 +449,8 @@ _TRANSLATORS: dict[str, Callable[[_LayerContext], list[ops.Op]]] = {
     "PReLU": _prelu_layer,
     "ELU": _elu_layer,
     "Softmax": _softmax_layer,
+    "Lambda": _lambda_layer,
+    "Conv2DTranspose": _conv2d_transpose,
 }
 
 #: Every layer class seqlift reads (nested Sequential/functional models too).
@@ -392,7 +458,8 @@ SUPPORTED_LAYERS = tuple(sorted(set(_TRANSLATORS) | {"InputLayer", "Sequential",
 
 
 def layer_ops(layer: LayerSpec, input_shapes: list[tuple], store: WeightStore,
-              weight_path: tuple[str, ...]) -> list[ops.Op]:
+              weight_path: tuple[str, ...], lambdas: Mapping[str, str] | None = None,
+              position: str = "") -> list[ops.Op]:
     """The ops of one layer: ``[op]``, or ``[linear, activation]`` for a layer with ``activation=``.
 
     Parameters
@@ -405,6 +472,10 @@ def layer_ops(layer: LayerSpec, input_shapes: list[tuple], store: WeightStore,
         The model's weights; the layer takes its own from it.
     weight_path
         The layer's path among nested models (its weights' key in ``store``).
+    lambdas
+        What the model's Lambda layers compute, by name (:mod:`seqlift.model.lambdas`).
+    position
+        Where the layer stands in its model, for messages.
 
     Raises
     ------
@@ -418,7 +489,7 @@ def layer_ops(layer: LayerSpec, input_shapes: list[tuple], store: WeightStore,
             f"layer {'/'.join(weight_path)!r} ({layer.file_class or layer.class_name}) is not supported "
             f"by seqlift; supported layer classes: {', '.join(SUPPORTED_LAYERS)}"
         )
-    ctx = _LayerContext(layer, input_shapes, store, weight_path)
+    ctx = _LayerContext(layer, input_shapes, store, weight_path, lambdas, position)
     try:
         return translate(ctx)
     except SeqliftError:

@@ -89,6 +89,8 @@ class Propagation(enum.Enum):
     MAX = "max"
     #: softmax over an axis
     SOFTMAX = "softmax"
+    #: log-sum-exp over an axis (:class:`seqlift.model.reductions.LogSumExp`)
+    LOGSUMEXP = "log-sum-exp"
 
 
 def constant(value: np.ndarray | tf.Tensor | float | Sequence[float]) -> tf.Tensor:

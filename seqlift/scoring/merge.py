@@ -167,7 +167,8 @@ def _merge(paths: list[str], out: str, bigwig: bool | None) -> MergeResult:
         h5_partial = partial_name(out + ".h5")
         try:
             with ScoreStore.create(h5_partial, parameters, first.tasks, first.width, first.chrom_sizes(),
-                                   first.versions, (0, first.rows_total), first.rows_total) as merged:
+                                   first.versions, (0, first.rows_total), first.rows_total,
+                                   targets=first.targets) as merged:
                 merged.file.attrs["merged_from"] = json.dumps([os.path.abspath(s.path) for s in ordered])
                 for store in ordered:
                     merged.copy_chunks_from(store)
@@ -180,7 +181,7 @@ def _merge(paths: list[str], out: str, bigwig: bool | None) -> MergeResult:
             discard([h5_partial])
             raise
     try:
-        written = write_outputs(h5_partial, out, write_bigwig)
+        written = write_outputs(h5_partial, out, write_bigwig, layout=parameters.get("layout", "seqlift"))
     except (OSError, RuntimeError) as err:  # RuntimeError: pyBigWig's
         discard([h5_partial])
         raise SeqliftError(f"writing the merged outputs failed ({failure_reason(err)}); nothing was written") from None

@@ -14,10 +14,12 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
+from seqlift.engine.targets import parse_target_list
 from seqlift.errors import SeqliftError
 from seqlift.genome.windows import OFF_CHROM_POLICIES
 from seqlift.inputs import INT64_MAX, check_positive_int, parse_window
-from seqlift.scoring.outputs import bigwig_available
+from seqlift.model.lambdas import parse_declaration
+from seqlift.scoring.outputs import LAYOUTS, bigwig_available
 
 __all__ = [
     "ScoreOptions",
@@ -38,9 +40,9 @@ REVCOMP_MODES = ("none", "average")
 #: what to do with a region whose scores are not finite: stop the run, or list it among the dropped
 NONFINITE_POLICIES = ("error", "drop")
 #: parameters that do not change the scores of the regions scored, ignored when resuming and merging:
-#: the bigWig output, and the policy for regions with non-finite scores (under "error" a run stops at
-#: the first, so its finished chunks hold none, and "drop" may finish it)
-OUTPUT_ONLY_PARAMETERS = ("bigwig", "nonfinite")
+#: the bigWig output and the layout of the derived files, and the policy for regions with non-finite
+#: scores (under "error" a run stops at the first, so its finished chunks hold none, and "drop" may finish it)
+OUTPUT_ONLY_PARAMETERS = ("bigwig", "layout", "nonfinite")
 
 
 @dataclass
@@ -65,10 +67,23 @@ class ScoreOptions:
         Dinucleotide-shuffled references per sequence.
     method : str
         One of :data:`seqlift.engine.METHODS`.
-    task : str or list of int
-        ``"all"`` (every unit of the target) or unit indices.
+    task : str or list of int, optional
+        ``"all"`` (every unit of the target) or unit indices, for
+        ``target="unit"``; default all, refused beyond
+        :data:`seqlift.scoring.plan.MAX_DEFAULT_TASKS` units.
     target_layer : str, optional
         Node to explain (default: the output's pre-activation).
+    output : str, optional
+        The model output explained (a name or an index); needed for a model
+        with several outputs unless ``target`` names them.
+    target : str, optional
+        Comma-separated targets (:mod:`seqlift.engine.targets`): ``unit``
+        (default), ``sum``, ``profile``, ``profile_chrombpnet``,
+        ``profile_rescale``, ``counts``, each optionally ``KIND@OUTPUT``.
+    lambdas : dict of str to str, optional
+        What the model's Lambda layers compute (:mod:`seqlift.model.lambdas`).
+    layout : {"seqlift", "chrombpnet"}
+        Which derived files are written (:mod:`seqlift.scoring.outputs`).
     width : int, optional
         Window width; default the model's input length.
     off_chrom : {"drop", "pad", "error"}
@@ -112,7 +127,7 @@ class ScoreOptions:
     genome: str | None = None
     shuffles: int = 10
     method: str = "genomics_default"
-    task: str | list[int] = "all"
+    task: str | list[int] | None = None
     target_layer: str | None = None
     width: int | None = None
     off_chrom: str = "drop"
@@ -126,6 +141,10 @@ class ScoreOptions:
     resume: bool = False
     shard: str | tuple[int, int] | None = None
     ism_window: str | tuple[int, int] | None = None
+    output: str | None = None
+    target: str | None = None
+    lambdas: dict[str, str] | None = None
+    layout: str = "seqlift"
 
 
 def check_numbers(options: ScoreOptions) -> None:
@@ -152,6 +171,12 @@ def check_numbers(options: ScoreOptions) -> None:
     method = METHODS.get(options.method)
     if window is not None and method is not None and not method.windowed:
         raise SeqliftError(f"--ism-window is for --method ism, not {options.method}")
+    if options.layout not in LAYOUTS:
+        raise SeqliftError(f"--layout must be one of {', '.join(LAYOUTS)}, not {options.layout!r}")
+    if options.target is not None:
+        parse_target_list(options.target)
+    for name, kind in (options.lambdas or {}).items():
+        parse_declaration(kind, name)
     if options.bigwig and not bigwig_available():
         raise SeqliftError("--bigwig needs the pyBigWig package (pip install pyBigWig)")
 

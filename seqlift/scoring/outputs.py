@@ -8,9 +8,9 @@ the making) :func:`write_outputs` writes:
     saved positionally (member ``arr_0.npy``) as ``modisco motifs -s`` reads.
 ``PREFIX.hyp.npz``
     The hypothetical contributions, float32 ``(N, 4, L)``, for
-    ``modisco motifs -a``. With several tasks, one file per task,
-    ``PREFIX.task<k>.hyp.npz`` (``k`` the target unit); they share
-    ``PREFIX.ohe.npz``.
+    ``modisco motifs -a``. With several targets, one file per target,
+    ``PREFIX.<target>.hyp.npz`` (``task<k>`` for unit ``k``, ``profile``,
+    ``counts``, ...); they share ``PREFIX.ohe.npz``.
 ``PREFIX.regions.bed``
     The scored windows, row ``i`` for array row ``i``, as narrowPeak:
     chrom, start, end, name (``.`` when none), score 0, strand, signalValue
@@ -25,13 +25,20 @@ the making) :func:`write_outputs` writes:
     One line per region that was not scored, with a header: row, line,
     chrom, start, end, name, unknown (the window's unknown bases; ``NA`` when
     it was not read), reason.
-``PREFIX.bw`` (on request; ``PREFIX.task<k>.bw`` per task with several)
+``PREFIX.bw`` (on request; ``PREFIX.<target>.bw`` per target with several)
     Per-base contributions summed over A, C, G, T, on the genome's contigs
     (sizes from the FASTA index, recorded in the HDF5 file). Where windows
     overlap, each position takes its value from the window whose centre is
     nearest (ties: the right-hand window; identical windows: the first in
     input order), i.e. overlaps are split at the midpoint between centres;
     positions no window covers have no value.
+
+With ``layout="chrombpnet"`` the files ChromBPNet's interpret step writes
+replace the two ``.npz`` kinds (:mod:`seqlift.scoring.chrombpnet_layout`):
+``PREFIX.<target>_scores.h5`` per target (``raw/seq``, ``shap/seq``,
+``projected_shap/seq``, ``(N, 4, L)``, as ``modisco motifs -i`` reads) and
+``PREFIX.interpreted_regions.bed`` (the windows, as ``PREFIX.regions.bed``);
+the bigWigs are then named ``PREFIX.<target>_scores.bw``, as ChromBPNet's.
 
 Every file is written under ``<final name>.partial`` and renamed when
 complete (the score file trimmed of the disk space reserved for a chunk it
@@ -57,11 +64,13 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from seqlift.engine.targets import PRESETS, TARGET_KINDS
 from seqlift.errors import SeqliftError
 from seqlift.inputs import nearest_existing
 from seqlift.scoring.store import ScoreStore
 
 __all__ = [
+    "LAYOUTS",
     "PARTIAL_SUFFIX",
     "partial_name",
     "output_names",
@@ -78,6 +87,8 @@ log = logging.getLogger(__name__)
 
 #: suffix of files being written
 PARTIAL_SUFFIX = ".partial"
+#: the sets of derived files: seqlift's (npz for modisco), or ChromBPNet's interpret step's
+LAYOUTS = ("seqlift", "chrombpnet")
 #: windows per block when streaming arrays out of the HDF5 file
 _BLOCK_ROWS = 1024
 #: narrowPeak columns 5 (score) and 7-9 (signalValue, pValue, qValue): not known for a scored window
@@ -89,37 +100,53 @@ def partial_name(path: str) -> str:
     return path + PARTIAL_SUFFIX
 
 
-def _task_infix(tasks: list[int], task: int) -> str:
-    return f".task{task}" if len(tasks) > 1 else ""
+def _label(target: int | str) -> str:
+    """A target's name in file names: ``task<k>`` for unit ``k``, else its name."""
+    return target if isinstance(target, str) else f"task{int(target)}"
 
 
-def output_names(prefix: str, tasks: list[int], bigwig: bool) -> dict[str, str]:
+def output_names(prefix: str, targets: list[int | str], bigwig: bool, layout: str = "seqlift") -> dict[str, str]:
     """The final file names of a run, by role.
 
     Parameters
     ----------
     prefix : str
         The ``--out`` prefix.
-    tasks : list of int
-        The target units scored.
+    targets : list of str or int
+        The targets scored, by name (an int ``k`` stands for ``task<k>``).
     bigwig : bool
         Whether bigWig files are written.
+    layout : {"seqlift", "chrombpnet"}
+        Which derived files (see the module documentation).
 
     Returns
     -------
     dict of str to str
-        Keys ``h5``, ``ohe``, ``regions``, ``dropped``, ``hyp:<k>`` per task
-        and, with ``bigwig``, ``bw:<k>`` per task; in the order they are
-        listed to users.
+        Keys ``h5``, then ``ohe`` and ``hyp:<target>`` per target (seqlift
+        layout) or ``scores:<target>`` per target and ``interpreted``
+        (chrombpnet layout), ``regions``, ``dropped`` and, with ``bigwig``,
+        ``bw:<target>`` per target; in the order they are listed to users.
     """
-    names = {"h5": f"{prefix}.h5", "ohe": f"{prefix}.ohe.npz"}
-    for task in tasks:
-        names[f"hyp:{task}"] = f"{prefix}{_task_infix(tasks, task)}.hyp.npz"
+    labels = [_label(t) for t in targets]
+
+    def infix(label: str) -> str:
+        return f".{label}" if len(labels) > 1 else ""
+
+    names = {"h5": f"{prefix}.h5"}
+    if layout == "chrombpnet":
+        for label in labels:
+            names[f"scores:{label}"] = f"{prefix}.{label}_scores.h5"
+        names["interpreted"] = f"{prefix}.interpreted_regions.bed"
+    else:
+        names["ohe"] = f"{prefix}.ohe.npz"
+        for label in labels:
+            names[f"hyp:{label}"] = f"{prefix}{infix(label)}.hyp.npz"
     names["regions"] = f"{prefix}.regions.bed"
     names["dropped"] = f"{prefix}.dropped.tsv"
     if bigwig:
-        for task in tasks:
-            names[f"bw:{task}"] = f"{prefix}{_task_infix(tasks, task)}.bw"
+        for label in labels:
+            names[f"bw:{label}"] = (f"{prefix}.{label}_scores.bw" if layout == "chrombpnet"
+                                    else f"{prefix}{infix(label)}.bw")
     return names
 
 
@@ -222,7 +249,7 @@ def bigwig_available() -> bool:
 
 
 # --------------------------------------------------------------------------- writers
-def write_outputs(store_path: str, prefix: str, bigwig: bool) -> list[str]:
+def write_outputs(store_path: str, prefix: str, bigwig: bool, layout: str = "seqlift") -> list[str]:
     """Write every derived file of a complete score file, then publish them all.
 
     The derived files are written under temporary names first; only when all
@@ -238,6 +265,8 @@ def write_outputs(store_path: str, prefix: str, bigwig: bool) -> list[str]:
         The output prefix.
     bigwig : bool
         Also write the bigWig file(s).
+    layout : {"seqlift", "chrombpnet"}
+        Which derived files (see the module documentation).
 
     Returns
     -------
@@ -245,20 +274,27 @@ def write_outputs(store_path: str, prefix: str, bigwig: bool) -> list[str]:
         The final paths, in :func:`output_names` order.
     """
     with ScoreStore.open(store_path) as store:
-        tasks = store.tasks
-        names = output_names(prefix, tasks, bigwig)
+        labels = store.targets
+        names = output_names(prefix, labels, bigwig, layout)
         temporary = {key: partial_name(path) for key, path in names.items() if key != "h5"}
         try:
-            _write_npz(temporary["ohe"], store, lambda a, b: store.file["onehot"][a:b])
-            for task_index, task in enumerate(tasks):
-                dataset = store.file["hypothetical"]
-                _write_npz(temporary[f"hyp:{task}"], store,
-                           lambda a, b, t=task_index, d=dataset: d[t, a:b])
+            if layout == "chrombpnet":
+                from seqlift.scoring.chrombpnet_layout import write_scores_h5
+
+                for index, label in enumerate(labels):
+                    write_scores_h5(temporary[f"scores:{label}"], store, index, _BLOCK_ROWS)
+                _write_regions_bed(temporary["interpreted"], store)
+            else:
+                _write_npz(temporary["ohe"], store, lambda a, b: store.file["onehot"][a:b])
+                for index, label in enumerate(labels):
+                    dataset = store.file["hypothetical"]
+                    _write_npz(temporary[f"hyp:{label}"], store,
+                               lambda a, b, t=index, d=dataset: d[t, a:b])
             _write_regions_bed(temporary["regions"], store)
             _write_dropped_tsv(temporary["dropped"], store)
             if bigwig:
-                for task_index, task in enumerate(tasks):
-                    _write_bigwig(temporary[f"bw:{task}"], store, task_index)
+                for index, label in enumerate(labels):
+                    _write_bigwig(temporary[f"bw:{label}"], store, index)
         except BaseException:
             discard(temporary.values())
             raise
@@ -274,9 +310,12 @@ def write_outputs(store_path: str, prefix: str, bigwig: bool) -> list[str]:
 
 
 def _stale_outputs(prefix: str, names: dict[str, str]) -> list[str]:
-    """Per-task and bigWig files named after ``prefix`` that are not among ``names``."""
+    """Per-target, bigWig and layout files named after ``prefix`` that are not among ``names``."""
     directory = os.path.dirname(os.path.abspath(prefix))
-    pattern = re.compile(re.escape(os.path.basename(prefix)) + r"(\.task\d+)?\.(hyp\.npz|bw)")
+    label = r"(task\d+|" + "|".join(sorted({*TARGET_KINDS, *PRESETS}, key=len, reverse=True)) + r")(_[A-Za-z0-9_-]+)?"
+    pattern = re.compile(re.escape(os.path.basename(prefix))
+                         + rf"((\.{label})?\.(hyp\.npz|bw)|\.ohe\.npz|\.{label}_scores\.(h5|bw)"
+                         r"|\.interpreted_regions\.bed)")
     current = {os.path.abspath(path) for path in names.values()}
     return sorted(
         os.path.join(os.path.dirname(prefix), entry)

@@ -15,7 +15,6 @@ differ from the unfinished run's.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import platform
 from collections import Counter
@@ -49,6 +48,8 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 128 * 2**20
 #: most input rows per chunk by default
 MAX_DEFAULT_CHUNK = 1024
+#: most units ``--task all`` explains when it was not asked for (a profile output has 1,000)
+MAX_DEFAULT_TASKS = 64
 _FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz")
 _BED_SUFFIXES = (".bed", ".bed.gz", ".narrowpeak", ".narrowpeak.gz", ".broadpeak", ".txt", ".gz")
 
@@ -72,6 +73,8 @@ class Plan:
     chunk: int
     parameters: dict[str, Any]
     names: dict[str, str]
+    #: the targets scored, one per task axis entry (:class:`seqlift.engine.targets.ScoreSet`)
+    score_sets: list[Any]
 
 
 def _fingerprint(path: str) -> dict[str, int]:
@@ -156,11 +159,12 @@ def _input_length(shape: tuple | None, path: str) -> int | None:
     return shape[0]
 
 
-def _load_checked_model(path: str, weights: str | None) -> tuple[Any, int | None]:
+def _load_checked_model(path: str, weights: str | None,
+                        lambdas: dict[str, str] | None = None) -> tuple[Any, int | None]:
     """The model, and its input length (None when any length is accepted)."""
     from seqlift.model import load_model
 
-    model = load_model(path, weights=weights) if weights else load_model(path)
+    model = load_model(path, weights=weights, lambdas=lambdas)
     if len(model.inputs) != 1:
         raise SeqliftError(f"model {path} has {len(model.inputs)} inputs; seqlift score scores models with one "
                            "one-hot DNA input of shape (length, 4)")
@@ -190,41 +194,50 @@ def _resolve_width(option: int | None, model_length: int | None, model_path: str
     return model_length
 
 
-def _known_units(model: Any, target_layer: str | None) -> int | None:
-    """Units of the target from the model's static shapes, when they tell."""
-    if target_layer is None:
-        return model.output_units()[0]  # the default target (the output or its logit) has the output's shape
-    shape = model.shapes.get(target_layer)
-    if shape is None or any(d is None for d in shape):
-        return None
-    return math.prod(shape)
+def _resolve_targets(model: Any, options: ScoreOptions, width: int) -> list[Any]:
+    """The score sets of the run (:class:`seqlift.engine.targets.ScoreSet`), checked by a one-sequence dry run.
 
-
-def _resolve_tasks(model: Any, options: ScoreOptions, width: int) -> tuple[list[int], str]:
-    """The task list and the resolved target node, checked by a one-sequence dry run.
-
-    The dry run raises the engine's own one-line errors (unknown method or
-    layer, task out of range, naming the number of outputs) before any
-    output exists, and compiles the function the run then uses.
+    ``--task`` (default all) selects units of ``--target unit`` (the
+    default); a default that would explain more than
+    :data:`MAX_DEFAULT_TASKS` units (a profile output's positions) is
+    refused, saying what to choose. The dry run raises the engine's own
+    one-line errors (unknown method, target, output or layer, a model with
+    several outputs and no choice, a task out of range) before any output
+    exists, and compiles the function the run then uses.
     """
     from seqlift.engine import attribute
+    from seqlift.engine.targets import PRESETS, TARGET_KINDS, parse_target_list, resolve_targets
 
-    wanted = parse_tasks(options.task)
-    if wanted == "all":
-        units = _known_units(model, options.target_layer)
-        wanted = list(range(units)) if units else "all"
+    target = options.target or "unit"
+    entries = parse_target_list(target)
+    per_unit = any(TARGET_KINDS[PRESETS.get(e.partition("@")[0], (e.partition("@")[0],))[0]].per_unit
+                   for e in entries)
     probe = np.zeros((1, width, 4), np.float32)
-    reference = np.zeros((1, 1, width, 4), np.float32)
-    trial = attribute(model, probe, references=reference, method=options.method,
-                      task=[0] if wanted == "all" else wanted, target_layer=options.target_layer, batch_size=1,
-                      ism_window=parse_window(options.ism_window))
-    target = trial.target
+    wanted = None
+    if per_unit:
+        wanted = "all" if options.task is None else parse_tasks(options.task)
+    elif options.task is not None:
+        raise SeqliftError(f"--task selects units of --target unit; --target {target} has no units to select")
     if wanted == "all":
-        wanted = list(range(int(np.prod(model.forward(probe, keep=[target])[target].shape[1:]))))
-    return wanted, target
+        first, _ = resolve_targets(model, target, options.output, None, options.target_layer)
+        nodes = list(dict.fromkeys(s.node for s in first if TARGET_KINDS[s.kind].per_unit))
+        values = model.forward(probe, keep=nodes)
+        units = {node: int(np.prod(values[node].shape[1:])) for node in nodes}
+        if options.task is None and sum(units.values()) > MAX_DEFAULT_TASKS:
+            node, count = max(units.items(), key=lambda item: item[1])
+            raise SeqliftError(
+                f"{node!r} has {count} units: --task all (the default) would explain each one, {count} backward "
+                f"passes per pair and {count} score files; choose --target profile,counts (BPNet, ChromBPNet), "
+                "--target sum, or --task I,J (--task all explains every unit)")
+        if len(nodes) == 1 and any(d is None for d in model.node_shapes()[nodes[0]]):
+            wanted = list(range(units[nodes[0]]))  # a free-length model: the units at this width
+    sets, _ = resolve_targets(model, target, options.output, wanted, options.target_layer)
+    attribute(model, probe, references=np.zeros((1, 1, width, 4), np.float32), method=options.method,
+              target=sets, batch_size=1, ism_window=parse_window(options.ism_window))
+    return sets
 
 
-def default_batch_size(model: Any, width: int, shuffles: int, target: str, method: str) -> int:
+def default_batch_size(model: Any, width: int, shuffles: int, target: str | list[str], method: str) -> int:
     """Sequences per pass: the engine's pairs per batch (:func:`seqlift.engine.pairs_per_batch`)
     divided by the number of references, at least 1."""
     from seqlift.engine import pairs_per_batch
@@ -301,9 +314,9 @@ def output_prefix(options: ScoreOptions) -> str:
     return prefix
 
 
-def _written_paths(prefix: str, tasks: list[int]) -> list[str]:
-    """Every file a run with ``tasks`` may write under ``prefix``: outputs, their temporary names, the lock."""
-    names = list(output_names(prefix, tasks, True).values())
+def _written_paths(prefix: str, targets: list[int | str], layout: str) -> list[str]:
+    """Every file a run with ``targets`` may write under ``prefix``: outputs, their temporary names, the lock."""
+    names = list(output_names(prefix, targets, True, layout).values())
     return names + [partial_name(name) for name in names] + [lock_name(prefix)]
 
 
@@ -341,7 +354,8 @@ def prepare(options: ScoreOptions) -> Plan:
     check_numbers(options)
     shard = parse_shard(options.shard)
     window = parse_window(options.ism_window)
-    parse_tasks(options.task)
+    if options.task is not None:
+        parse_tasks(options.task)
     prefix = output_prefix(options)
     check_model_files(options.model, options.weights)
     declared = _declared_width(options)
@@ -350,7 +364,7 @@ def prepare(options: ScoreOptions) -> Plan:
     inputs = {"regions": options.regions, "--genome": genome_path, "--model": options.model,
               "--weights": options.weights}
     for tasks in ([0], [0, 1]):  # the names of one task's outputs, and of several tasks'
-        check_not_an_input(_written_paths(prefix, tasks), inputs)
+        check_not_an_input(_written_paths(prefix, tasks, options.layout), inputs)
     rows = shard_rows(*shard, rows_total) if shard else (0, rows_total)
     parameters = {
         "input": kind,
@@ -374,25 +388,32 @@ def prepare(options: ScoreOptions) -> Plan:
         "rows_total": rows_total,
         "bigwig": bool(options.bigwig),
         "ism_window": list(window) if window else None,
+        "output": options.output,
+        "target": options.target,
+        "lambdas": dict(sorted((options.lambdas or {}).items())) or None,
+        "layout": options.layout,
     }
     if options.resume and os.path.exists(h5_partial):  # refuse before the (slow) model is loaded
         with open_partial(h5_partial, "r") as store:
             refuse_different(h5_partial, store.parameters, parameters)
 
-    model, model_length = _load_checked_model(options.model, options.weights)
+    model, model_length = _load_checked_model(options.model, options.weights, options.lambdas)
     width = _resolve_width(options.width, model_length, options.model)
     if model_length is None:
         _fix_input_length(model, width)
     if width != declared:  # the regions were checked without the width: check their windows now
         kind, genome_path, sizes, rows_total, _ = _survey_input(options, width)
     parse_window(window, "--ism-window", width)
-    tasks, target = _resolve_tasks(model, options, width)
-    check_not_an_input(_written_paths(prefix, tasks), inputs)
-    batch = options.batch_size or default_batch_size(model, width, references_per_sequence(options), target,
+    score_sets = _resolve_targets(model, options, width)
+    tasks = [-1 if s.unit is None else s.unit for s in score_sets]
+    labels = [s.label for s in score_sets]
+    check_not_an_input(_written_paths(prefix, labels, options.layout), inputs)
+    nodes = list(dict.fromkeys(s.node for s in score_sets))
+    batch = options.batch_size or default_batch_size(model, width, references_per_sequence(options), nodes,
                                                      options.method)
     chunk = options.chunk_size or default_chunk_size(width, len(tasks), options.revcomp == "average")
     chunk = -(-chunk // batch) * batch  # whole passes per chunk
     _check_memory(options, width, batch, chunk, len(tasks), rows[1] - rows[0])
-    parameters.update(tasks=tasks, target_layer=target, width=width, batch_size=batch)
-    return Plan(options, prefix, kind, genome_path, sizes, rows_total, rows, model, width, tasks, target,
-                batch, chunk, parameters, output_names(prefix, tasks, options.bigwig))
+    parameters.update(tasks=tasks, targets=labels, target_layer=", ".join(nodes), width=width, batch_size=batch)
+    return Plan(options, prefix, kind, genome_path, sizes, rows_total, rows, model, width, tasks, ", ".join(nodes),
+                batch, chunk, parameters, output_names(prefix, labels, options.bigwig, options.layout), score_sets)

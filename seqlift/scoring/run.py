@@ -183,9 +183,8 @@ def _score_pass(plan: Plan, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     window = parse_window(options.ism_window)
 
     def run(inputs: np.ndarray, refs: np.ndarray | None, window: tuple[int, int] | None) -> Any:
-        return attribute(plan.model, inputs, references=refs, method=options.method, task=plan.tasks,
-                         target_layer=plan.target, batch_size=plan.batch * per_sequence, seed=options.seed,
-                         ism_window=window)
+        return attribute(plan.model, inputs, references=refs, method=options.method, target=plan.score_sets,
+                         batch_size=plan.batch * per_sequence, seed=options.seed, ism_window=window)
 
     forward = run(x, references, window)
     if options.revcomp != "average":
@@ -389,7 +388,7 @@ def _open_store(plan: Plan, path: str) -> ScoreStore:
     elif os.path.exists(path):
         log.info("replacing the unfinished run at %s (use --resume to continue it instead)", path)
     return ScoreStore.create(path, plan.parameters, plan.tasks, plan.width, plan.chrom_sizes,
-                             package_versions(), plan.rows, plan.rows_total)
+                             package_versions(), plan.rows, plan.rows_total, targets=[s.label for s in plan.score_sets])
 
 
 def _copy_intact(previous: ScoreStore, good: int, path: str) -> ScoreStore:
@@ -482,7 +481,7 @@ def _score_into(plan: Plan, store: ScoreStore, h5_partial: str, created: list[st
         raise
     store.close()
     try:
-        paths = write_outputs(h5_partial, plan.prefix, options.bigwig)
+        paths = write_outputs(h5_partial, plan.prefix, options.bigwig, options.layout)
     except (OSError, RuntimeError) as err:  # RuntimeError: pyBigWig's
         raise SeqliftError(f"writing the outputs failed ({failure_reason(err)}); the scores are kept in "
                            f"{h5_partial}: run the same command with --resume to write them") from None

@@ -25,6 +25,10 @@ dataset                     shape          dtype      content
 ``target_deltas``           (T, N)         float32    target(input) - target(reference),
                                                       averaged over the references
 ``tasks``                   (T,)           int64      the target unit each task axis entry is
+                                                      (-1 for a target that is not one unit)
+``targets``                 (T,)           str        each entry's name: ``task<k>`` for unit
+                                                      ``k``, else the target's (``profile``,
+                                                      ``counts``; see :mod:`seqlift.engine.targets`)
 ``windows/chrom``           (N,)           str        contig of each scored window (for FASTA
                                                       input: the record name)
 ``windows/start``           (N,)           int64      0-based start (may be < 0 with
@@ -212,6 +216,7 @@ class ScoreStore:
         versions: dict[str, str],
         rows: tuple[int, int],
         rows_total: int,
+        targets: list[str] | None = None,
     ) -> ScoreStore:
         """Create an empty score file (replacing any file at ``path``).
 
@@ -234,6 +239,8 @@ class ScoreStore:
             The input rows ``[start, stop)`` this file is to cover.
         rows_total : int
             Number of regions in the input file.
+        targets : list of str, optional
+            The name of each task axis entry (default ``task<k>``).
 
         Returns
         -------
@@ -273,6 +280,8 @@ class ScoreStore:
                 handle.create_dataset(name, shape=(n_tasks, 0), maxshape=(n_tasks, None), dtype=np.float32,
                                       chunks=(1, _COLUMN_CHUNK), **_GZIP)
             handle.create_dataset("tasks", data=np.asarray(tasks, dtype=np.int64))
+            handle.create_dataset("targets", data=_text(targets if targets is not None else _unit_labels(tasks)),
+                                  dtype=_STR)
             for group, fields in (("windows", WINDOW_FIELDS), ("dropped", DROPPED_FIELDS)):
                 for name, dtype in fields.items():
                     handle.create_dataset(f"{group}/{name}", shape=(0,), maxshape=(None,), dtype=dtype,
@@ -340,9 +349,10 @@ class ScoreStore:
 
     @classmethod
     def create_like(cls, path: str, source: ScoreStore) -> ScoreStore:
-        """An empty score file for the same run as ``source`` (its parameters, tasks, width, contigs, rows)."""
+        """An empty score file for the same run as ``source`` (its parameters, tasks, targets, width, contigs,
+        rows)."""
         return cls.create(path, source.parameters, source.tasks, source.width, source.chrom_sizes(), source.versions,
-                          source.rows, source.rows_total)
+                          source.rows, source.rows_total, targets=source.targets)
 
     @property
     def closed_cleanly(self) -> bool:
@@ -430,6 +440,13 @@ class ScoreStore:
     def tasks(self) -> list[int]:
         """The target units scored."""
         return [int(t) for t in self.file["tasks"][:]]
+
+    @property
+    def targets(self) -> list[str]:
+        """The name of each task axis entry (``task<k>`` for a unit; files without names: those)."""
+        if "targets" not in self.file:
+            return _unit_labels(self.tasks)
+        return list(self.file["targets"].asstr()[:])
 
     @property
     def width(self) -> int:
@@ -688,6 +705,10 @@ class ScoreStore:
         total = self.n_windows
         for start in range(0, total, rows):
             yield start, min(total, start + rows)
+
+
+def _unit_labels(tasks: list[int]) -> list[str]:
+    return [f"task{int(t)}" for t in tasks]
 
 
 def _h5_reason(err: OSError) -> str:
