@@ -301,3 +301,48 @@ class SoftmaxRule(NodeRule):
         m_s = m_r * rules.rescale_multiplier(s0, s - s0, r - r0, lambda v: -1.0 / (v * v))
         m_e = single * m_e_direct + m_s
         return {source: Multipliers(m_e * rules.rescale_multiplier(x0, x - x0, e - e0, lambda v: tf.exp(v - c)))}
+
+
+def _by_source(node: Node, per_slot: list[tf.Tensor]) -> dict[str, Multipliers]:
+    """Multipliers of each input slot summed per source node (an input may fill several slots)."""
+    out: dict[str, tf.Tensor] = {}
+    for source, g in zip(node.inputs, per_slot):
+        out[source] = out[source] + g if source in out else g
+    return {source: Multipliers(g) for source, g in out.items()}
+
+
+def _summed_to_inputs(coefficients: list[tf.Tensor], inputs: list[tf.Tensor], m: tf.Tensor) -> list[tf.Tensor]:
+    """``m ⊙ c_i`` summed over the axes along which input ``i`` was broadcast to the output's shape.
+
+    (The transpose of broadcasting; computed as the gradient of ``Σ_i m ⊙ c_i ⊙ x_i``.)
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        linear = tf.add_n([c * x for c, x in zip(coefficients, inputs)])
+    return tape.gradient(linear, inputs, output_gradients=m)
+
+
+@handles(ops.Propagation.PRODUCT)
+class ProductRule(NodeRule):
+    """Products of varying inputs (``Multiply``, ``Dot``, attention's products): the exact Shapley split
+    of :func:`seqlift.engine.rules.multilinear_multipliers`, after which every input's two parts carry
+    one multiplier; the product's own parts are split by its sign."""
+
+    def backward(self, walk, node, m, state):
+        single = m.collapse(state.delta(node.name))
+        references = [state.ref_acts[s] for s in node.inputs]
+        inputs = [state.x_at(s) for s in node.inputs]
+        return _by_source(node, rules.multilinear_multipliers(node.op, references, inputs, single))
+
+
+@handles(ops.Propagation.ELEMENTWISE_JOINT)
+class JointRule(NodeRule):
+    """Minimum and maximum of several varying inputs: the exact Shapley split of
+    :func:`seqlift.engine.rules.shapley_split`; the output's parts are split by its sign."""
+
+    def backward(self, walk, node, m, state):
+        single = m.collapse(state.delta(node.name))
+        references = [state.ref_acts[s] for s in node.inputs]
+        inputs = [state.x_at(s) for s in node.inputs]
+        coefficients = rules.shapley_split(node.op, references, inputs)
+        return _by_source(node, _summed_to_inputs(coefficients, inputs, single))

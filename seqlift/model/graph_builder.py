@@ -17,6 +17,7 @@ from seqlift.model.graph import Model, Node
 from seqlift.model.keras_layers import layer_ops
 from seqlift.model.keras_spec import LayerSpec, ModelSpec
 from seqlift.model.keras_weights import WeightStore
+from seqlift.model.layer_graph import LayerGraph
 from seqlift.model.shapes import shape_text
 
 __all__ = ["build_model"]
@@ -62,8 +63,9 @@ class _GraphBuilder:
         self.shapes[name] = shape
         return name
 
-    def layer_ops(self, layer: LayerSpec, inputs: list[str], weight_path: tuple[str, ...]) -> list[ops.Op]:
-        """The layer's ops, made once per layer (the calls of a shared layer share them)."""
+    def layer_ops(self, layer: LayerSpec, inputs: list[str],
+                  weight_path: tuple[str, ...]) -> list[ops.Op] | LayerGraph:
+        """The layer's ops (or graph), made once per layer (the calls of a shared layer share them)."""
         if weight_path not in self._ops:
             self._ops[weight_path] = layer_ops(layer, [self.shapes[i] for i in inputs], self.store, weight_path)
         return self._ops[weight_path]
@@ -149,10 +151,21 @@ class _GraphBuilder:
                 self.add(f"{base}:{i}", ops.Identity(), [out], qualified, label) for i, out in enumerate(inner_outputs)
             ]
         made = self.layer_ops(layer, sources, weight_path)
+        if isinstance(made, LayerGraph):
+            return self.add_layer_graph(made, sources, base, qualified, label)
         if len(made) == 1:
             return [self.add(base, made[0], sources, qualified, label)]
         preact = self.add(base + "/preact", made[0], sources, qualified, label)
         return [self.add(base, made[1], [preact], qualified, label)]
+
+    def add_layer_graph(self, graph: LayerGraph, sources: list[str], base: str, qualified: str,
+                        label: str) -> list[str]:
+        """Add the nodes of a layer's own graph (:mod:`seqlift.model.layer_graph`) under its name."""
+        names: dict[str, str] = {}
+        for sub in graph.nodes:
+            inputs = [sources[i] if isinstance(i, int) else names[i] for i in sub.inputs]
+            names[sub.name] = self.add(f"{base}/{sub.name}" if sub.name else base, sub.op, inputs, qualified, label)
+        return [names[name] for name in graph.outputs]
 
 
 def build_model(spec: ModelSpec, store: WeightStore, source: str) -> Model:

@@ -15,10 +15,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from seqlift.errors import SeqliftError
-from seqlift.model import ops
+from seqlift.model import interactions, ops
 from seqlift.model.activations import ACTIVATIONS, keras_activation_names
 from seqlift.model.keras_spec import LayerSpec
 from seqlift.model.keras_weights import WeightSpec, WeightStore
+from seqlift.model.layer_graph import LayerGraph
 from seqlift.model.shapes import shape_text
 
 __all__ = ["SUPPORTED_ACTIVATIONS", "SUPPORTED_LAYERS", "layer_ops"]
@@ -347,7 +348,32 @@ def _merge(op_class: type, exactly: int | None = None) -> Callable[[_LayerContex
     return translate
 
 
-_TRANSLATORS: dict[str, Callable[[_LayerContext], list[ops.Op]]] = {
+def _dot(ctx: _LayerContext) -> list[ops.Op]:
+    """Keras ``Dot``: ``batch_dot`` of two inputs over one axis each (a product of two varying tensors)."""
+    if len(ctx.input_shapes) != 2:
+        raise ctx.fail(f"takes exactly 2 inputs, got {len(ctx.input_shapes)}")
+    if ctx.get("normalize", default=False):
+        raise ctx.fail("normalize=True (cosine proximity) is not supported")
+    ranks = [len(shape) + 1 for shape in ctx.input_shapes]
+    axes = ctx.get("axes", default=-1)
+    axes = list(axes) if isinstance(axes, (list, tuple)) else [axes, axes]
+    axes = [int(a) % rank if int(a) < 0 else int(a) for a, rank in zip(axes, ranks)]
+    if 0 in axes:
+        raise ctx.fail("cannot take the dot product over the batch axis")
+    if ctx.input_shapes[0][axes[0] - 1] != ctx.input_shapes[1][axes[1] - 1]:
+        raise ctx.fail(f"axes {axes} of inputs {', '.join(shape_text(s, batch=True) for s in ctx.input_shapes)} "
+                       f"differ in length")
+    equation = interactions.dot_equation(ranks[0], ranks[1], axes[0], axes[1])
+    product = interactions.Einsum(equation, f"Dot(axes={tuple(axes)})")
+    if sum(ranks) - 3 > 1:
+        return [product]
+    graph = LayerGraph()  # Keras makes a rank-1 result (batch, 1)
+    graph.add("product", product, 0, 1)
+    graph.add("", ops.Reshape((1,)), "product")
+    return graph
+
+
+_TRANSLATORS: dict[str, Callable[[_LayerContext], list[ops.Op] | LayerGraph]] = {
     "Dense": _dense,
     "Conv1D": _conv(1),
     "Conv2D": _conv(2),
@@ -378,6 +404,10 @@ _TRANSLATORS: dict[str, Callable[[_LayerContext], list[ops.Op]]] = {
     "Add": _merge(ops.Add),
     "Subtract": _merge(ops.Subtract, exactly=2),
     "Average": _merge(ops.Average),
+    "Multiply": _merge(interactions.Multiply),
+    "Minimum": _merge(interactions.Minimum),
+    "Maximum": _merge(interactions.Maximum),
+    "Dot": _dot,
     "Activation": _activation_layer,
     "ReLU": _relu_layer,
     "ThresholdedReLU": _thresholded_relu_layer,
@@ -387,13 +417,20 @@ _TRANSLATORS: dict[str, Callable[[_LayerContext], list[ops.Op]]] = {
     "Softmax": _softmax_layer,
 }
 
+#: Layer classes refused with a reason of their own.
+_OUT_OF_SCOPE = {
+    "Masking": "masking is out of scope: seqlift explains every position of its input; score a model "
+               "saved without the Masking layer",
+}
+
 #: Every layer class seqlift reads (nested Sequential/functional models too).
 SUPPORTED_LAYERS = tuple(sorted(set(_TRANSLATORS) | {"InputLayer", "Sequential", "Functional"}))
 
 
 def layer_ops(layer: LayerSpec, input_shapes: list[tuple], store: WeightStore,
-              weight_path: tuple[str, ...]) -> list[ops.Op]:
-    """The ops of one layer: ``[op]``, or ``[linear, activation]`` for a layer with ``activation=``.
+              weight_path: tuple[str, ...]) -> list[ops.Op] | LayerGraph:
+    """The ops of one layer: ``[op]``, ``[linear, activation]`` for a layer with ``activation=``, or
+    the layer's own small graph (:class:`~seqlift.model.layer_graph.LayerGraph`).
 
     Parameters
     ----------
@@ -413,6 +450,9 @@ def layer_ops(layer: LayerSpec, input_shapes: list[tuple], store: WeightStore,
         weights that do not fit.
     """
     translate = _TRANSLATORS.get(layer.class_name)
+    if layer.class_name in _OUT_OF_SCOPE:
+        raise SeqliftError(f"layer {'/'.join(weight_path)!r} ({layer.file_class or layer.class_name}): "
+                           f"{_OUT_OF_SCOPE[layer.class_name]}")
     if translate is None:
         raise SeqliftError(
             f"layer {'/'.join(weight_path)!r} ({layer.file_class or layer.class_name}) is not supported "

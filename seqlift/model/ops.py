@@ -89,6 +89,12 @@ class Propagation(enum.Enum):
     MAX = "max"
     #: softmax over an axis
     SOFTMAX = "softmax"
+    #: multilinear in its inputs (elementwise products, dot products, einsums): the exact Shapley split
+    PRODUCT = "product"
+    #: an elementwise function of several varying inputs (minimum, maximum): the exact Shapley split
+    ELEMENTWISE_JOINT = "elementwise function of several inputs"
+    #: a recurrent layer run over the steps of a sequence: its cell's rules, step by step
+    RECURRENT = "recurrent"
 
 
 def constant(value: np.ndarray | tf.Tensor | float | Sequence[float]) -> tf.Tensor:

@@ -1,0 +1,164 @@
+"""The rules of issue 12 against exact hand computations and independent implementations.
+
+* Products, minima and maxima of linear functions of the input: the exact
+  Shapley split, computed here in float64 by enumerating the orders in which
+  the inputs change (independently of seqlift's coalition sums).
+* shap's ``DeepExplainer`` (DeepSHAP, Rescale) on the same Keras 3 models and
+  references, in its own process (``tests/oracles/shap_oracle.py``: shap
+  leaves gradient overrides behind), wherever it runs; where it does not
+  (``Dot``, recurrent and attention layers), the test records shap's refusal.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+from sequence_zoo import randomize
+
+import seqlift
+from seqlift.engine import DEEPLIFT_METHODS
+from seqlift.model import from_keras
+
+SHAP_ORACLE = Path(__file__).parent / "oracles" / "shap_oracle.py"
+WIDTH = 6
+
+
+def _linear_heads(n: int, merge: layers.Layer, seed: int) -> keras.Model:
+    """``merge`` of ``n`` linear functions ``a_k = w_k · x + c_k`` of a flattened (WIDTH, 4) input."""
+    x = keras.Input((WIDTH, 4))
+    flat = layers.Flatten()(x)
+    heads = [layers.Dense(1, name=f"head{k}")(flat) for k in range(n)]
+    return randomize(keras.Model(x, merge(heads)), seed)
+
+
+def _exact_shapley(fn, x, refs, weights, biases) -> np.ndarray:
+    """Contributions of each input element, averaged over references, by the Shapley split of ``fn``
+    over its linear inputs (enumerating the orders in which they change), in float64."""
+    x, refs = x.reshape(len(x), -1).astype(np.float64), refs.reshape(len(x), refs.shape[1], -1).astype(np.float64)
+    w = np.stack(weights).astype(np.float64)  # (n, features)
+    c = np.asarray(biases, np.float64)
+    n = len(w)
+    orders = list(itertools.permutations(range(n)))
+    out = np.zeros_like(x)
+    for i in range(len(x)):
+        for r in refs[i]:
+            a, a0 = w @ x[i] + c, w @ r + c
+            credit = np.zeros(n)
+            for order in orders:
+                point = a0.copy()
+                for k in order:
+                    before = fn(point)
+                    point[k] = a[k]
+                    credit[k] += (fn(point) - before) / len(orders)
+            # each linear input a_k passes its credit to the input elements in proportion to w_k Δx
+            for k in range(n):
+                out[i] += credit[k] * w[k] * (x[i] - r) / (a[k] - a0[k])
+    return out.reshape(len(x), WIDTH, 4) / refs.shape[1]
+
+
+CASES = {
+    "product": (2, layers.Multiply, np.prod),
+    "product_of_three": (3, layers.Multiply, np.prod),
+    "minimum": (2, layers.Minimum, np.min),
+    "maximum_of_three": (3, layers.Maximum, np.max),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_products_minima_and_maxima_of_linear_functions_are_split_exactly(case):
+    n, merge_class, fn = CASES[case]
+    keras_model = _linear_heads(n, merge_class(name="merged"), seed=n)
+    rng = np.random.default_rng(len(case))
+    x = rng.normal(0.0, 1.0, (3, WIDTH, 4)).astype(np.float32)
+    refs = rng.normal(0.0, 1.0, (3, 4, WIDTH, 4)).astype(np.float32)
+    weights = [keras_model.get_layer(f"head{k}").get_weights() for k in range(n)]
+    expected = _exact_shapley(fn, x, refs, [w[:, 0] for w, _ in weights], [b[0] for _, b in weights])
+    model = from_keras(keras_model)
+    for method in DEEPLIFT_METHODS:
+        ours = seqlift.attribute(model, x, refs, method=method, target_layer="merged").contributions
+        np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max(), err_msg=method)
+
+
+def test_dot_product_of_two_linear_maps_is_split_term_by_term():
+    """``y = a · b`` with ``a = W x + c``, ``b = V x + d``: every term ``a_k b_k`` is split exactly,
+    ``m_a = ½(b + b0)`` and ``m_b = ½(a + a0)``."""
+    x_in = keras.Input((WIDTH, 4))
+    flat = layers.Flatten()(x_in)
+    a, b = layers.Dense(3, name="a")(flat), layers.Dense(3, name="b")(flat)
+    keras_model = randomize(keras.Model(x_in, layers.Dot(axes=1, name="dot")([a, b])), seed=7)
+    rng = np.random.default_rng(7)
+    x = rng.normal(0.0, 1.0, (2, WIDTH, 4)).astype(np.float32)
+    refs = rng.normal(0.0, 1.0, (2, 3, WIDTH, 4)).astype(np.float32)
+    (w, c), (v, d) = (keras_model.get_layer(name).get_weights() for name in ("a", "b"))
+    w, c, v, d = (t.astype(np.float64) for t in (w, c, v, d))
+    expected = np.zeros((2, WIDTH * 4))
+    for i in range(2):
+        xi = x[i].reshape(-1).astype(np.float64)
+        for r in refs[i].reshape(3, -1).astype(np.float64):
+            a1, a0, b1, b0 = xi @ w + c, r @ w + c, xi @ v + d, r @ v + d
+            expected[i] += (w @ (0.5 * (b1 + b0)) + v @ (0.5 * (a1 + a0))) * (xi - r) / 3
+    ours = seqlift.attribute(from_keras(keras_model), x, refs, method="rescale", target_layer="dot").contributions
+    np.testing.assert_allclose(ours, expected.reshape(2, WIDTH, 4), rtol=1e-4, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- shap
+def _shap_models() -> dict[str, keras.Model]:
+    length = 8
+    x = keras.Input((length, 4))
+    linear = layers.Conv1D(3, 3, padding="same")(x)
+    gate = layers.Conv1D(3, 3, padding="same", activation="sigmoid")(x)
+    other = layers.Conv1D(3, 2, padding="same", activation="tanh")(x)
+    gated = layers.Multiply()([linear, gate])
+    merged = layers.Concatenate()([gated, layers.Minimum()([linear, other]), layers.Maximum()([gate, other])])
+    models = {"gated_min_max": keras.Model(x, layers.Dense(2)(layers.Flatten()(merged)))}
+    y = keras.Input((length, 4))
+    dot = layers.Dot(axes=2)([layers.Conv1D(3, 3, padding="same")(y), layers.Conv1D(3, 2, padding="same")(y)])
+    models["dot"] = keras.Model(y, layers.Dense(2)(layers.Flatten()(dot)))
+    z = keras.Input((length, 4))
+    models["lstm"] = keras.Model(z, layers.Dense(2)(layers.LSTM(3)(z)))
+    return {name: randomize(model, seed=5) for name, model in models.items()}
+
+
+@pytest.fixture(scope="module")
+def shap_results(tmp_path_factory):
+    """shap's values for each model of :func:`_shap_models`, from one subprocess."""
+    pytest.importorskip("shap", reason="the dev extra 'shap' is not installed")
+    folder = tmp_path_factory.mktemp("shap")
+    rng = np.random.default_rng(11)
+    x = rng.normal(0.0, 1.0, (3, 8, 4)).astype(np.float32)
+    background = rng.normal(0.0, 1.0, (4, 8, 4)).astype(np.float32)
+    np.savez(folder / "data.npz", x=x, background=background)
+    models, jobs = _shap_models(), []
+    for name, model in models.items():
+        model.save(folder / f"{name}.keras")
+        jobs.append(dict(model=str(folder / f"{name}.keras"), npz=str(folder / "data.npz"),
+                         out=str(folder / f"{name}.npz")))
+    (folder / "request.json").write_text(json.dumps(jobs))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    done = subprocess.run([sys.executable, str(SHAP_ORACLE), str(folder / "request.json")], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return models, x, background, {name: dict(np.load(folder / f"{name}.npz")) for name in models}
+
+
+def test_rescale_agrees_with_shap_on_gated_convolutions_minima_and_maxima(shap_results):
+    models, x, background, results = shap_results
+    theirs = results["gated_min_max"]["values"]
+    ours = seqlift.attribute(from_keras(models["gated_min_max"]), x, background, method="rescale",
+                             task=[0, 1]).contributions
+    assert np.abs(ours - theirs).max() <= 1e-5 * np.abs(theirs).max()
+
+
+def test_shap_cannot_explain_dot_products_or_recurrent_layers(shap_results):
+    """Where seqlift's own tests are the only check (hand computations and summation-to-delta)."""
+    *_, results = shap_results
+    for name in ("dot", "lstm"):
+        assert "error" in results[name], name
