@@ -1,13 +1,13 @@
 """Small models of the layers beyond convolutions (issue 12), in Keras 3 and in tf.keras 2.
 
 Every case of :data:`CASES` is a function of a Keras namespace (``keras.Input``,
-``keras.Model``, ``keras.layers``) returning a model with one ``(length, 4)``
+``keras.Model``, ``keras.layers``, and ``keras3``: whether it is Keras 3) returning a model with one ``(length, 4)``
 input, so that the same architecture is built by Keras 3 in the test process
 (:func:`keras3_model`) and by tf.keras 2 (tf-keras) in a subprocess
 (:func:`write_tf_keras2`, this file run as a script with
 ``TF_USE_LEGACY_KERAS=1``, which must be set before TensorFlow loads and holds
-for the whole process). Weights are random (normal, scale 0.5, biases
-included), so every rule sees both signs and non-zero biases.
+for the whole process). Weights are random (normal, biases included, at the
+case's scale), so every rule sees both signs and non-zero biases.
 """
 from __future__ import annotations
 
@@ -44,9 +44,59 @@ def _products_minima_maxima(k):
                             k.layers.Dot(axes=2)([b, c]), k.layers.Dot(axes=1)([u, v])))
 
 
-#: name -> builder taking a Keras namespace (see the module docstring)
-CASES: dict[str, Callable] = {
-    "products_minima_maxima": _products_minima_maxima,
+def _layer_normalizations(k):
+    """LayerNormalization over the last axis, over two axes without centre, over the steps without
+    scale, bare; with Keras 3 also rms_scaling."""
+    x = k.Input((LENGTH, 4))
+    h = k.layers.Conv1D(5, 3, padding="same")(x)
+    normalized = [k.layers.LayerNormalization()(h),
+                  k.layers.LayerNormalization(axis=[1, 2], center=False, epsilon=0.01)(h),
+                  k.layers.LayerNormalization(axis=1, scale=False)(h),
+                  k.layers.LayerNormalization(center=False, scale=False)(h)]
+    if k.keras3:
+        normalized.append(k.layers.LayerNormalization(rms_scaling=True)(h))
+    return k.Model(x, _head(k, *normalized))
+
+
+def _self_attention_block(k):
+    """A convolution + causal self-attention + residual + LayerNormalization block (Enformer-style)."""
+    x = k.Input((LENGTH, 4))
+    h = k.layers.Conv1D(6, 3, padding="same", activation="relu")(x)
+    attended = k.layers.MultiHeadAttention(2, 3)(h, h, use_causal_mask=True)
+    h = k.layers.LayerNormalization()(k.layers.Add()([h, attended]))
+    return k.Model(x, _head(k, k.layers.MultiHeadAttention(2, 4, value_dim=3)(h, h)))
+
+
+def _cross_attention(k):
+    """MultiHeadAttention of the steps over a shorter pooled sequence, with a separate key, value_dim,
+    output_shape and no bias."""
+    x = k.Input((LENGTH, 4))
+    query = k.layers.Conv1D(5, 3, padding="same")(x)
+    pooled = k.layers.MaxPooling1D(2)(k.layers.Conv1D(6, 3, padding="same", activation="tanh")(x))
+    key = k.layers.Dense(4)(pooled)
+    mha = k.layers.MultiHeadAttention(3, 2, value_dim=4, output_shape=7, use_bias=False)
+    return k.Model(x, _head(k, mha(query, pooled, key=key)))
+
+
+def _attention_layers(k):
+    """Attention with dot scores (scaled, causal) and concat scores; AdditiveAttention."""
+    x = k.Input((LENGTH, 4))
+    q = k.layers.Conv1D(4, 3, padding="same")(x)
+    v = k.layers.Conv1D(4, 2, padding="same", activation="tanh")(x)
+    dot = k.layers.Attention(use_scale=True)([q, v], use_causal_mask=True)
+    concat = k.layers.Attention(use_scale=True, score_mode="concat")([q, v, q])
+    return k.Model(x, _head(k, dot, concat, k.layers.AdditiveAttention()([q, v])))
+
+
+#: name -> (builder taking a Keras namespace, see the module docstring; scale of the random weights)
+CASES: dict[str, tuple[Callable, float]] = {
+    "products_minima_maxima": (_products_minima_maxima, 0.5),
+    "layer_normalizations": (_layer_normalizations, 0.5),
+    # attention logits kept moderate, as trained ones are: the exact softmax rule splits a product of the
+    # exponentials and 1/Σ exp, whose float32 contributions cancel where the two sums differ by orders of magnitude
+    "self_attention_block": (_self_attention_block, 0.3),
+    "cross_attention": (_cross_attention, 0.3),
+    "attention_layers": (_attention_layers, 0.3),
 }
 
 
@@ -66,8 +116,9 @@ def keras3_model(case: str, seed: int = 3):
     """The case built by Keras 3, with random weights."""
     import keras
 
-    namespace = SimpleNamespace(Input=keras.Input, Model=keras.Model, layers=keras.layers)
-    return randomize(CASES[case](namespace), seed)
+    build, scale = CASES[case]
+    return randomize(build(SimpleNamespace(Input=keras.Input, Model=keras.Model, layers=keras.layers, keras3=True)),
+                     seed, scale)
 
 
 def write_tf_keras2(folder: Path) -> dict[str, Path]:
@@ -89,10 +140,10 @@ def _write_all(folder: Path) -> None:
 
     keras = tf.keras
     assert tf_keras.__version__.startswith("2."), tf_keras.__version__
-    namespace = SimpleNamespace(Input=keras.Input, Model=keras.Model, layers=keras.layers)
+    namespace = SimpleNamespace(Input=keras.Input, Model=keras.Model, layers=keras.layers, keras3=False)
     x = inputs()
-    for case, build in CASES.items():
-        model = randomize(build(namespace), seed=3)
+    for case, (build, scale) in CASES.items():
+        model = randomize(build(namespace), 3, scale)
         model.save(folder / f"{case}.h5")
         np.savez(folder / f"{case}.npz", x=x, y=np.asarray(model(x, training=False)))
 

@@ -144,7 +144,7 @@ class KernelRule(NodeRule):
     def parts(self, walk, node, state):
         op = node.op
         abs_dx = tf.abs(state.delta(node.inputs[0]))
-        response = op.apply(abs_dx, tf.abs(op.kernel))
+        response = op.abs_apply(abs_dx)
         state.abs_inputs[node.name] = abs_dx
         state.abs_responses[node.name] = response
         return rules.kernel_split_forward(state.delta(node.name), response)

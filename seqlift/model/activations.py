@@ -405,3 +405,31 @@ class Exponential(ActivationFunction):
 
     def derivative(self, x: tf.Tensor) -> tf.Tensor:
         return tf.exp(x)
+
+
+# --------------------------------------------------------------------------- inside normalisation layers
+@kind
+@dataclass(eq=False)
+class InverseSqrt(ActivationFunction):
+    """``1 / √(v + ε)``: the inverse standard deviation of a normalisation layer, from its variance ``v``."""
+
+    name = "inverse_sqrt"
+    keras_names = {}
+    epsilon: float = 1e-3
+
+    def __post_init__(self) -> None:
+        self.epsilon = float(self.epsilon)
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.math.rsqrt(x + self.epsilon)
+
+    def derivative(self, x: tf.Tensor) -> tf.Tensor:
+        return -0.5 * tf.math.rsqrt(x + self.epsilon) / (x + self.epsilon)
+
+    def closed_form_difference(self, x0: tf.Tensor, dx: tf.Tensor, plain: tf.Tensor) -> tf.Tensor:
+        """``1/√(a + d) − 1/√a = −d / (√a √(a + d) (√a + √(a + d)))`` with ``a = x0 + ε``: no cancellation."""
+        a, b = tf.sqrt(x0 + self.epsilon), tf.sqrt(x0 + dx + self.epsilon)
+        return -dx / (a * b * (a + b))
+
+    def describe_parameters(self) -> list[str]:
+        return [f"epsilon={self.epsilon:g}"]

@@ -53,19 +53,24 @@ class Einsum(Op):
         batch axis of both, e.g. ``"bqd,bkd->bqk"``.
     label
         What the product is, for model summaries (``"Dot(axes=(2, 2))"``).
+    scale
+        A constant factor of the product (attention's ``1/√d``).
     """
 
     propagation = Propagation.PRODUCT
 
-    def __init__(self, equation: str, label: str = "") -> None:
+    def __init__(self, equation: str, label: str = "", scale: float = 1.0) -> None:
         self.equation = equation
         self.label = label
+        self.scale = float(scale)
 
     def __call__(self, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-        return tf.einsum(self.equation, a, b)
+        product = tf.einsum(self.equation, a, b)
+        return product if self.scale == 1.0 else product * self.scale
 
     def describe(self) -> str:
-        return self.label or f"Einsum({self.equation})"
+        scale = "" if self.scale == 1.0 else f" x {self.scale:g}"
+        return f"{self.label or 'Einsum'}({self.equation}{scale})"
 
 
 def dot_equation(rank_a: int, rank_b: int, axis_a: int, axis_b: int) -> str:

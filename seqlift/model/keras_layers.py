@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from seqlift.errors import SeqliftError
-from seqlift.model import interactions, ops
+from seqlift.model import attention, interactions, normalization, ops
 from seqlift.model.activations import ACTIVATIONS, keras_activation_names
 from seqlift.model.keras_spec import LayerSpec
 from seqlift.model.keras_weights import WeightSpec, WeightStore
@@ -76,6 +76,14 @@ class _LayerContext:
 
     def fail(self, message: str) -> SeqliftError:
         return SeqliftError(f"layer {self.label}: {message}")
+
+    def call_option(self, key: str, default: Any = None) -> Any:
+        """An option the layer is called with (``use_causal_mask=True``), the same in every call."""
+        values = {repr(options.get(key, default)) for options in self.layer.call_options} or {repr(default)}
+        if len(values) > 1:
+            raise self.fail(f"its calls differ in {key}=, which seqlift cannot share between them")
+        calls = self.layer.call_options
+        return calls[0].get(key, default) if calls else default
 
 
 def _ints(value: Any, rank: int) -> tuple[int, ...]:
@@ -373,6 +381,108 @@ def _dot(ctx: _LayerContext) -> list[ops.Op]:
     return graph
 
 
+def _normalized_axes(ctx: _LayerContext, rank: int) -> list[int]:
+    axis = ctx.get("axis", default=-1)
+    axes = sorted(int(a) % rank for a in (axis if isinstance(axis, (list, tuple)) else [axis]))
+    if 0 in axes:
+        raise ctx.fail(f"axis {axis} does not fit an input of shape {shape_text(ctx.shape, batch=True)}")
+    return axes
+
+
+def _layer_normalization(ctx: _LayerContext) -> LayerGraph:
+    rank = len(ctx.shape) + 1
+    axes = _normalized_axes(ctx, rank)
+    param_shape = tuple(ctx.shape[a - 1] for a in axes)
+    if any(d is None for d in param_shape):
+        raise ctx.fail(f"normalises axes of free length in {shape_text(ctx.shape, batch=True)}")
+    rms = bool(ctx.get("rms_scaling", default=False))
+    # as Keras: rms_scaling keeps gamma and drops beta
+    scale = bool(ctx.get("scale", default=True)) or rms
+    center = bool(ctx.get("center", default=True)) and not rms
+    wanted = ([WeightSpec("gamma", param_shape)] if scale else []) + ([WeightSpec("beta", param_shape)] if center else [])
+    arrays = dict(zip([w.name for w in wanted], ctx.take(wanted)))
+    return normalization.layer_normalization_graph(
+        ctx.shape, axes, float(ctx.get("epsilon", default=1e-3)), arrays.get("gamma"), arrays.get("beta"),
+        rms_scaling=rms)
+
+
+def _sequence_inputs(ctx: _LayerContext, counts: tuple[int, ...]) -> list[tuple]:
+    """The ``(length, features)`` shapes of an attention layer's inputs, checked."""
+    if len(ctx.input_shapes) not in counts:
+        raise ctx.fail(f"takes {' or '.join(map(str, counts))} inputs, got {len(ctx.input_shapes)}")
+    if any(len(shape) != 2 or None in shape for shape in ctx.input_shapes):
+        raise ctx.fail("seqlift reads attention over inputs of shape (batch, length, features) with fixed lengths, "
+                       f"not {', '.join(shape_text(s, batch=True) for s in ctx.input_shapes)}")
+    if ctx.call_option("return_attention_scores", False):
+        raise ctx.fail("return_attention_scores=True is not supported")
+    return ctx.input_shapes
+
+
+def _multi_head_attention(ctx: _LayerContext) -> LayerGraph:
+    shapes = _sequence_inputs(ctx, (2, 3))
+    axes = ctx.get("attention_axes")
+    if axes is not None and [int(a) % 3 for a in (axes if isinstance(axes, (list, tuple)) else [axes])] != [1]:
+        raise ctx.fail(f"attention_axes={axes} is not supported (attention over the sequence axis only)")
+    for option in ("use_gate", "sliding_window"):
+        if ctx.get(option):
+            raise ctx.fail(f"{option}={ctx.get(option)} is not supported")
+    heads, key_dim = int(ctx.get("num_heads")), int(ctx.get("key_dim"))
+    value_dim = int(ctx.get("value_dim", default=key_dim))
+    out = ctx.get("output_shape")
+    out = shapes[0][-1] if out is None else int(out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out)
+    use_bias = bool(ctx.get("use_bias", default=True))
+    key_features = shapes[2 if len(shapes) == 3 else 1][-1]
+    layout = {"query": ((shapes[0][-1], heads, key_dim), (heads, key_dim)),
+              "key": ((key_features, heads, key_dim), (heads, key_dim)),
+              "value": ((shapes[1][-1], heads, value_dim), (heads, value_dim)),
+              "output": ((heads, value_dim, out), (out,))}
+    wanted = [spec for kernel, bias in layout.values()
+              for spec in [WeightSpec("kernel", kernel)] + ([WeightSpec("bias", bias)] if use_bias else [])]
+    arrays = iter(ctx.take(wanted))
+    weights = {name: (next(arrays), next(arrays) if use_bias else None) for name in layout}
+    return attention.multi_head_attention_graph(
+        shapes[0][0], shapes[1][0], weights, heads, key_dim, value_dim, separate_key=len(shapes) == 3,
+        causal=bool(ctx.call_option("use_causal_mask", False)))
+
+
+def _dot_attention(ctx: _LayerContext) -> LayerGraph:
+    """Keras ``Attention`` (Luong): dot-product or concat scores, softmax over keys, weighted values."""
+    shapes = _sequence_inputs(ctx, (2, 3))
+    mode = ctx.get("score_mode", default="dot")
+    if mode not in ("dot", "concat"):
+        raise ctx.fail(f"unknown score_mode {mode!r}")
+    wanted = ([WeightSpec("scale", ())] if ctx.get("use_scale", default=False) else [])
+    wanted += [WeightSpec("concat_score_weight", ())] if mode == "concat" else []
+    arrays = dict(zip([w.name for w in wanted], ctx.take(wanted)))
+    scale = arrays.get("scale")
+    key = 2 if len(shapes) == 3 else 1
+    graph = LayerGraph()
+    if mode == "dot":
+        product = interactions.Einsum("bqd,bkd->bqk", "query-key product", 1.0 if scale is None else float(scale))
+        scores = graph.add("scores", product, 0, key)
+    else:
+        scores = attention.additive_scores(graph, shapes[0][0], shapes[key][0], shapes[0][-1], key, scale,
+                                           arrays["concat_score_weight"])
+    causal = bool(ctx.call_option("use_causal_mask", False) or ctx.get("causal", default=False))
+    attention.weighted_values(graph, scores, 1, shapes[0][0], shapes[1][0], causal)
+    return graph
+
+
+def _additive_attention(ctx: _LayerContext) -> LayerGraph:
+    """Keras ``AdditiveAttention`` (Bahdanau): scores ``Σ_d s_d tanh(q_d + k_d)``, softmax, weighted values."""
+    shapes = _sequence_inputs(ctx, (2, 3))
+    features = shapes[0][-1]
+    weights = np.ones(features, np.float32)
+    if ctx.get("use_scale", default=True):
+        (weights,) = ctx.take([WeightSpec("scale", (features,))])
+    key = 2 if len(shapes) == 3 else 1
+    graph = LayerGraph()
+    scores = attention.additive_scores(graph, shapes[0][0], shapes[key][0], features, key, None, weights)
+    causal = bool(ctx.call_option("use_causal_mask", False) or ctx.get("causal", default=False))
+    attention.weighted_values(graph, scores, 1, shapes[0][0], shapes[1][0], causal)
+    return graph
+
+
 _TRANSLATORS: dict[str, Callable[[_LayerContext], list[ops.Op] | LayerGraph]] = {
     "Dense": _dense,
     "Conv1D": _conv(1),
@@ -408,6 +518,10 @@ _TRANSLATORS: dict[str, Callable[[_LayerContext], list[ops.Op] | LayerGraph]] = 
     "Minimum": _merge(interactions.Minimum),
     "Maximum": _merge(interactions.Maximum),
     "Dot": _dot,
+    "LayerNormalization": _layer_normalization,
+    "MultiHeadAttention": _multi_head_attention,
+    "Attention": _dot_attention,
+    "AdditiveAttention": _additive_attention,
     "Activation": _activation_layer,
     "ReLU": _relu_layer,
     "ThresholdedReLU": _thresholded_relu_layer,
