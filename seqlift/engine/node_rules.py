@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
-from seqlift.engine import rules
+from seqlift.engine import recurrence, rules
 from seqlift.engine.multipliers import Multipliers, PairState
 from seqlift.errors import SeqliftError
 from seqlift.model import ops
@@ -88,6 +88,9 @@ class NodeRule:
     :func:`seqlift.engine.rules.split_by_sign` (what an input, or any layer
     without a finer split, does).
     """
+
+    #: whether the pass chooses Rescale or RevealCancel for the node (its op is, or holds, nonlinearities)
+    chooses_nonlinearity = False
 
     def parts(self, walk: "DeepLiftPass", node: Node, state: PairState) -> tuple[tf.Tensor, tf.Tensor]:
         """``(Δ⁺, Δ⁻)`` of the node's output."""
@@ -205,6 +208,8 @@ class NonlinearityRule(NodeRule):
     has a closed-form difference (it saturates), ``Δy`` comes from it rather
     than from subtracting two float32 values that round alike.
     """
+
+    chooses_nonlinearity = True
 
     def parts(self, walk, node, state):
         pos, neg = walk.parts(node.inputs[0], state)
@@ -346,3 +351,25 @@ class JointRule(NodeRule):
         inputs = [state.x_at(s) for s in node.inputs]
         coefficients = rules.shapley_split(node.op, references, inputs)
         return _by_source(node, _summed_to_inputs(coefficients, inputs, single))
+
+
+@handles(ops.Propagation.RECURRENT)
+class RecurrentRule(NodeRule):
+    """A recurrent layer: its cell's rules step by step (:mod:`seqlift.engine.recurrence`), the layer's
+    input multipliers the transpose of the resulting linear map of differences, computed backwards
+    through the recurrence; the output's parts are split by its sign.
+
+    The cell's activations follow the rule the pass chose for the node (Rescale or RevealCancel).
+    """
+
+    chooses_nonlinearity = True
+
+    def backward(self, walk, node, m, state):
+        source = node.inputs[0]
+        if node.name not in state.linearized:
+            state.linearized[node.name] = recurrence.linearized(
+                node.op, state.ref_acts[source], state.delta(source), walk.nonlinearity[node.name] == REVEALCANCEL)
+        linear = state.linearized[node.name]
+        single = m.collapse(state.delta(node.name))
+        return {source: Multipliers(linear.tape.gradient(linear.output_delta, linear.input_delta,
+                                                         output_gradients=single))}

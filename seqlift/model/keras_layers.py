@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from seqlift.errors import SeqliftError
-from seqlift.model import attention, interactions, normalization, ops
+from seqlift.model import attention, interactions, normalization, ops, recurrent
 from seqlift.model.activations import ACTIVATIONS, keras_activation_names
 from seqlift.model.keras_spec import LayerSpec
 from seqlift.model.keras_weights import WeightSpec, WeightStore
@@ -483,6 +483,80 @@ def _additive_attention(ctx: _LayerContext) -> LayerGraph:
     return graph
 
 
+_RECURRENT_CLASSES = ("LSTM", "GRU", "SimpleRNN")
+
+
+def _cell_activation(ctx: _LayerContext, config: dict, key: str, default: str) -> ops.Activation | None:
+    op = _activation_op(config.get(key, default), ctx)
+    if isinstance(op, ops.Softmax):
+        raise ctx.fail(f"{key}='softmax' inside a recurrent cell is not supported")
+    return op
+
+
+def _recurrent_op(ctx: _LayerContext, class_name: str, config: dict, arrays: list[np.ndarray]) -> recurrent.Recurrent:
+    """A recurrent op from one recurrent layer's config and its arrays (kernel, recurrent kernel, bias)."""
+    for option, reason in (("stateful", "stateful recurrent layers are not supported"),
+                           ("return_state", "return_state=True is not supported"),
+                           ("time_major", "time-major inputs are not supported")):
+        if config.get(option):
+            raise ctx.fail(reason)
+    cell = recurrent.cell_class(class_name)(
+        arrays[0], arrays[1], arrays[2] if len(arrays) > 2 else None,
+        activation=_cell_activation(ctx, config, "activation", "tanh"),
+        recurrent_activation=(None if class_name == "SimpleRNN"
+                              else _cell_activation(ctx, config, "recurrent_activation", "sigmoid")),
+        **({"reset_after": bool(config.get("reset_after", True))} if class_name == "GRU" else {}))
+    return recurrent.Recurrent(cell, bool(config.get("return_sequences", False)), bool(config.get("go_backwards", False)))
+
+
+def _recurrent_weights(ctx: _LayerContext, configs: list[tuple[str, dict]]) -> list[list[np.ndarray]]:
+    """The arrays of one or more recurrent layers (a Bidirectional's two), taken in order."""
+    if len(ctx.shape) != 2 or ctx.shape[-1] is None:
+        raise ctx.fail(f"expects an input (batch, steps, features), got {shape_text(ctx.shape, batch=True)}")
+    wanted = [[WeightSpec(name, shape) for name, shape in recurrent.weight_shapes(
+        class_name, ctx.shape[-1], int(config["units"]), bool(config.get("use_bias", True)),
+        bool(config.get("reset_after", True)))] for class_name, config in configs]
+    arrays = iter(ctx.take([spec for layer in wanted for spec in layer]))
+    return [[next(arrays) for _ in layer] for layer in wanted]
+
+
+def _recurrent(ctx: _LayerContext) -> list[ops.Op]:
+    (arrays,) = _recurrent_weights(ctx, [(ctx.layer.class_name, ctx.config)])
+    return [_recurrent_op(ctx, ctx.layer.class_name, ctx.config, arrays)]
+
+
+def _inner_layer(ctx: _LayerContext, entry: Any) -> tuple[str, dict]:
+    if not isinstance(entry, dict) or entry.get("class_name") not in _RECURRENT_CLASSES:
+        name = entry.get("class_name") if isinstance(entry, dict) else entry
+        raise ctx.fail(f"wraps a {name} layer; seqlift reads Bidirectional {', '.join(_RECURRENT_CLASSES)} layers")
+    return entry["class_name"], entry["config"]
+
+
+def _bidirectional(ctx: _LayerContext) -> LayerGraph:
+    """Keras ``Bidirectional``: a forward and a backward recurrent layer, the backward outputs realigned
+    with the steps (when it returns sequences) and the two merged (concat, sum, ave, mul, or both kept)."""
+    forward = _inner_layer(ctx, ctx.get("layer"))
+    if ctx.get("backward_layer") is not None:
+        backward = _inner_layer(ctx, ctx.get("backward_layer"))
+    else:  # tf.keras 2 saves the backward layer only when it was given: the forward one, run the other way
+        backward = (forward[0], {**forward[1], "go_backwards": not forward[1].get("go_backwards", False)})
+    mode = ctx.get("merge_mode", default="concat")
+    merges = {"concat": ops.Concatenate(-1), "sum": ops.Add(), "ave": ops.Average(), "mul": interactions.Multiply()}
+    if mode is not None and mode not in merges:
+        raise ctx.fail(f"unknown merge_mode {mode!r}")
+    forward_arrays, backward_arrays = _recurrent_weights(ctx, [forward, backward])
+    graph = LayerGraph()
+    graph.add("forward", _recurrent_op(ctx, *forward, forward_arrays), 0)
+    last = graph.add("backward", _recurrent_op(ctx, *backward, backward_arrays), 0)
+    if bool(forward[1].get("return_sequences", False)):
+        last = graph.add("backward_realigned", recurrent.Reverse(), last)
+    if mode is None:
+        graph.outputs = ("forward", last)
+    else:
+        graph.add("", merges[mode], "forward", last)
+    return graph
+
+
 _TRANSLATORS: dict[str, Callable[[_LayerContext], list[ops.Op] | LayerGraph]] = {
     "Dense": _dense,
     "Conv1D": _conv(1),
@@ -522,6 +596,10 @@ _TRANSLATORS: dict[str, Callable[[_LayerContext], list[ops.Op] | LayerGraph]] = 
     "MultiHeadAttention": _multi_head_attention,
     "Attention": _dot_attention,
     "AdditiveAttention": _additive_attention,
+    "LSTM": _recurrent,
+    "GRU": _recurrent,
+    "SimpleRNN": _recurrent,
+    "Bidirectional": _bidirectional,
     "Activation": _activation_layer,
     "ReLU": _relu_layer,
     "ThresholdedReLU": _thresholded_relu_layer,
