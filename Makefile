@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml Makefile
 
 venv: $(STAMP)
 
+# the suite includes tests/test_install.py: a wheel of the project, installed into a fresh temporary
+# venv (dependencies from .venv, nothing downloaded) and run from outside the repository
 test: $(STAMP)
 	$(VENV)/bin/ruff check seqlift tests workflows
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest -q

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from typing import Sequence
 
 from seqlift import __version__
-from seqlift.errors import SeqliftError
+from seqlift.errors import SeqliftError, UnclosableFileError
 
 #: modules that define a subcommand, in the order ``--help`` lists them
 COMMANDS = [
@@ -30,9 +29,16 @@ COMMANDS = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong, and where the help is."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="seqlift",
         description="DeepLIFT contribution scores for Keras models of DNA sequence.",
     )
@@ -45,15 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the process exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Run the command line; return the process exit status.
+
+    A :class:`~seqlift.errors.SeqliftError` is printed as one line and gives
+    status 1; so do an operating-system error (a full disk, a file where a
+    folder must be; with ``-v`` its traceback is shown) and running out of
+    memory. After an
+    :class:`~seqlift.errors.UnclosableFileError` the process ends at once
+    (``os._exit``), since closing the damaged file at interpreter exit would
+    crash it.
+    """
+    from seqlift import console
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="seqlift: %(message)s",
-        stream=sys.stderr,
-    )
+    console.configure(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -61,6 +73,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = args.func(args)
     except SeqliftError as err:
         print(f"seqlift {args.command}: error: {err}", file=sys.stderr)
+        if isinstance(err, UnclosableFileError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+        return 1
+    except OSError as err:  # the machine's fault, not seqlift's: a full disk, a file where a folder must be
+        if args.verbose:
+            raise
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"seqlift {args.command}: error: {err.strerror or err}{where} (-v shows where it happened)",
+              file=sys.stderr)
+        return 1
+    except MemoryError as err:
+        print(f"seqlift {args.command}: error: not enough memory ({err or 'MemoryError'}); "
+              "ask for less (smaller sizes, counts or batches)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"seqlift {args.command}: interrupted", file=sys.stderr)

@@ -13,3 +13,12 @@ class SeqliftError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+
+class UnclosableFileError(SeqliftError):
+    """A write failed inside a library (HDF5) that can no longer close the file cleanly.
+
+    The message says what happened and what was kept. The command line
+    prints it and ends the process at once: the library's own attempt to
+    flush the file at interpreter exit would crash the process.
+    """

@@ -8,20 +8,26 @@ or the option at fault.
 """
 from __future__ import annotations
 
+import argparse
 import gzip
 import io
 import numbers
 import os
+from collections.abc import Callable
 from typing import Literal
 
 from seqlift.errors import SeqliftError
 
-__all__ = ["read_head", "is_gzip", "open_text", "input_kind", "check_positive_int", "parse_tasks"]
+__all__ = ["read_head", "is_gzip", "open_text", "input_kind", "check_positive_int", "parse_tasks",
+           "integer_option", "fraction_option", "positive_integer", "non_negative_integer", "INT64_MAX",
+           "check_output_folder", "nearest_existing"]
 
 #: first bytes of every gzip (and bgzip) file
 GZIP_MAGIC = b"\x1f\x8b"
 #: bytes read to tell a FASTA from a BED file
 _KIND_PROBE = 4096
+#: the largest integer an option may take: score files store integers as 64-bit signed numbers
+INT64_MAX = 2**63 - 1
 
 
 def read_head(path: str | os.PathLike, size: int, what: str) -> bytes:
@@ -172,3 +178,91 @@ def parse_tasks(task: str | int | list[int], option: str = "--task", allow_all: 
     if len(set(values)) != len(values):
         raise SeqliftError(f"{option} {task!r} names a task twice")
     return values
+
+
+def _range_text(minimum: int | None, maximum: int) -> str:
+    top = "2^63 - 1" if maximum == INT64_MAX else str(maximum)
+    return f"an integer from {minimum} to {top}" if minimum is not None else f"an integer up to {top}"
+
+
+def integer_option(minimum: int | None = None, maximum: int = INT64_MAX) -> Callable[[str], int]:
+    """An ``argparse`` type for an integer option that must lie in ``[minimum, maximum]``.
+
+    Parameters
+    ----------
+    minimum : int, optional
+        The smallest value accepted (default: down to ``-maximum - 1``).
+    maximum : int
+        The largest value accepted; default :data:`INT64_MAX`, the most an
+        integer stored in a score file (or given to numpy) can hold.
+
+    Returns
+    -------
+    Callable[[str], int]
+        Converts the option's text, raising ``argparse.ArgumentTypeError``
+        (printed by argparse as one line naming the option, e.g. ``argument
+        --seed: 1e30 is not an integer``) for text that is not an integer or a
+        value out of range.
+    """
+    low = -maximum - 1 if minimum is None else minimum
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not low <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give {_range_text(minimum, maximum)}")
+        return value
+
+    convert.__name__ = "integer"  # what argparse calls the type in its own messages
+    return convert
+
+
+#: ``argparse`` type of options that count something (1 or more)
+positive_integer = integer_option(minimum=1)
+#: ``argparse`` type of options that may be 0 (sizes, offsets, seeds that must not be negative)
+non_negative_integer = integer_option(minimum=0)
+
+
+def fraction_option(text: str) -> float:
+    """An ``argparse`` type for a fraction from 0 to 1 (``argparse.ArgumentTypeError`` otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction from 0 to 1")
+    return value
+
+
+def nearest_existing(path: str | os.PathLike) -> str:
+    """``path`` made absolute, or its nearest ancestor that exists (where a folder would be created)."""
+    probe = os.path.abspath(os.fspath(path))
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    return probe
+
+
+def check_output_folder(path: str | os.PathLike, option: str) -> None:
+    """Fail with one line, naming the option, unless ``path`` is a folder or can be made one.
+
+    An existing file (not a folder) at ``path``, or above it, is refused;
+    the folder itself is created when the command writes into it.
+
+    Raises
+    ------
+    SeqliftError
+        ``"<option> <path> is a file, not a folder"`` or the reason the
+        folder cannot be made.
+    """
+    name = os.fspath(path)
+    probe = nearest_existing(name)
+    if not os.path.isdir(probe):
+        shown = name if probe == os.path.abspath(name) else f"{name} (under the file {probe})"
+        raise SeqliftError(f"{option} {shown} is a file, not a folder; give a folder for the outputs")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SeqliftError(f"cannot write outputs in {probe}: permission denied")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import matplotlib
 
@@ -169,7 +170,8 @@ def test_region_figure_with_sequence_draws_one_letter_per_position():
         assert (y1 - y0) == pytest.approx(abs(sums[position]), abs=0.02)
 
 
-@pytest.mark.parametrize("suffix,magic", [("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml")])
+@pytest.mark.parametrize("suffix,magic", [("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml"),
+                                          ("jpg", b"\xff\xd8\xff"), ("tif", b"II*\x00")])
 def test_save_figure_formats(tmp_path, suffix, magic):
     fig = region_figure(np.eye(4)[np.arange(20) % 4] * 0.5)
     path = save_figure(fig, tmp_path / "sub" / f"logo.{suffix}")
@@ -180,7 +182,7 @@ def test_save_figure_formats(tmp_path, suffix, magic):
 
 def test_save_figure_refuses_unknown_format(tmp_path):
     with pytest.raises(SeqliftError, match="format"):
-        save_figure(region_figure(np.ones((5, 4))), tmp_path / "logo.jpeg")
+        save_figure(region_figure(np.ones((5, 4))), tmp_path / "logo.bmp")
 
 
 def test_parse_zoom():
@@ -196,9 +198,8 @@ def test_parse_zoom():
 WIDTH = 40
 
 
-@pytest.fixture()
-def score_file(tmp_path):
-    """A small complete score file: 5 windows, tasks 0 and 2, known target changes."""
+def write_score_file(tmp_path: Path) -> tuple[str, np.ndarray]:
+    """A small complete score file: 5 windows, tasks 0 and 2, known target changes; (path, target changes)."""
     rng = np.random.default_rng(3)
     n, tasks = 5, [0, 2]
     onehot = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (n, WIDTH))]
@@ -211,6 +212,7 @@ def score_file(tmp_path):
         "chrom": ["chr1"] * 4 + ["chr2"], "start": [100, 200, 300, 400, 0],
         "end": [100 + WIDTH, 200 + WIDTH, 300 + WIDTH, 400 + WIDTH, WIDTH],
         "name": ["r0", "r1", "dup", "dup", ""], "strand": ["+"] * n, "row": [0, 1, 2, 4, 5], "line": [1, 2, 3, 5, 6],
+        "unknown": [0] * n,
     })
     dropped = pd.DataFrame({name: pd.Series(dtype=object) for name in DROPPED_FIELDS})
     path = str(tmp_path / "scores.h5")
@@ -219,6 +221,11 @@ def score_file(tmp_path):
     store.mark_complete()
     store.close()
     return path, target
+
+
+@pytest.fixture()
+def score_file(tmp_path):
+    return write_score_file(tmp_path)
 
 
 def test_logo_top_regions_per_task(score_file, tmp_path):

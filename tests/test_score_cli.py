@@ -186,8 +186,8 @@ def test_run_logs_a_one_line_summary_and_no_progress_bar_off_a_terminal(whole):
         "run.dropped.tsv", "run.h5", "run.ohe.npz", "run.regions.bed", "run.task0.bw", "run.task0.hyp.npz",
         "run.task1.bw", "run.task1.hyp.npz"]
     dropped = (whole["folder"] / "run.dropped.tsv").read_text().splitlines()
-    assert dropped == ["row\tline\tchrom\tstart\tend\tname\treason"] + [
-        f"{row}\t{row + 3}\tchr2\t-180\t220\tpeak{row}\twindow runs before the start of chr2 (length 3000)"
+    assert dropped == ["row\tline\tchrom\tstart\tend\tname\tunknown\treason"] + [
+        f"{row}\t{row + 3}\tchr2\t-180\t220\tpeak{row}\tNA\twindow runs before the start of chr2 (length 3000)"
         for row in DROPPED_ROWS]
 
 
@@ -272,12 +272,13 @@ def test_interrupted_runs_keep_only_a_partial_file_that_resume_completes_identic
                      env=clean_env(SEQLIFT_TEST_SIGNAL_AFTER_CHUNK="3:KILL"))
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert "1 chunks done, 9 of 40 input rows" in killed.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5.partial"]
+    # the killed run's lock file stays, unlocked: the next run takes it over
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5.partial", "run.lock"]
 
     resumed = seqlift(*args, "--resume", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert "3 chunks done, 18 of 40 input rows" in resumed.stderr
-    assert not (tmp_path / "run.h5.partial").exists()
+    assert not (tmp_path / "run.h5.partial").exists() and not (tmp_path / "run.lock").exists()
     assert_same_arrays(read_arrays(tmp_path / "run.h5"), whole["arrays"])
     assert_same_files(prefix, whole["prefix"])
 

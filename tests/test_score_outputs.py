@@ -57,7 +57,8 @@ def test_the_run_writes_exactly_the_single_task_files(run):
     names = sorted(p.name for p in run["prefix"].parent.iterdir())
     assert names == ["scores.bw", "scores.dropped.tsv", "scores.h5", "scores.hyp.npz", "scores.ohe.npz",
                      "scores.regions.bed"]
-    assert (run["prefix"].parent / "scores.dropped.tsv").read_text() == "row\tline\tchrom\tstart\tend\tname\treason\n"
+    assert (run["prefix"].parent / "scores.dropped.tsv").read_text() == \
+        "row\tline\tchrom\tstart\tend\tname\tunknown\treason\n"
 
 
 def test_hdf5_layout_is_the_documented_one(run):
@@ -148,15 +149,17 @@ def test_regions_bed_is_narrowpeak_aligned_with_the_arrays(run):
     windows = run["windows"]
     for i, line in enumerate(lines):
         fields = line.split("\t")
-        assert len(fields) == 10
-        chrom, start, end, name, score, strand, signal, p, q, summit = fields
+        assert len(fields) == 11
+        chrom, start, end, name, score, strand, signal, p, q, summit, unknown = fields
         centre = int(windows["start"][i]) + LENGTH // 2
         assert (chrom, name, strand) == (windows["chrom"][i], windows["name"][i], windows["strand"][i])
         assert int(start) == max(0, int(windows["start"][i]))  # padded windows clipped to the contig
         assert int(end) == min(int(windows["end"][i]), 3000 if chrom == "chr2" else 6000)
         assert int(start) + int(summit) == centre
         assert (score, signal, p, q) == ("0", "-1", "-1", "-1")
+        assert int(unknown) == int((run["arrays"]["onehot"][i].sum(axis=-1) == 0).sum())  # N, IUPAC and padding
     assert all(lines[i].split("\t")[1] == "0" for i in DROPPED_ROWS)
+    assert all(int(lines[i].split("\t")[10]) == 180 for i in DROPPED_ROWS)  # padded off the start of chr2
 
 
 # --------------------------------------------------------------------------- bigWig
@@ -213,9 +216,9 @@ def _tiny_store(path: Path, tasks: list[int]) -> None:
     import pandas as pd
 
     windows = pd.DataFrame({"chrom": ["c"] * 3, "start": [0, 10, 20], "end": [5, 15, 25], "name": ["a", "b", "c"],
-                            "strand": ["+"] * 3, "row": [0, 1, 2], "line": [1, 2, 3]})
+                            "strand": ["+"] * 3, "row": [0, 1, 2], "line": [1, 2, 3], "unknown": [0, 2, 0]})
     dropped = pd.DataFrame({"row": [3], "line": [4], "chrom": ["c"], "start": [98], "end": [103], "name": ["d"],
-                            "reason": ["window runs past the end of c (length 100)"]})
+                            "unknown": [-1], "reason": ["window runs past the end of c (length 100)"]})
     t = len(tasks)
     with ScoreStore.create(str(path), {"seed": 0}, tasks, 5, {"c": 100}, {}, (0, 4), 4) as store:
         store.append(np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (3, 5))], rng.normal(size=(t, 3, 5, 4)),
@@ -251,5 +254,7 @@ def test_publishing_replaces_an_earlier_runs_files_and_drops_its_extra_ones(tmp_
         "run.task2.hyp.npz"]
     assert np.load(tmp_path / "run.task2.hyp.npz")["arr_0"].shape == (3, 4, 5)
     dropped = (tmp_path / "run.dropped.tsv").read_text().splitlines()
-    assert dropped == ["row\tline\tchrom\tstart\tend\tname\treason",
-                       "3\t4\tc\t98\t103\td\twindow runs past the end of c (length 100)"]
+    assert dropped == ["row\tline\tchrom\tstart\tend\tname\tunknown\treason",
+                       "3\t4\tc\t98\t103\td\tNA\twindow runs past the end of c (length 100)"]
+    bed = (tmp_path / "run.regions.bed").read_text().splitlines()
+    assert [line.split("\t")[10] for line in bed] == ["0", "2", "0"]

@@ -74,7 +74,9 @@ def run_answers(args: argparse.Namespace) -> int:
         write_model_answers,
     )
     from seqlift.model import load_model
+    from seqlift.model_peek import check_model_files
 
+    check_model_files(args.model, args.weights)
     if bool(args.paper_simdata) == bool(args.fasta or args.labels):
         raise SeqliftError("give the sequences one way: --fasta with --labels, or --paper-simdata")
     if args.paper_simdata:

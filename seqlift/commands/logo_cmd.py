@@ -13,6 +13,11 @@ import os
 import sys
 
 from seqlift.errors import SeqliftError
+from seqlift.inputs import integer_option, non_negative_integer, positive_integer
+from seqlift.plots import FORMATS
+
+#: the highest resolution of raster figures (a wide window at more would take gigabytes)
+MAX_DPI = 2400
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,9 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pick = p.add_argument_group("regions (at least one of)")
     pick.add_argument("--region", action="append", default=[], metavar="NAME",
                       help="region name (BED column 4); repeatable")
-    pick.add_argument("--row", action="append", default=[], type=int, metavar="I",
+    pick.add_argument("--row", action="append", default=[], type=non_negative_integer, metavar="I",
                       help="0-based row of the score arrays (line I+1 of PREFIX.regions.bed); repeatable")
-    pick.add_argument("--top", type=int, metavar="K",
+    pick.add_argument("--top", type=positive_integer, metavar="K",
                       help="the K regions of each task with the largest target change from the references")
     p.add_argument("--task", default=None, metavar="T|all|I,J",
                    help="task(s) to draw: a target unit, a comma-separated list, or 'all' "
@@ -45,11 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--boxes", metavar="BED", help="intervals to box, in genome coordinates (BED; column 4 labels them)")
     p.add_argument("--no-hypothetical", action="store_true", help="leave out the hypothetical-contribution panel")
     p.add_argument("--out", required=True, metavar="FILE|DIR",
-                   help="a .png, .pdf or .svg file for one figure; otherwise a folder for one file per region "
-                        "and task plus index.tsv")
-    p.add_argument("--format", choices=("png", "pdf", "svg"), default="png",
-                   help="file format in folder output (default png)")
-    p.add_argument("--dpi", type=int, default=100, help="resolution of PNG output (default 100)")
+                   help="a .png, .pdf, .svg, .jpg or .tif file (or .jpeg, .tiff, .webp, .gif, .eps, .ps, .svgz) "
+                        "for one figure; otherwise a folder for one file per region and task plus index.tsv")
+    p.add_argument("--format", choices=FORMATS, default="png", metavar="FORMAT",
+                   help="file format in folder output: png (default), pdf, svg, jpg, tif, ...")
+    p.add_argument("--dpi", type=integer_option(minimum=1, maximum=MAX_DPI), default=100,
+                   help=f"resolution of raster output, 1 to {MAX_DPI} dots per inch (default 100)")
     p.set_defaults(func=run)
 
 
@@ -66,12 +72,11 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from seqlift.plots.logo import FORMATS
     from seqlift.plots.scored_regions import draw_regions
 
     draw_regions(_score_path(args.scores), args.out, regions=args.region, rows=args.row, top=args.top,
                  task=args.task, zoom=args.zoom, instances=args.instances, boxes=args.boxes,
                  hypothetical=not args.no_hypothetical, file_format=args.format, dpi=args.dpi)
-    if os.path.splitext(args.out)[1].lower().lstrip(".") in FORMATS:
+    if os.path.splitext(args.out)[1].lower().lstrip(".") in FORMATS and not os.path.isdir(args.out):
         print(args.out, file=sys.stdout)
     return 0

@@ -9,7 +9,8 @@ from pathlib import Path
 from seqlift.errors import SeqliftError
 from seqlift.groundtruth.methods import REPORT_METHODS
 from seqlift.groundtruth.motifs import background_text
-from seqlift.inputs import parse_tasks
+from seqlift.inputs import check_output_folder, integer_option, parse_tasks, positive_integer
+from seqlift.model_peek import check_model_files
 from seqlift.sequences.alphabet import PAPER_BACKGROUND
 
 log = logging.getLogger("seqlift")
@@ -45,18 +46,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--methods", default=",".join(REPORT_METHODS), help=f"comma-separated (default: all of {', '.join(REPORT_METHODS)})")
     p.add_argument("--reference", choices=["flat", "shuffle", "zeros"], default="flat", help="reference of all methods but genomics_default_shuffled (default flat)")
     p.add_argument("--flat-frequencies", default=paper, help=f"A,C,G,T of the flat reference (default {paper})")
-    p.add_argument("--shuffles", type=int, default=10, help="dinucleotide shuffles per sequence (default 10)")
-    p.add_argument("--ig-steps", type=int, default=10, help="integrated-gradients steps (default 10)")
+    p.add_argument("--shuffles", type=positive_integer, default=10, help="dinucleotide shuffles per sequence (default 10)")
+    p.add_argument("--ig-steps", type=positive_integer, default=10, help="integrated-gradients steps (default 10)")
     p.add_argument("--tasks", default="0,1,2", help="tasks to explain (default 0,1,2)")
-    p.add_argument("--top-k", type=int, default=5, help="matches kept per sequence and motif (default 5)")
+    p.add_argument("--top-k", type=positive_integer, default=5, help="matches kept per sequence and motif (default 5)")
     p.add_argument("--strong", type=float, default=7.0, help="log-odds of a strong match (default 7)")
     p.add_argument("--scan-background", default=paper, help=f"A,C,G,T background of the log-odds (default {paper})")
     p.add_argument("--pseudocount", type=float, default=0.001, help="matrix smoothing P(1-c)+c/4 (default 0.001)")
     p.add_argument("--both-strands", action="store_true", help="scan both strands (default forward only)")
     p.add_argument("--unclipped-mask", action="store_true", help="the original notebook's masking (left-edge matches may count twice)")
     p.add_argument("--ci", choices=["wilson", "clopper-pearson"], default="wilson", help="binomial interval (default wilson)")
-    p.add_argument("--batch-size", type=int, default=None, help="(sequence, reference) pairs per batch")
-    p.add_argument("--seed", type=int, default=0, help="seed of the shuffles (default 0)")
+    p.add_argument("--batch-size", type=positive_integer, default=None, help="(sequence, reference) pairs per batch")
+    p.add_argument("--seed", type=integer_option(), default=0, help="seed of the shuffles (default 0)")
     p.set_defaults(func=run)
 
 
@@ -70,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.model:
         raise SeqliftError("--model is required")
+    check_model_files(args.model, args.weights)
+    check_output_folder(args.out, "--out")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in REPORT_METHODS]
     if unknown or not methods:

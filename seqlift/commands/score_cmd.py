@@ -5,6 +5,7 @@ import argparse
 import logging
 
 from seqlift.engine.methods import METHODS
+from seqlift.inputs import fraction_option, integer_option, positive_integer
 
 log = logging.getLogger("seqlift")
 
@@ -21,24 +22,18 @@ Outputs, row i of each for the i-th scored window:
   PREFIX.ohe.npz        one-hot sequences (N, 4, L)      } for modisco motifs
   PREFIX.hyp.npz        hypothetical contributions       } -s ... -a ...
                         (PREFIX.task<k>.hyp.npz per task with several tasks)
-  PREFIX.regions.bed    the scored windows (narrowPeak, summit column)
+  PREFIX.regions.bed    the scored windows (narrowPeak, summit column), then
+                        column 11: the window's unknown bases (not A, C, G, T)
   PREFIX.dropped.tsv    regions not scored, and why
   PREFIX.bw             with --bigwig: per-base contributions (sum over bases)
 
-Files appear only when finished. An interrupted run keeps PREFIX.h5.partial;
-run the same command with --resume to continue it. Arrays are bit-identical
-whatever the batch size, chunking, sharding or resuming.
+Files appear only when finished. An interrupted run (Ctrl-C, SIGTERM, a full
+disk, a region with non-finite scores) keeps PREFIX.h5.partial; run the same
+command with --resume to continue it. One run at a time writes a prefix
+(PREFIX.lock). Arrays are bit-identical whatever the batch size, chunking,
+sharding or resuming. Off a terminal a progress line is logged every 60 s
+($SEQLIFT_PROGRESS_SECONDS).
 """
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,10 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("regions", metavar="REGIONS", help="BED/narrowPeak file, or FASTA of fixed-length sequences")
-    p.add_argument("--model", required=True, metavar="MODEL", help="Keras model file (.keras, .h5)")
+    p.add_argument("--model", required=True, metavar="MODEL",
+                   help="Keras model file (.keras, .h5, or a Keras 2 JSON config with --weights)")
+    p.add_argument("--weights", metavar="FILE",
+                   help="weights file (.h5) of a JSON model config, or weights replacing those of the model file")
     p.add_argument("--genome", metavar="FASTA",
                    help="genome FASTA for BED input (default: $SEQLIFT_GENOME); not needed for FASTA input")
-    p.add_argument("--shuffles", type=_positive, default=10, metavar="S",
+    p.add_argument("--shuffles", type=positive_integer, default=10, metavar="S",
                    help="dinucleotide-shuffled references per sequence (default 10)")
     p.add_argument("--method", default="genomics_default",
                    help=f"attribution method: {', '.join(METHODS)} (default genomics_default)")
@@ -61,20 +59,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="target units to explain: 'all' (default) or indices such as 0,2")
     p.add_argument("--target-layer", metavar="NAME",
                    help="node to explain (default: the output's pre-activation logit)")
-    p.add_argument("--width", type=_positive, metavar="W",
-                   help="window width (default: the model's input length; must agree with it)")
+    p.add_argument("--width", type=positive_integer, metavar="W",
+                   help="window width (default: the model's input length; must agree with it; needed for a model "
+                        "that accepts any length)")
     p.add_argument("--off-chrom", choices=("drop", "pad", "error"), default="drop",
                    help="windows running off a chromosome end: drop (default, listed in PREFIX.dropped.tsv), "
                         "pad with N, or error")
     p.add_argument("--revcomp", choices=("none", "average"), default="none",
                    help="'average': also score each reverse complement (against the reverse complements of "
                         "the same references) and average the two, mapped to the forward strand")
-    p.add_argument("--seed", type=int, default=0, help="seed of the shuffles (default 0)")
-    p.add_argument("--batch-size", type=_positive, metavar="N",
+    p.add_argument("--seed", type=integer_option(), default=0,
+                   help="seed of the shuffles, a 64-bit signed integer (default 0)")
+    p.add_argument("--max-unknown", type=fraction_option, default=1.0, metavar="F",
+                   help="do not score windows with more than this fraction of unknown bases (N, IUPAC codes, "
+                        "padding), list them in PREFIX.dropped.tsv (default 1: score all)")
+    p.add_argument("--nonfinite", choices=("error", "drop"), default="error",
+                   help="regions whose scores are not finite (the model outputs NaN or infinity): stop the run "
+                        "naming them, keeping the finished chunks (error, default), or list them in "
+                        "PREFIX.dropped.tsv (drop)")
+    p.add_argument("--batch-size", type=positive_integer, metavar="N",
                    help="SEQUENCES per model pass; each pass evaluates N x S (sequence, reference) pairs "
                         "(twice with --revcomp average). Default: as many as fit in about 256 MiB of "
                         "activations, at most 256. Changes memory and speed, never the results")
-    p.add_argument("--chunk-size", type=_positive, metavar="N",
+    p.add_argument("--chunk-size", type=positive_integer, metavar="N",
                    help="regions read, scored and written at a time, the unit of resuming (default about "
                         "1000, fewer for long windows or many tasks; rounded up to a multiple of the batch "
                         "size); does not change the results")
@@ -95,10 +102,11 @@ def run(args: argparse.Namespace) -> int:
     from seqlift.scoring.run import score
 
     options = ScoreOptions(
-        regions=args.regions, model=args.model, out=args.out, genome=args.genome, shuffles=args.shuffles,
-        method=args.method, task=args.task, target_layer=args.target_layer, width=args.width,
-        off_chrom=args.off_chrom, revcomp=args.revcomp, seed=args.seed, batch_size=args.batch_size,
-        chunk_size=args.chunk_size, bigwig=args.bigwig, resume=args.resume, shard=args.shard,
+        regions=args.regions, model=args.model, weights=args.weights, out=args.out, genome=args.genome,
+        shuffles=args.shuffles, method=args.method, task=args.task, target_layer=args.target_layer, width=args.width,
+        off_chrom=args.off_chrom, revcomp=args.revcomp, seed=args.seed, max_unknown=args.max_unknown,
+        nonfinite=args.nonfinite, batch_size=args.batch_size, chunk_size=args.chunk_size, bigwig=args.bigwig,
+        resume=args.resume, shard=args.shard,
     )
     result = score(options)
     log.info("%s", result.summary())

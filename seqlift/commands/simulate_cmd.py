@@ -6,6 +6,7 @@ import logging
 
 from seqlift.errors import SeqliftError
 from seqlift.groundtruth.motifs import background_text
+from seqlift.inputs import check_output_folder, non_negative_integer, positive_integer
 from seqlift.sequences.alphabet import PAPER_BACKGROUND
 
 log = logging.getLogger("seqlift")
@@ -41,15 +42,15 @@ def add_motif_arguments(parser: argparse.ArgumentParser) -> None:
 def add_simulation_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the simulation design (shared with train-sim)."""
     add_motif_arguments(parser)
-    parser.add_argument("--n-per-class", type=int, default=2000, help="sequences in each of the 4 classes (default 2000)")
-    parser.add_argument("--length", type=int, default=200, help="sequence length in bp (default 200)")
+    parser.add_argument("--n-per-class", type=positive_integer, default=2000, help="sequences in each of the 4 classes (default 2000)")
+    parser.add_argument("--length", type=positive_integer, default=200, help="sequence length in bp (default 200)")
     paper = background_text(PAPER_BACKGROUND)
     parser.add_argument("--background", default=paper, help=f"A,C,G,T probabilities (default {paper})")
     parser.add_argument("--single-mean", type=float, default=2.0, help="Poisson mean of instance counts in one-motif classes (default 2)")
     parser.add_argument("--pair-mean", type=float, default=1.0, help="Poisson mean per motif in the two-motif class (default 1)")
-    parser.add_argument("--min-count", type=int, default=1, help="smallest instance count (default 1)")
-    parser.add_argument("--max-count", type=int, default=3, help="largest instance count (default 3)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--min-count", type=non_negative_integer, default=1, help="smallest instance count (default 1)")
+    parser.add_argument("--max-count", type=non_negative_integer, default=3, help="largest instance count (default 3)")
+    parser.add_argument("--seed", type=non_negative_integer, default=0, help="random seed, 0 or more (default 0)")
     parser.add_argument("--split", default="0.8,0.1,0.1", help="train,valid,test fractions, stratified by class (default 0.8,0.1,0.1)")
 
 
@@ -94,8 +95,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_simulation_arguments(p)
     p.add_argument("--splits", default="train,valid,test", help="which splits to write (default all), e.g. 'test'")
     p.add_argument("--no-genome", action="store_true", help="do not write genome.fa and regions.bed")
-    p.add_argument("--chromosomes", type=int, default=4, help="synthetic chromosomes of the genome form (default 4)")
-    p.add_argument("--spacer", type=int, default=50, help="bp between sequences in the genome form (default 50)")
+    p.add_argument("--chromosomes", type=positive_integer, default=4, help="synthetic chromosomes of the genome form (default 4)")
+    p.add_argument("--spacer", type=non_negative_integer, default=50, help="bp between sequences in the genome form (default 50)")
     p.add_argument("--spacer-kind", choices=["N", "random"], default="N", help="spacer letters (default N)")
     p.set_defaults(func=run)
 
@@ -104,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     """Simulate and write the files; return 0."""
     from seqlift.groundtruth.simulate import write_simulation
 
+    check_output_folder(args.outdir, "OUTDIR")
     sim, motifs = simulation_from_args(args)
     splits = [s.strip() for s in args.splits.split(",") if s.strip()]
     sim = sim.subset(splits)

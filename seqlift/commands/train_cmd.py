@@ -9,6 +9,7 @@ from pathlib import Path
 
 from seqlift.commands.simulate_cmd import add_simulation_arguments, simulation_from_args
 from seqlift.errors import SeqliftError
+from seqlift.inputs import check_output_folder, non_negative_integer, positive_integer
 
 log = logging.getLogger("seqlift")
 
@@ -25,14 +26,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("outdir", help="output folder")
     add_simulation_arguments(p)
-    p.add_argument("--epochs", type=int, default=100, help="most epochs (default 100)")
-    p.add_argument("--batch-size", type=int, default=128, help="mini-batch size (default 128)")
-    p.add_argument("--patience", type=int, default=8, help="early-stopping patience in epochs (default 8)")
+    p.add_argument("--epochs", type=positive_integer, default=100, help="most epochs (default 100)")
+    p.add_argument("--batch-size", type=positive_integer, default=128, help="mini-batch size (default 128)")
+    p.add_argument("--patience", type=non_negative_integer, default=8, help="early-stopping patience in epochs (default 8)")
     p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default 0.001)")
     p.add_argument("--model-name", default="model.h5", help="file name of the saved model (default model.h5)")
     p.add_argument("--min-auroc", type=float, default=None, help="fail (exit 1) when the task-0 test auROC is below this")
-    p.add_argument("--chromosomes", type=int, default=2, help="chromosomes of the test split's genome form (default 2)")
-    p.add_argument("--spacer", type=int, default=20, help="bp of N between test sequences in the genome form (default 20)")
+    p.add_argument("--chromosomes", type=positive_integer, default=2, help="chromosomes of the test split's genome form (default 2)")
+    p.add_argument("--spacer", type=non_negative_integer, default=20, help="bp of N between test sequences in the genome form (default 20)")
     p.set_defaults(func=run)
 
 
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from seqlift.sequences.onehot import one_hot
 
+    check_output_folder(args.outdir, "OUTDIR")
     sim, motifs = simulation_from_args(args)
     parts = {s: sim.subset(s) for s in ("train", "valid", "test")}
     for name, part in parts.items():

@@ -1,8 +1,8 @@
 """A reference genome: a FASTA file opened for random access through pyfaidx.
 
 :class:`Genome` opens an indexed FASTA (building the ``.fai`` index when it is
-missing or stale, beside the FASTA or, when that directory is read-only, in
-:func:`default_index_dir`) and fetches 0-based half-open intervals; positions
+missing or does not describe the file, see :func:`index_mismatch`, beside the
+FASTA or, when that directory is read-only, in :func:`default_index_dir`) and fetches 0-based half-open intervals; positions
 off a chromosome come back as ``N``. A chromosome the FASTA does not have is an
 error naming it, the file and some contigs it does have.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import mmap
 import os
 import tempfile
 
@@ -18,12 +19,14 @@ import pyfaidx
 from seqlift.errors import SeqliftError
 from seqlift.inputs import is_gzip
 
-__all__ = ["Genome", "default_index_dir", "read_fasta"]
+__all__ = ["Genome", "default_index_dir", "read_fasta", "index_mismatch"]
 
 log = logging.getLogger(__name__)
 
 #: how many contig names an "unknown chromosome" message lists
 _CONTIGS_SHOWN = 3
+#: the most bytes of blank lines accepted after a FASTA's last record
+_TAIL_BYTES = 4096
 
 
 # --------------------------------------------------------------------------- files
@@ -49,17 +52,6 @@ def _can_create_file_in(directory: str) -> bool:
         return False
 
 
-def _index_is_current(index_path: str, fasta_path: str) -> bool:
-    """Whether ``index_path`` exists, is readable and is not older than the FASTA."""
-    try:
-        return (
-            os.path.getmtime(index_path) >= os.path.getmtime(fasta_path)
-            and os.access(index_path, os.R_OK)
-        )
-    except OSError:
-        return False
-
-
 def default_index_dir() -> str:
     """Where indexes go when a FASTA's own directory is not writable.
 
@@ -73,34 +65,151 @@ def default_index_dir() -> str:
     return os.path.join(cache, "seqlift", "fai")
 
 
-def _choose_index_path(fasta_path: str, index_dir: str | os.PathLike | None) -> str:
-    """The ``.fai`` to use: beside the FASTA when possible, else in ``index_dir``.
+def _cached_index_path(fasta_path: str, index_dir: str | os.PathLike | None) -> str:
+    """Where the index of ``fasta_path`` goes when its own directory is read-only.
 
-    An up-to-date ``<fasta>.fai`` is used as it is. Otherwise the index is
-    (re)built beside the FASTA when its directory is writable, and in
-    ``index_dir`` (default :func:`default_index_dir`) when it is not, under a
-    name made unique by a hash of the FASTA's absolute path.
+    In ``index_dir`` (default :func:`default_index_dir`), under a name made
+    unique by a hash of the FASTA's absolute path.
+    """
+    directory = os.fspath(index_dir) if index_dir is not None else default_index_dir()
+    digest = hashlib.sha1(os.path.abspath(fasta_path).encode()).hexdigest()[:12]
+    return os.path.join(directory, f"{os.path.basename(fasta_path)}.{digest}.fai")
+
+
+def _read_fai(index_path: str) -> list[tuple[str, int, int, int, int]] | None:
+    """The records of a ``.fai`` file (name, length, offset, bases per line, bytes per line); None if unreadable."""
+    records = []
+    try:
+        with open(index_path, encoding="utf-8") as handle:
+            for line in handle:
+                fields = line.rstrip("\r\n").split("\t")
+                if len(fields) < 5:
+                    return None
+                records.append((fields[0], *(int(v) for v in fields[1:5])))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return records
+
+
+def index_mismatch(fasta_path: str, index_path: str) -> str | None:
+    """What shows that an index does not describe a plain FASTA file, or None when it does.
+
+    A ``.fai`` line says where a record's bases start (``offset``), how many
+    there are (``length``) and how lines are laid out (``bases`` per line,
+    ``bytes`` per line with the line end). For every record the file must
+    agree: its header line ``>name ...`` ends just before ``offset``; a full
+    first line ends with a line end at ``offset + bytes - 1``; the last line
+    ends with a line end (or the file's end) where ``length`` says; and after
+    the last record only blank lines may follow. These are the facts a
+    fetch relies on, so a FASTA replaced after indexing (a different line
+    width, other records, another length) is told apart whatever the files'
+    modification times say; the bases themselves are not in the index.
+
+    Parameters
+    ----------
+    fasta_path, index_path : str
+        The FASTA (plain text, not bgzip) and its candidate ``.fai``.
+
+    Returns
+    -------
+    str or None
+        The first disagreement found, in words, or None.
+    """
+    records = _read_fai(index_path)
+    if not records:
+        return "it cannot be read as an index" if records is None else "it lists no records"
+    try:
+        with open(fasta_path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size == 0:
+                return "the FASTA file is empty"
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _layout_mismatch(data, size, records)
+    except (OSError, ValueError) as err:
+        return f"the FASTA file cannot be read ({err})"
+
+
+def _layout_mismatch(data: mmap.mmap, size: int, records: list[tuple[str, int, int, int, int]]) -> str | None:
+    end = 0
+    for name, length, offset, bases, line_bytes in records:
+        where = f"record {name!r}"
+        if length < 0 or offset < 1 or offset > size or (length and not 0 < bases < line_bytes <= bases + 2):
+            return f"{where} has an impossible entry"
+        if data[offset - 1] != 0x0A:
+            return f"{where}: no line end where its sequence should start (byte {offset})"
+        header = data.rfind(b"\n", 0, offset - 1) + 1
+        label = name.encode()
+        if header < end or data[header:header + 1 + len(label)] != b">" + label or \
+                data[header + 1 + len(label):header + 2 + len(label)] not in (b" ", b"\t", b"\r", b"\n"):
+            return f"{where}: the header before byte {offset} is not '>{name}'"
+        if length == 0:
+            end = offset
+            continue
+        full_lines = (length - 1) // bases
+        if full_lines and data[offset + line_bytes - 1] != 0x0A:
+            return f"{where}: its lines are not {bases} bases long"
+        end = offset + full_lines * line_bytes + (length - full_lines * bases)
+        if end > size or (end < size and data[end] not in (0x0A, 0x0D)):
+            return f"{where}: its sequence does not end after {length} bases"
+    if size - end > _TAIL_BYTES or data[end:size].strip():
+        return f"the file goes on after record {records[-1][0]!r} (records the index does not list)"
+    return None
+
+
+def _choose_index_path(fasta_path: str, index_dir: str | os.PathLike | None) -> str:
+    """The ``.fai`` to use: an existing one that describes the FASTA, or where to build one.
+
+    The index beside the FASTA (``<fasta>.fai``), then the one in
+    ``index_dir``, is used when :func:`index_mismatch` finds nothing wrong
+    with it (for a bgzip'd FASTA, when it is not older than the FASTA). One
+    that does not describe the file is replaced: the index is (re)built
+    beside the FASTA when its directory is writable, else in ``index_dir``.
     """
     beside = fasta_path + ".fai"
-    if _index_is_current(beside, fasta_path):
-        return beside
+    cached = _cached_index_path(fasta_path, index_dir)
+    compressed = is_gzip(fasta_path, "FASTA")
+    for candidate in (beside, cached):
+        if not os.path.exists(candidate):
+            continue
+        if compressed:
+            if _readable_and_not_older(candidate, fasta_path):
+                return candidate
+            continue
+        problem = index_mismatch(fasta_path, candidate)
+        if problem is None:
+            return candidate
+        log.info("the index %s does not describe %s (%s); building a new one", candidate, fasta_path, problem)
     if _can_create_file_in(os.path.dirname(os.path.abspath(fasta_path))):
-        return beside
-    directory = os.fspath(index_dir) if index_dir is not None else default_index_dir()
+        target = beside
+    else:
+        directory = os.path.dirname(cached)
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError:
+            pass
+        if not _can_create_file_in(directory):
+            raise SeqliftError(
+                f"cannot build the index of {fasta_path}: its directory is not writable and "
+                f"neither is the index directory {directory} (set SEQLIFT_INDEX_DIR or pass "
+                "index_dir to a writable directory, or run 'samtools faidx' where you can write)"
+            )
+        target = cached
+        log.info("%s is in a read-only directory; its index is kept at %s", fasta_path, target)
     try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError:
+        os.remove(target)  # a stale index: pyfaidx builds a new one where none is
+    except FileNotFoundError:
         pass
-    if not _can_create_file_in(directory):
-        raise SeqliftError(
-            f"cannot build the index of {fasta_path}: its directory is not writable and "
-            f"neither is the index directory {directory} (set SEQLIFT_INDEX_DIR or pass "
-            "index_dir to a writable directory, or run 'samtools faidx' where you can write)"
-        )
-    digest = hashlib.sha1(os.path.abspath(fasta_path).encode()).hexdigest()[:12]
-    index_path = os.path.join(directory, f"{os.path.basename(fasta_path)}.{digest}.fai")
-    log.info("%s is in a read-only directory; its index is kept at %s", fasta_path, index_path)
-    return index_path
+    except OSError as err:
+        raise SeqliftError(f"cannot replace the stale index {target} of {fasta_path}: {err.strerror or err}") from None
+    return target
+
+
+def _readable_and_not_older(index_path: str, fasta_path: str) -> bool:
+    """Whether ``index_path`` is readable and not older than the FASTA (bgzip'd FASTA files)."""
+    try:
+        return os.path.getmtime(index_path) >= os.path.getmtime(fasta_path) and os.access(index_path, os.R_OK)
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------- genome
@@ -150,7 +259,7 @@ class Genome:
                 gzi_indexname=gzi_path,
                 as_raw=True,
                 strict_bounds=False,
-                rebuild=True,
+                rebuild=False,  # _choose_index_path removed an index that does not describe the file
                 build_index=True,
             )
         except pyfaidx.FastaIndexingError as err:

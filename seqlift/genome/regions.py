@@ -5,7 +5,8 @@ A BED file is read line by line and handed out in lists of at most
 sits in memory whole. The format accepted:
 
 * tab-separated, at least three columns: ``chrom``, ``start``, ``end``
-  (0-based, half-open: ``start < end``, both non-negative integers);
+  (0-based, half-open: ``start < end``, both non-negative integers no larger
+  than :data:`MAX_COORDINATE`);
 * optional ``name`` (column 4) and ``strand`` (column 6: ``+``, ``-`` or ``.``;
   ``.`` when the column is absent);
 * narrowPeak files: the summit offset (column 10, relative to ``start``,
@@ -26,17 +27,21 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from seqlift.errors import SeqliftError
 from seqlift.inputs import check_positive_int, is_gzip, open_text
 
-__all__ = ["Region", "read_bed", "iter_bed", "chunked", "resize", "STRANDS"]
+__all__ = ["Region", "read_bed", "iter_bed", "chunked", "resize", "STRANDS", "MAX_COORDINATE"]
 
 #: strand values accepted in column 6
 STRANDS = ("+", "-", ".")
+#: the largest start or end accepted: windows around it (and their ends) stay within 64-bit integers
+MAX_COORDINATE = 2**62 - 1
+#: lines between two calls of :func:`iter_bed`'s ``progress``
+_PROGRESS_LINES = 8192
 
 #: first words of header lines that carry no region
 _HEADER_WORDS = ("track", "browser")
@@ -147,7 +152,11 @@ def _non_negative_int(text: str, what: str, where: str) -> int:
     """Parse a BED integer column; ``what`` and ``where`` name it in errors."""
     stripped = text.strip()
     if stripped.isascii() and stripped.isdigit():
-        return int(stripped)
+        value = int(stripped)
+        if value > MAX_COORDINATE:
+            raise SeqliftError(f"{where}: {what} {_quote(stripped)} is beyond the largest coordinate seqlift "
+                               f"reads (2^62 - 1); no genome is that long")
+        return value
     if _is_integer(stripped):
         raise SeqliftError(f"{where}: {what} {stripped} is negative")
     raise SeqliftError(f"{where}: {what} {_quote(text)} is not an integer")
@@ -195,13 +204,17 @@ def _parse_line(text: str, source: str, line: int) -> Region | None:
     return Region(chrom, start, end, name, strand, summit, line)
 
 
-def iter_bed(path: str | os.PathLike) -> Iterator[Region]:
+def iter_bed(path: str | os.PathLike, progress: Callable[[int, int], None] | None = None) -> Iterator[Region]:
     """Stream the regions of a BED file one at a time.
 
     Parameters
     ----------
     path : str or os.PathLike
         A BED or narrowPeak file, plain or gzip-compressed.
+    progress : callable, optional
+        Called every few thousand lines as ``progress(bytes_read, lines)``:
+        the bytes of the file read so far (compressed bytes for a gzip
+        file, so that they compare with its size) and the lines gone through.
 
     Returns
     -------
@@ -217,16 +230,27 @@ def iter_bed(path: str | os.PathLike) -> Iterator[Region]:
         malformed line is reached (``path:line: what is wrong``).
     """
     compressed = is_gzip(path, "BED")
-    return _iter_regions(path, compressed)
+    return _iter_regions(path, compressed, progress)
 
 
-def _iter_regions(path: str | os.PathLike, compressed: bool) -> Iterator[Region]:
+def _raw_position(handle: IO[str]) -> Callable[[], int]:
+    """A function giving how many bytes of the file under a text handle have been read."""
+    binary = getattr(handle, "buffer", None)
+    raw = getattr(binary, "fileobj", None) or binary  # a gzip file's compressed stream, or the plain file
+    return (lambda: raw.tell()) if raw is not None else (lambda: 0)
+
+
+def _iter_regions(path: str | os.PathLike, compressed: bool,
+                  progress: Callable[[int, int], None] | None) -> Iterator[Region]:
     source = os.fspath(path)
     line = 0
     with open_text(path, compressed) as handle:
+        position = _raw_position(handle)
         try:
             for line, text in enumerate(handle, start=1):
                 region = _parse_line(text.rstrip("\r\n"), source, line)
+                if progress is not None and line % _PROGRESS_LINES == 0:
+                    progress(position(), line)
                 if region is not None:
                     yield region
         except (EOFError, zlib.error, gzip.BadGzipFile) as err:

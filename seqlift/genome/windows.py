@@ -41,6 +41,9 @@ from seqlift.sequences.onehot import one_hot, reverse_complement
 __all__ = [
     "RegionChunk",
     "load_regions",
+    "off_chrom_side",
+    "off_chrom_reason",
+    "off_chrom_error",
     "load_fasta_sequences",
     "OFF_CHROM_POLICIES",
     "WINDOW_COLUMNS",
@@ -87,6 +90,29 @@ class RegionChunk:
     def __len__(self) -> int:
         """Number of encoded windows."""
         return len(self.windows)
+
+
+def off_chrom_side(window: Region, size: int) -> str | None:
+    """``"before the start"`` or ``"past the end"`` when ``window`` runs off its contig of length ``size``, else None."""
+    if window.start < 0:
+        return "before the start"
+    if window.end > size:
+        return "past the end"
+    return None
+
+
+def off_chrom_reason(window: Region, size: int) -> str:
+    """Why a window off its contig is dropped, as ``PREFIX.dropped.tsv`` says it."""
+    return f"window runs {off_chrom_side(window, size)} of {window.chrom} (length {size})"
+
+
+def off_chrom_error(bed_name: str, region: Region, window: Region, size: int) -> SeqliftError:
+    """The one-line error for a window off its contig under the ``"error"`` policy, naming the BED line."""
+    return SeqliftError(
+        f"{bed_name}:{region.line}: window {window.chrom}:{window.start}-{window.end} "
+        f"(width {window.width}) runs {off_chrom_side(window, size)} of {window.chrom} (length {size}); "
+        "the off-chromosome policy is 'error' (use 'drop' or 'pad')"
+    )
 
 
 def _frame(columns: tuple[str, ...], rows: list[tuple], integer_columns: tuple[str, ...]) -> pd.DataFrame:
@@ -179,15 +205,11 @@ def _stream_regions(
                 if size is None:
                     raise SeqliftError(genome.unknown_chrom_message(region.chrom, f"{bed_name}:{region.line}"))
                 window = resize(region, width)
-                if window.start < 0 or window.end > size:
-                    side = "before the start" if window.start < 0 else "past the end"
-                    reason = f"window runs {side} of {window.chrom} (length {size})"
+                side = off_chrom_side(window, size)
+                if side is not None:
+                    reason = off_chrom_reason(window, size)
                     if off_chrom == "error":
-                        raise SeqliftError(
-                            f"{bed_name}:{region.line}: window {window.chrom}:{window.start}-{window.end} "
-                            f"(width {width}) runs {side} of {window.chrom} (length {size}); "
-                            "the off-chromosome policy is 'error' (use 'drop' or 'pad')"
-                        )
+                        raise off_chrom_error(bed_name, region, window, size)
                     if off_chrom == "drop":
                         dropped.append((row, region.line, window.chrom, window.start, window.end, region.name, reason))
                         row += 1

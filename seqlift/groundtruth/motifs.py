@@ -6,8 +6,8 @@ MEME minimal motif format (https://meme-suite.org/meme/doc/meme-format.html),
 which JASPAR, HOCOMOCO and the MEME suite all export. :func:`log_odds` turns a
 probability matrix into the natural-log scoring matrix used to scan sequences.
 
-The shipped matrices live in ``data/motifs/`` at the repository root; see
-:func:`shipped_motifs`.
+The shipped matrices are package data (``seqlift/data/motifs/``, linked from
+the repository's ``data/motifs``); see :func:`shipped_motifs`.
 
 Examples
 --------
@@ -35,8 +35,6 @@ from seqlift.sequences.onehot import reverse_complement
 
 #: pseudocount used by the paper's notebook to smooth matrices before taking logs
 PAPER_PSEUDOCOUNT = 0.001
-#: folder of the motif files shipped with the repository
-MOTIF_DIR = Path(__file__).resolve().parents[2] / "data" / "motifs"
 
 
 @dataclass
@@ -406,7 +404,7 @@ def two_motifs(path: str | os.PathLike, names: Sequence[str] | None = None) -> l
 
 
 def shipped_motifs(filename: str = "jaspar2024_gata1_tal1.meme") -> Path:
-    """Path of a motif file shipped in ``data/motifs/``.
+    """Path of a motif file shipped with seqlift (``seqlift/data/motifs/``).
 
     Parameters
     ----------
@@ -418,10 +416,8 @@ def shipped_motifs(filename: str = "jaspar2024_gata1_tal1.meme") -> Path:
     Raises
     ------
     SeqliftError
-        When the file is not there (e.g. seqlift installed without the
-        repository's data folder).
+        When the installation lacks the file.
     """
-    path = MOTIF_DIR / filename
-    if not path.is_file():
-        raise SeqliftError(f"shipped motif file {path} not found (it is in the repository's data/motifs/)")
-    return path
+    from seqlift.data import shipped_file
+
+    return shipped_file("motifs", filename)

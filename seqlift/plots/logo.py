@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError
+from seqlift.plots import FORMATS, UNWRITTEN_FORMATS  # the formats save_figure writes, by suffix
 from seqlift.sequences.alphabet import ALPHABET
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
@@ -59,12 +60,11 @@ __all__ = [
     "region_figure",
     "save_figure",
     "FORMATS",
+    "UNWRITTEN_FORMATS",
 ]
 
 #: letter colours: A green, C blue, G orange, T red
 BASE_COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7A41D", "T": "#D62839"}
-#: file formats :func:`save_figure` writes, by suffix
-FORMATS = ("png", "pdf", "svg")
 #: letters lower than this share of the tallest stack are left out (below a pixel)
 _INVISIBLE = 1e-3
 #: font of the letters (shipped with matplotlib)
@@ -441,7 +441,7 @@ def region_figure(
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> str:
-    """Write a figure as PNG, PDF or SVG (chosen by the file's suffix).
+    """Write a figure as PNG, PDF, SVG, JPEG, TIFF or another of :data:`FORMATS` (chosen by the file's suffix).
 
     The file is written under a temporary name and renamed when complete.
 
@@ -470,7 +470,10 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> str:
         raise SeqliftError(f"{path}: cannot tell the format; end the name with .{', .'.join(FORMATS)}")
     directory = os.path.dirname(path)
     if directory:
-        os.makedirs(directory, exist_ok=True)
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as err:
+            raise SeqliftError(f"cannot write {path}: {err.strerror or err} ({err.filename})") from None
     temporary = f"{path}.partial.{suffix}"
     try:
         fig.savefig(temporary, dpi=dpi, format=suffix)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError
-from seqlift.inputs import parse_tasks
+from seqlift.inputs import check_output_folder, parse_tasks
 
 __all__ = ["Pick", "INDEX_COLUMNS", "choose", "choose_tasks", "parse_zoom", "draw_regions"]
 
@@ -211,8 +211,11 @@ def draw_regions(
     path : str
         ``PREFIX.h5`` of ``seqlift score`` or ``seqlift merge``.
     out : str
-        A ``.png``, ``.pdf`` or ``.svg`` file for one figure; otherwise a
-        folder, which gets one file per (region, task) and ``index.tsv``.
+        A ``.png``, ``.pdf``, ``.svg``, ``.jpg`` file (or another of
+        :data:`seqlift.plots.logo.FORMATS`) for one figure; otherwise (or when
+        it is an existing folder) a folder, which gets one file per (region,
+        task) and ``index.tsv``. A name ending in a picture format that
+        cannot be written (``.bmp``) is refused.
     regions, rows, top
         The regions: by name, by array row, and the ``top`` of each task
         (see :func:`choose`).
@@ -228,8 +231,8 @@ def draw_regions(
         BED of intervals to box, in genome coordinates (column 4 labels them).
     hypothetical : bool
         Draw the hypothetical-contribution panel.
-    file_format : {"png", "pdf", "svg"}
-        File format in folder output.
+    file_format : str
+        File format in folder output, one of :data:`seqlift.plots.logo.FORMATS`.
     dpi : int
         Resolution of PNG output.
 
@@ -245,7 +248,13 @@ def draw_regions(
     instance_table = read_instances(instances, require_motif=False) if instances else None
     beds = _read_boxes_bed(boxes) if boxes else None
     suffix = os.path.splitext(out)[1].lower().lstrip(".")
-    single = suffix in logo.FORMATS
+    single = suffix in logo.FORMATS and not os.path.isdir(out)
+    if suffix in logo.UNWRITTEN_FORMATS and not os.path.isdir(out):
+        raise SeqliftError(f"--out {out}: .{suffix} pictures cannot be written; end the name with "
+                           f".{', .'.join(logo.FORMATS[:5])} (or another of .{', .'.join(logo.FORMATS[5:])}), "
+                           "or give a folder")
+    if not single:
+        check_output_folder(out, "--out")
     with ScoreStore.open(path) as store:
         if not store.complete:
             raise SeqliftError(f"{path} is not complete")

@@ -18,14 +18,20 @@ import os
 from dataclasses import dataclass
 
 from seqlift.errors import SeqliftError
+from seqlift.scoring.lock import OutputLock, lock_name
 from seqlift.scoring.options import parameter_differences, parse_shard
 from seqlift.scoring.outputs import (
     bigwig_available,
+    check_not_an_input,
     check_output_prefix,
     discard,
+    make_directories,
+    output_names,
     partial_name,
+    remove_empty,
     write_outputs,
 )
+from seqlift.scoring.space import failure_reason
 from seqlift.scoring.store import ScoreStore
 
 __all__ = ["merge_shards", "MergeResult", "SHARD_PARAMETERS"]
@@ -101,26 +107,6 @@ def _check_shards(stores: list[ScoreStore]) -> list[ScoreStore]:
     return ordered
 
 
-def _copy_chunks(source: ScoreStore, target: ScoreStore) -> None:
-    """Append ``source``'s chunks to ``target``, one recorded chunk at a time."""
-    progress = source.file["progress"][:]
-    windows_before = dropped_before = 0
-    for first_row, end_row, windows_total, dropped_total in progress:
-        w0, w1, d0, d1 = windows_before, int(windows_total), dropped_before, int(dropped_total)
-        f = source.file
-        target.append(
-            f["onehot"][w0:w1],
-            f["contributions"][:, w0:w1],
-            f["hypothetical"][:, w0:w1],
-            f["deltas"][:, w0:w1],
-            f["target_deltas"][:, w0:w1],
-            source.read_table("windows", w0, w1),
-            source.read_table("dropped", d0, d1),
-            rows=(int(first_row), int(end_row)),
-        )
-        windows_before, dropped_before = w1, d1
-
-
 def merge_shards(prefixes: list[str], out: str, bigwig: bool | None = None) -> MergeResult:
     """Join shard outputs into the outputs of the whole run.
 
@@ -150,6 +136,25 @@ def merge_shards(prefixes: list[str], out: str, bigwig: bool | None = None) -> M
     paths = [_score_file(p) for p in prefixes]
     if len(set(map(os.path.abspath, paths))) != len(paths):
         raise SeqliftError("the same shard is given twice")
+    for path in paths:
+        if os.path.abspath(path[: -len(".h5")]) == os.path.abspath(out):
+            raise SeqliftError(f"--out {out} is the prefix of the shard {path}: merging would overwrite it; "
+                               "choose another --out")
+    names = output_names(out, list(range(2)), True)
+    written = [*names.values(), *(partial_name(n) for n in names.values()), lock_name(out),
+               *output_names(out, [0], True).values()]
+    check_not_an_input(written, {f"shard {p}": p for p in paths})
+    created = make_directories(os.path.dirname(os.path.abspath(out)))
+    try:
+        with OutputLock(out, "seqlift merge"):
+            return _merge(paths, out, bigwig)
+    except BaseException:
+        remove_empty(created)
+        raise
+
+
+def _merge(paths: list[str], out: str, bigwig: bool | None) -> MergeResult:
+    """Check the shards at ``paths`` and write the merged outputs (the caller holds the lock on ``out``)."""
     with contextlib.ExitStack() as stack:
         stores = [stack.enter_context(ScoreStore.open(path)) for path in paths]
         ordered = _check_shards(stores)
@@ -160,13 +165,12 @@ def merge_shards(prefixes: list[str], out: str, bigwig: bool | None = None) -> M
         if write_bigwig and not bigwig_available():
             raise SeqliftError("writing bigWig files needs the pyBigWig package (pip install pyBigWig)")
         h5_partial = partial_name(out + ".h5")
-        os.makedirs(os.path.dirname(os.path.abspath(h5_partial)), exist_ok=True)
         try:
             with ScoreStore.create(h5_partial, parameters, first.tasks, first.width, first.chrom_sizes(),
                                    first.versions, (0, first.rows_total), first.rows_total) as merged:
                 merged.file.attrs["merged_from"] = json.dumps([os.path.abspath(s.path) for s in ordered])
                 for store in ordered:
-                    _copy_chunks(store, merged)
+                    merged.copy_chunks_from(store)
                 if merged.n_windows == 0:
                     raise SeqliftError(f"every one of the {first.rows_total} regions was dropped in all shards; "
                                        "nothing to merge")
@@ -177,6 +181,9 @@ def merge_shards(prefixes: list[str], out: str, bigwig: bool | None = None) -> M
             raise
     try:
         written = write_outputs(h5_partial, out, write_bigwig)
+    except (OSError, RuntimeError) as err:  # RuntimeError: pyBigWig's
+        discard([h5_partial])
+        raise SeqliftError(f"writing the merged outputs failed ({failure_reason(err)}); nothing was written") from None
     except BaseException:
         discard([h5_partial])
         raise

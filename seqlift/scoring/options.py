@@ -10,12 +10,13 @@ and :func:`shard_rows` say which input rows a shard scores; and
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 from seqlift.errors import SeqliftError
 from seqlift.genome.windows import OFF_CHROM_POLICIES
-from seqlift.inputs import check_positive_int
+from seqlift.inputs import INT64_MAX, check_positive_int
 from seqlift.scoring.outputs import bigwig_available
 
 __all__ = [
@@ -26,14 +27,19 @@ __all__ = [
     "parameter_differences",
     "GENOME_ENV",
     "REVCOMP_MODES",
+    "NONFINITE_POLICIES",
     "OUTPUT_ONLY_PARAMETERS",
 ]
 
 #: environment variable naming the genome FASTA when ``--genome`` is not given
 GENOME_ENV = "SEQLIFT_GENOME"
 REVCOMP_MODES = ("none", "average")
-#: parameters that do not change the scores, ignored when resuming and merging
-OUTPUT_ONLY_PARAMETERS = ("bigwig",)
+#: what to do with a region whose scores are not finite: stop the run, or list it among the dropped
+NONFINITE_POLICIES = ("error", "drop")
+#: parameters that do not change the scores of the regions scored, ignored when resuming and merging:
+#: the bigWig output, and the policy for regions with non-finite scores (under "error" a run stops at
+#: the first, so its finished chunks hold none, and "drop" may finish it)
+OUTPUT_ONLY_PARAMETERS = ("bigwig", "nonfinite")
 
 
 @dataclass
@@ -46,6 +52,9 @@ class ScoreOptions:
         BED/narrowPeak file (plain or gzip), or FASTA of equal-length sequences.
     model : str
         Keras model file (see :func:`seqlift.model.load_model`).
+    weights : str, optional
+        Weights file, for a model given as a Keras 2 JSON config (or weights
+        replacing those of a full-model file).
     out : str, optional
         Output prefix. Default: the regions file's name without its
         extension, in the current directory (``.shard<I>of<N>`` added for a shard).
@@ -66,7 +75,15 @@ class ScoreOptions:
     revcomp : {"none", "average"}
         Also score reverse complements and average (see :mod:`seqlift.scoring.run`).
     seed : int
-        Seed of the shuffles.
+        Seed of the shuffles, a 64-bit signed integer.
+    max_unknown : float
+        Regions whose window has a larger share of unknown bases (not A, C,
+        G or T: N, IUPAC codes, padding) are not scored but listed in
+        ``PREFIX.dropped.tsv``; 1 (the default) scores every region.
+    nonfinite : {"error", "drop"}
+        A region whose scores are not finite (NaN or infinity, from the
+        model's output): stop the run naming it (the finished chunks are
+        kept for ``resume``), or list it in ``PREFIX.dropped.tsv``.
     batch_size : int, optional
         Sequences per pass (each with all its references); default from the
         model's size.
@@ -85,6 +102,7 @@ class ScoreOptions:
 
     regions: str
     model: str
+    weights: str | None = None
     out: str | None = None
     genome: str | None = None
     shuffles: int = 10
@@ -95,6 +113,8 @@ class ScoreOptions:
     off_chrom: str = "drop"
     revcomp: str = "none"
     seed: int = 0
+    max_unknown: float = 1.0
+    nonfinite: str = "error"
     batch_size: int | None = None
     chunk_size: int | None = None
     bigwig: bool = False
@@ -107,7 +127,15 @@ def check_numbers(options: ScoreOptions) -> None:
     for what, value in (("shuffles", options.shuffles), ("batch size", options.batch_size),
                         ("chunk size", options.chunk_size), ("width", options.width)):
         if value is not None:
-            check_positive_int(value, what)
+            if check_positive_int(value, what) > INT64_MAX:
+                raise SeqliftError(f"{what} {value} is beyond the 64-bit integer range")
+    if isinstance(options.seed, bool) or not isinstance(options.seed, numbers.Integral) \
+            or not -INT64_MAX - 1 <= options.seed <= INT64_MAX:
+        raise SeqliftError(f"--seed must be a 64-bit signed integer (-2^63 to 2^63 - 1), got {options.seed!r}")
+    if not isinstance(options.max_unknown, numbers.Real) or not 0 <= options.max_unknown <= 1:
+        raise SeqliftError(f"--max-unknown must be a fraction from 0 to 1, got {options.max_unknown!r}")
+    if options.nonfinite not in NONFINITE_POLICIES:
+        raise SeqliftError(f"--nonfinite must be one of {', '.join(NONFINITE_POLICIES)}, not {options.nonfinite!r}")
     if options.revcomp not in REVCOMP_MODES:
         raise SeqliftError(f"--revcomp must be one of {', '.join(REVCOMP_MODES)}, not {options.revcomp!r}")
     if options.off_chrom not in OFF_CHROM_POLICIES:
@@ -127,6 +155,8 @@ def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
         if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
             raise SeqliftError(f"--shard {text!r} is not of the form I/N (e.g. 2/8)")
         index, count = int(parts[0]), int(parts[1])
+    if count > INT64_MAX:
+        raise SeqliftError(f"--shard {text}: N is beyond the 64-bit integer range")
     if count < 1 or not 1 <= index <= count:
         raise SeqliftError(f"--shard {index}/{count}: I must be between 1 and N (shards are numbered from 1)")
     return index, count

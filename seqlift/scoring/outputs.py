@@ -15,13 +15,16 @@ the making) :func:`write_outputs` writes:
     The scored windows, row ``i`` for array row ``i``, as narrowPeak:
     chrom, start, end, name (``.`` when none), score 0, strand, signalValue
     -1, pValue -1, qValue -1 and the summit: the offset of the window's centre
-    (the region's summit or midpoint, see :func:`seqlift.genome.regions.resize`).
+    (the region's summit or midpoint, see :func:`seqlift.genome.regions.resize`);
+    then an 11th column, the window's unknown bases (not A, C, G or T: ``N``,
+    IUPAC codes, padding; scored as all-zero rows).
     A padded window (``--off-chrom pad``) is clipped to its contig here, and
     its summit offset counted from the clipped start; the HDF5 file keeps the
     unclipped window.
 ``PREFIX.dropped.tsv``
     One line per region that was not scored, with a header: row, line,
-    chrom, start, end, name, reason.
+    chrom, start, end, name, unknown (the window's unknown bases; ``NA`` when
+    it was not read), reason.
 ``PREFIX.bw`` (on request; ``PREFIX.task<k>.bw`` per task with several)
     Per-base contributions summed over A, C, G, T, on the genome's contigs
     (sizes from the FASTA index, recorded in the HDF5 file). Where windows
@@ -31,7 +34,8 @@ the making) :func:`write_outputs` writes:
     positions no window covers have no value.
 
 Every file is written under ``<final name>.partial`` and renamed when
-complete, so a name without ``.partial`` is always a finished file. Files of
+complete (the score file trimmed of the disk space reserved for a chunk it
+did not need), so a name without ``.partial`` is always a finished file. Files of
 an earlier run with the same prefix that this run does not produce (bigWig or
 per-task files of other tasks) are removed when the new files are published,
 so a prefix's files always come from one run.
@@ -54,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError
+from seqlift.inputs import nearest_existing
 from seqlift.scoring.store import ScoreStore
 
 __all__ = [
@@ -61,8 +66,11 @@ __all__ = [
     "partial_name",
     "output_names",
     "check_output_prefix",
+    "check_not_an_input",
     "write_outputs",
     "discard",
+    "make_directories",
+    "remove_empty",
     "bigwig_available",
 ]
 
@@ -129,15 +137,11 @@ def check_output_prefix(prefix: str) -> None:
     SeqliftError
         Naming the directory and the reason.
     """
-    if not os.path.basename(prefix):
-        raise SeqliftError(f"--out {prefix!r} names a directory; give a prefix such as {prefix.rstrip('/')}/scores")
+    if not os.path.basename(prefix) or os.path.isdir(prefix):
+        raise SeqliftError(f"--out {prefix!r} names a directory; outputs are files named PREFIX.h5, PREFIX.ohe.npz, "
+                           f"...: give a prefix inside it, such as {os.path.join(prefix, 'scores')}")
     directory = os.path.dirname(os.path.abspath(prefix))
-    existing = directory
-    while not os.path.exists(existing):
-        parent = os.path.dirname(existing)
-        if parent == existing:
-            break
-        existing = parent
+    existing = nearest_existing(directory)
     if not os.path.isdir(existing):
         raise SeqliftError(f"cannot write outputs under {directory}: {existing} is not a directory")
     try:
@@ -146,6 +150,59 @@ def check_output_prefix(prefix: str) -> None:
     except OSError as err:
         reason = "permission denied" if isinstance(err, PermissionError) else (err.strerror or str(err))
         raise SeqliftError(f"cannot write outputs in {existing}: {reason}") from None
+
+
+def check_not_an_input(names: Iterable[str], inputs: dict[str, str | None]) -> None:
+    """Refuse outputs that would replace one of the run's own input files.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Every path the run may write (final names, their ``.partial`` names,
+        the lock file).
+    inputs : dict
+        What each input is (``"regions"``, ``"--genome"``, ``"shard"``) to
+        its path (None is skipped).
+
+    Raises
+    ------
+    SeqliftError
+        Naming the output and the input it would overwrite.
+    """
+    given = {os.path.realpath(path): what for what, path in inputs.items() if path}
+    for name in names:
+        what = given.get(os.path.realpath(name))
+        if what is not None:
+            raise SeqliftError(f"the output {name} would overwrite the {what} file given; "
+                               "choose another --out")
+
+
+def make_directories(directory: str) -> list[str]:
+    """Create ``directory`` and missing parents; return those created, outermost first."""
+    missing = []
+    while not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    missing.reverse()
+    for path in missing:
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass
+        except OSError as err:
+            remove_empty(missing[: missing.index(path)])
+            raise SeqliftError(f"cannot create the output directory {path}: {err.strerror or err}") from None
+    return missing
+
+
+def remove_empty(directories: list[str]) -> None:
+    """Remove the directories a failed run created, innermost first, if they are empty."""
+    for path in reversed(directories):
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
 
 
 def discard(paths: Iterable[str]) -> None:
@@ -205,6 +262,7 @@ def write_outputs(store_path: str, prefix: str, bigwig: bool) -> list[str]:
         except BaseException:
             discard(temporary.values())
             raise
+    ScoreStore.trim(store_path)
     for key, path in temporary.items():
         os.replace(path, names[key])
     os.replace(store_path, names["h5"])
@@ -261,19 +319,21 @@ def _write_regions_bed(path: str, store: ScoreStore) -> None:
             centre = windows["start"].to_numpy(np.int64) + store.width // 2
             summit = np.clip(centre - clipped_start, 0, np.maximum(clipped_end - clipped_start - 1, 0))
             lines = [
-                "\t".join((chrom, str(s), str(e), name or ".", _BED_SCORE, strand, *_BED_UNKNOWN, str(p)))
-                for chrom, s, e, name, strand, p in zip(
-                    windows["chrom"], clipped_start, clipped_end, windows["name"], windows["strand"], summit)
+                "\t".join((chrom, str(s), str(e), name or ".", _BED_SCORE, strand, *_BED_UNKNOWN, str(p), str(u)))
+                for chrom, s, e, name, strand, p, u in zip(
+                    windows["chrom"], clipped_start, clipped_end, windows["name"], windows["strand"], summit,
+                    windows["unknown"])
             ]
             handle.write("".join(line + "\n" for line in lines))
 
 
 def _write_dropped_tsv(path: str, store: ScoreStore) -> None:
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write("row\tline\tchrom\tstart\tend\tname\treason\n")
+        handle.write("row\tline\tchrom\tstart\tend\tname\tunknown\treason\n")
         total = store.n_dropped
         for start in range(0, total, 65536):
             table = store.read_table("dropped", start, start + 65536)
+            table["unknown"] = table["unknown"].astype(object).where(table["unknown"] >= 0, "NA")
             table.to_csv(handle, sep="\t", header=False, index=False)
 
 

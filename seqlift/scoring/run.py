@@ -40,14 +40,32 @@ averaged too. Windows are otherwise always read on the genome's forward
 strand, whatever the BED strand column says, so that the scores line up
 with genome coordinates.
 
-Interruption and resuming
--------------------------
-Ctrl-C and SIGTERM (what SLURM and Snakemake send first) stop the run
-between two HDF5 writes; the partial file then holds every completed chunk
-and ``resume=True`` continues from the last one, refusing if any parameter
-differs. A hard kill (SIGKILL) while a chunk is being written can leave the
-HDF5 file damaged; resuming then says so. A run that fails on its input
-removes its partial file: nothing is left behind.
+Unknown bases and non-finite scores
+-----------------------------------
+Bases that are not A, C, G or T (``N``, IUPAC codes, padding off a contig)
+are all-zero rows; each window's count is recorded (``windows/unknown``,
+column 11 of ``PREFIX.regions.bed``) and the run's log says how many scored
+regions have any. Windows with a larger share than ``max_unknown`` are not
+scored but listed in ``PREFIX.dropped.tsv``. A region whose scores are not
+finite (the model's output is NaN or infinite on it or on its references)
+stops the run with one line naming the regions (``nonfinite="error"``),
+keeping the finished chunks; with ``nonfinite="drop"`` it is listed in
+``PREFIX.dropped.tsv`` instead. No output ever holds a NaN score.
+
+Interruption, full disks and resuming
+-------------------------------------
+One run at a time writes a prefix's files: :class:`~seqlift.scoring.lock.OutputLock`
+is taken before anything is read or written there. Ctrl-C and SIGTERM (what
+SLURM and Snakemake send first) stop the run between two HDF5 writes; the
+partial file then holds every completed chunk and ``resume=True`` continues
+from the last one, refusing if any parameter differs. So does a full disk:
+the space of each chunk is reserved before it is written
+(:mod:`seqlift.scoring.space`), and the run stops with one line, keeping the
+chunks before. A chunk is recorded as done only once its data are on disk;
+resuming reads every recorded chunk back against its checksum and scores
+again those that do not match (:meth:`~seqlift.scoring.store.ScoreStore.verified_chunks`),
+so a hard kill (SIGKILL) or a failed write never leaves wrong rows behind. A
+run that fails on its input removes its partial file: nothing is left behind.
 
 For tests, the environment variable :data:`TEST_SIGNAL_ENV` set to
 ``K:NAME`` makes the run send itself signal ``SIGNAME`` (``INT``, ``TERM``
@@ -59,7 +77,6 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from collections import Counter
@@ -68,26 +85,36 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from seqlift.errors import SeqliftError
-from seqlift.scoring.options import ScoreOptions
-from seqlift.scoring.outputs import discard, partial_name, write_outputs
+from seqlift.errors import SeqliftError, UnclosableFileError
+from seqlift.scoring.lock import OutputLock
+from seqlift.scoring.options import ScoreOptions, check_numbers
+from seqlift.scoring.outputs import discard, make_directories, partial_name, remove_empty, write_outputs
 from seqlift.scoring.plan import (
     Plan,
     open_partial,
+    output_prefix,
     package_versions,
     prepare,
     refuse_different,
 )
+from seqlift.scoring.space import DiskFull, failure_reason
 from seqlift.scoring.store import ScoreStore
-from seqlift.sequences.onehot import reverse_complement
+from seqlift.sequences.onehot import reverse_complement, unknown_bases
 
-__all__ = ["ScoreResult", "score", "TEST_SIGNAL_ENV"]
+__all__ = ["ScoreResult", "score", "RunStopped", "TEST_SIGNAL_ENV"]
 
 log = logging.getLogger(__name__)
 
 #: testing hook: ``K:NAME`` sends SIG<NAME> to the run once chunk K is recorded
 TEST_SIGNAL_ENV = "SEQLIFT_TEST_SIGNAL_AFTER_CHUNK"
+#: regions named in a message about several
+_NAMED = 3
+
+
+class RunStopped(SeqliftError):
+    """The run stopped on something found while scoring; the chunks finished before it are kept for ``resume``."""
 
 
 @dataclass
@@ -211,9 +238,75 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _region_text(plan: Plan, window: Any) -> str:
+    """``peaks.bed:12 (chr1:100-500)``, or ``seqs.fa record 3 (name)`` for FASTA input."""
+    if plan.kind == "fasta":
+        return f"{plan.options.regions} record {window['line']} ({window['chrom']})"
+    return f"{plan.options.regions}:{window['line']} ({window['chrom']}:{window['start']}-{window['end']})"
+
+
+def _regions_text(plan: Plan, windows: pd.DataFrame) -> str:
+    named = ", ".join(_region_text(plan, row) for _, row in windows.head(_NAMED).iterrows())
+    more = f" and {len(windows) - _NAMED} more" if len(windows) > _NAMED else ""
+    return named + more
+
+
+def _move_to_dropped(windows: pd.DataFrame, dropped: pd.DataFrame, leave: np.ndarray,
+                     reasons: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Move the windows flagged in ``leave`` into the dropped table (with ``reasons``), keeping input order."""
+    from seqlift.scoring.store import DROPPED_FIELDS
+
+    moved = windows[leave].assign(reason=reasons)[list(DROPPED_FIELDS)]
+    dropped = pd.concat([dropped, moved], ignore_index=True) if len(dropped) else moved.reset_index(drop=True)
+    return windows[~leave].reset_index(drop=True), dropped.sort_values("row", kind="stable").reset_index(drop=True)
+
+
+def _too_unknown(plan: Plan, windows: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Windows with a larger share of unknown bases than ``--max-unknown``, and the reason for each."""
+    limit = plan.options.max_unknown
+    flagged = windows["unknown"].to_numpy() > limit * plan.width
+    reasons = [f"{count} of {plan.width} bases unknown (not A, C, G or T), more than --max-unknown {limit:g}"
+               for count in windows["unknown"].to_numpy()[flagged]]
+    return flagged, reasons
+
+
+def _not_finite(scores: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Rows (axis 1 of every array) with a NaN or infinite value anywhere."""
+    bad = np.zeros(scores[0].shape[1], bool)
+    for array in scores:
+        bad |= ~np.isfinite(array.reshape(array.shape[0], array.shape[1], -1)).all(axis=(0, 2))
+    return bad
+
+
+def _score_chunk(plan: Plan, onehot: np.ndarray, windows: pd.DataFrame,
+                 dropped: pd.DataFrame) -> tuple[np.ndarray, tuple[np.ndarray, ...], pd.DataFrame, pd.DataFrame]:
+    """Score one chunk's windows, applying ``--max-unknown`` before and ``--nonfinite`` after.
+
+    Returns the one-hot rows, the scores and the windows that stay, and the
+    chunk's dropped regions (with those moved there).
+    """
+    windows = windows.assign(unknown=unknown_bases(onehot))
+    dropped = dropped.assign(unknown=np.int64(-1))
+    flagged, reasons = _too_unknown(plan, windows)
+    if flagged.any():
+        onehot = onehot[~flagged]
+        windows, dropped = _move_to_dropped(windows, dropped, flagged, reasons)
+    scores = _score_rows(plan, onehot, windows["row"].to_numpy(np.int64))
+    bad = _not_finite(scores)
+    if bad.any():
+        if plan.options.nonfinite == "error":
+            raise RunStopped(f"{_regions_text(plan, windows[bad])} give non-finite scores (NaN or infinity): the model "
+                             f"{plan.options.model} outputs NaN or infinity on them or on their references")
+        onehot = onehot[~bad]
+        scores = tuple(array[:, ~bad] for array in scores)
+        windows, dropped = _move_to_dropped(
+            windows, dropped, bad, ["non-finite scores (NaN or infinity): the model's output is not finite"] * int(bad.sum()))
+    return onehot, scores, windows, dropped
+
+
 def _run_chunks(plan: Plan, store: ScoreStore) -> int:
     """Score and append every chunk from the store's next row; return the input rows gone through."""
-    from tqdm import tqdm
+    from seqlift.progress import Progress
 
     low, high = max(plan.rows[0], store.next_row), plan.rows[1]
     if low >= high:
@@ -222,8 +315,7 @@ def _run_chunks(plan: Plan, store: ScoreStore) -> int:
              low + 1, high, plan.rows_total, plan.chunk, plan.batch, plan.options.shuffles,
              " (x2 strands)" if plan.options.revcomp == "average" else "")
     stream = _stream(plan)
-    bar = tqdm(total=high - low, unit="region", desc="seqlift score", file=sys.stderr,
-               disable=not sys.stderr.isatty(), dynamic_ncols=True)
+    progress = Progress("scoring", high - low, "regions")
     try:
         for index, chunk in enumerate(stream):
             first, end = index * plan.chunk, min((index + 1) * plan.chunk, plan.rows_total)
@@ -234,30 +326,49 @@ def _run_chunks(plan: Plan, store: ScoreStore) -> int:
             keep = ((windows["row"] >= a) & (windows["row"] < b)).to_numpy()
             windows = windows[keep].reset_index(drop=True)
             dropped = chunk.dropped[(chunk.dropped["row"] >= a) & (chunk.dropped["row"] < b)].reset_index(drop=True)
-            onehot = chunk.onehot[keep]
-            scores = _score_rows(plan, onehot, windows["row"].to_numpy(np.int64))
+            onehot, scores, windows, dropped = _score_chunk(plan, chunk.onehot[keep], windows, dropped)
             store.append(onehot, *scores, windows, dropped, rows=(a, b))
             log.debug("chunk %d recorded: input rows %d-%d, %d windows, %d dropped",
                       store.n_chunks, a + 1, b, len(windows), len(dropped))
-            bar.update(b - a)
+            progress.update(b - low)
             _test_signal(store.n_chunks)
             if b >= high:
                 break
     finally:
-        bar.close()
+        progress.close()
         stream.close()
     return high - low
 
 
 def _open_store(plan: Plan, path: str) -> ScoreStore:
-    """The partial file to continue (``resume``) or a fresh one."""
+    """The partial file to continue (``resume``), or a fresh one.
+
+    A partial file is first opened read-only and every recorded chunk read
+    back against its checksum. One that was closed cleanly and reads back
+    whole is appended to. Otherwise (its writer was killed or a write failed,
+    it is truncated, or a chunk does not match) it is never written to: its
+    intact chunks, from the first up to the first bad one, are copied into a
+    new file, which replaces it, and the run goes on from there.
+    """
     if plan.options.resume and os.path.exists(path):
-        store = open_partial(path, "r+")
-        try:
-            refuse_different(path, store.parameters, plan.parameters)
-        except SeqliftError:
-            store.close()
-            raise
+        with open_partial(path, "r") as previous:
+            refuse_different(path, previous.parameters, plan.parameters)
+            try:
+                good, problem = previous.verified_chunks()
+            except (OSError, RuntimeError, KeyError, ValueError) as err:
+                raise SeqliftError(f"cannot resume: {path} is damaged ({err}); delete it, or leave out --resume, "
+                                   "to start again") from None
+            if problem is not None:
+                log.warning("%s: %s; the chunks from there on are scored again", path, problem)
+            rebuilt = None
+            if problem is not None or not previous.closed_cleanly:
+                log.info("%s was not closed cleanly or is damaged: its %d intact chunks are copied into a new file",
+                         path, good)
+                rebuilt = _copy_intact(previous, good, path)
+        store = rebuilt or open_partial(path, "r+")
+        if rebuilt is not None:
+            os.replace(partial_name(path), path)
+            store.path = path
         store.truncate_to_record()
         done = store.next_row - plan.rows[0]
         log.info("resuming %s: %d chunks done, %d of %d input rows", path, store.n_chunks, done,
@@ -269,6 +380,18 @@ def _open_store(plan: Plan, path: str) -> ScoreStore:
         log.info("replacing the unfinished run at %s (use --resume to continue it instead)", path)
     return ScoreStore.create(path, plan.parameters, plan.tasks, plan.width, plan.chrom_sizes,
                              package_versions(), plan.rows, plan.rows_total)
+
+
+def _copy_intact(previous: ScoreStore, good: int, path: str) -> ScoreStore:
+    """A new file (at ``partial_name(path)``, for the caller to move onto ``path``) holding ``previous``'s first ``good`` chunks."""
+    fresh_path = partial_name(path)
+    try:
+        fresh = ScoreStore.create_like(fresh_path, previous)
+        fresh.copy_chunks_from(previous, good)
+    except BaseException:
+        discard([fresh_path])
+        raise
+    return fresh
 
 
 def score(options: ScoreOptions) -> ScoreResult:
@@ -295,17 +418,20 @@ def score(options: ScoreOptions) -> ScoreResult:
         for ``resume=True``.
     """
     started = time.perf_counter()
-    plan = prepare(options)
-    h5_partial = partial_name(plan.names["h5"])
-    created = _make_directories(os.path.dirname(os.path.abspath(h5_partial)))
+    check_numbers(options)
+    prefix = output_prefix(options)
+    created = make_directories(os.path.dirname(os.path.abspath(prefix)))
     try:
-        store = _open_store(plan, h5_partial)
+        with OutputLock(prefix, "seqlift score"):
+            plan = prepare(options)
+            h5_partial = partial_name(plan.names["h5"])
+            store = _open_store(plan, h5_partial)
+            had_chunks = store.n_chunks > 0
+            with _terminate_as_interrupt():
+                return _score_into(plan, store, h5_partial, created, had_chunks, started)
     except BaseException:
-        _remove_empty(created)
+        remove_empty(created)
         raise
-    had_chunks = store.n_chunks > 0
-    with _terminate_as_interrupt():
-        return _score_into(plan, store, h5_partial, created, had_chunks, started)
 
 
 def _score_into(plan: Plan, store: ScoreStore, h5_partial: str, created: list[str], had_chunks: bool,
@@ -324,10 +450,15 @@ def _score_into(plan: Plan, store: ScoreStore, h5_partial: str, created: list[st
             store.mark_complete()
         scored = store.n_windows
         dropped = Counter(store.read_table("dropped")["reason"])
+        _log_unknown(plan, store)
+    except UnclosableFileError:
+        raise  # the store cannot be closed; the message says what is kept
+    except (RunStopped, DiskFull) as err:
+        raise _stopped(err, plan, store, h5_partial, created) from None
     except SeqliftError:
         store.close()
         discard([h5_partial])
-        _remove_empty(created)
+        remove_empty(created)
         raise
     except BaseException:
         kept = store.n_chunks > 0 if store.file.id.valid else had_chunks
@@ -337,13 +468,13 @@ def _score_into(plan: Plan, store: ScoreStore, h5_partial: str, created: list[st
                         h5_partial)
         else:
             discard([h5_partial])
-            _remove_empty(created)
+            remove_empty(created)
         raise
     store.close()
     try:
         paths = write_outputs(h5_partial, plan.prefix, options.bigwig)
-    except OSError as err:
-        raise SeqliftError(f"writing the outputs failed ({err.strerror or err}); the scores are kept in "
+    except (OSError, RuntimeError) as err:  # RuntimeError: pyBigWig's
+        raise SeqliftError(f"writing the outputs failed ({failure_reason(err)}); the scores are kept in "
                            f"{h5_partial}: run the same command with --resume to write them") from None
     except KeyboardInterrupt:
         log.warning("the finished scores are kept in %s; run the same command with --resume to write the outputs",
@@ -352,32 +483,33 @@ def _score_into(plan: Plan, store: ScoreStore, h5_partial: str, created: list[st
     return ScoreResult(scored, dropped, rows_done, time.perf_counter() - started, paths)
 
 
-def _make_directories(directory: str) -> list[str]:
-    """Create ``directory`` and missing parents; return those created, outermost first."""
-    missing = []
-    while not os.path.isdir(directory):
-        missing.append(directory)
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            break
-        directory = parent
-    missing.reverse()
-    for path in missing:
-        try:
-            os.mkdir(path)
-        except FileExistsError:
-            pass
-        except OSError as err:
-            _remove_empty(missing[: missing.index(path)])
-            raise SeqliftError(f"cannot create the output directory {path}: {err.strerror or err}") from None
-    return missing
+def _stopped(err: SeqliftError, plan: Plan, store: ScoreStore, h5_partial: str, created: list[str]) -> RunStopped:
+    """The one-line error of a run stopped while scoring, saying what is kept and how to go on."""
+    chunks = store.n_chunks
+    store.close()
+    nonfinite = not isinstance(err, DiskFull)
+    how = ("run the same command with --nonfinite drop --resume to list such regions in "
+           f"{plan.names['dropped']} and go on" if nonfinite else "free some space and run the same command with --resume")
+    if chunks:
+        return RunStopped(f"{err}; the {chunks} finished chunks are kept in {h5_partial}: {how}")
+    discard([h5_partial])
+    remove_empty(created)
+    instead = ("use --nonfinite drop to list such regions in " + plan.names["dropped"] if nonfinite
+               else "free some space and run it again")
+    return RunStopped(f"{err}; nothing was kept: {instead}")
 
 
-def _remove_empty(directories: list[str]) -> None:
-    """Remove the directories a failed run created, innermost first, if they are empty."""
-    for path in reversed(directories):
-        with contextlib.suppress(OSError):
-            os.rmdir(path)
+def _log_unknown(plan: Plan, store: ScoreStore) -> None:
+    """Log how many scored regions have unknown bases (none: nothing), naming the first."""
+    counts = store.file["windows/unknown"][()] if "windows/unknown" in store.file else np.zeros(0, np.int64)
+    flagged = np.flatnonzero(counts > 0)
+    if not len(flagged):
+        return
+    first = store.read_table("windows", int(flagged[0]), int(flagged[0]) + 1).iloc[0]
+    log.info("%d of %d scored regions have unknown bases (not A, C, G or T: N, IUPAC codes or padding; scored as "
+             "all-zero rows), e.g. %s with %d of %d; each region's count is column 11 of %s",
+             len(flagged), len(counts), _region_text(plan, first), int(counts[flagged[0]]), plan.width,
+             plan.names["regions"])
 
 
 def _reasons_text(store: ScoreStore) -> str:

@@ -37,35 +37,58 @@ dataset                     shape          dtype      content
                                                       (counting dropped regions)
 ``windows/line``            (N,)           int64      1-based line of the input file (FASTA:
                                                       record number)
+``windows/unknown``         (N,)           int64      bases of the window that are not A, C, G
+                                                      or T (N, IUPAC codes, padding): all-zero
+                                                      rows of ``onehot``
 ``dropped/row``, ``line``,  (D,)           as above   regions not scored: the window that was
 ``chrom``, ``start``,                                 attempted, and
-``end``, ``name``
+``end``, ``name``,                                    (``unknown``: -1 when the window was not
+``unknown``                                           read)
 ``dropped/reason``          (D,)           str        why it was not scored
 ``chrom_sizes/name``        (C,)           str        contigs of the genome (FASTA input: the
                                                       records), in file order
 ``chrom_sizes/length``      (C,)           int64      their lengths
-``progress``                (K, 4)         int64      one row per completed chunk: first input
-                                                      row, end input row (exclusive), and the
+``progress``                (K, 5)         int64      one row per completed chunk: first input
+                                                      row, end input row (exclusive), the
                                                       totals of windows and dropped regions
-                                                      written once it was recorded
+                                                      written once it was recorded, and the
+                                                      CRC-32 of the chunk's rows (see
+                                                      :func:`chunk_checksum`)
 ==========================  =============  =========  ===========================================
 
 Row ``i`` of ``onehot``, of every ``contributions[t]`` and
 ``hypothetical[t]``, of ``deltas[t]`` and of ``windows/*`` describe the same
 window. Strings are variable-length UTF-8.
 
-Root attributes: ``format`` (``"seqlift-score"``), ``format_version`` (1),
+Root attributes: ``format`` (``"seqlift-score"``), ``format_version`` (2;
+files of format 1, without ``windows/unknown`` and checksums, are read but
+not resumed), ``writing`` (true while a process has the file open for
+writing: a file left so was not closed cleanly),
 ``parameters`` (JSON: the run's parameters, see
 :func:`seqlift.scoring.run.score`), ``seed``, ``versions`` (JSON: seqlift,
 Python and the libraries that compute the scores), ``complete`` (every chunk
 is in), ``next_row`` (the input row the next chunk starts at),
 ``row_start`` / ``row_stop`` (the input rows this file covers: all of them,
 or one shard's) and ``rows_total`` (regions in the input file).
+
+Durability
+----------
+A chunk counts as done only once its data are on disk: :meth:`ScoreStore.append`
+reserves the space the chunk may need (:mod:`seqlift.scoring.space`), writes
+the data, flushes and fsyncs the file, and only then writes the
+chunk's progress row, with the checksum of its rows, and flushes and
+fsyncs again. A run resumed from a partial file first reads every
+recorded chunk back and compares it with its checksum
+(:meth:`ScoreStore.verified_chunks`): a chunk whose data did not reach the
+disk is scored again, never trusted.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,24 +96,35 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from seqlift.errors import SeqliftError
+from seqlift.errors import SeqliftError, UnclosableFileError
+from seqlift.scoring import space
 
-__all__ = ["ScoreStore", "FORMAT", "FORMAT_VERSION", "WINDOW_FIELDS", "DROPPED_FIELDS"]
+__all__ = ["ScoreStore", "FORMAT", "FORMAT_VERSION", "WINDOW_FIELDS", "DROPPED_FIELDS", "chunk_checksum"]
+
+log = logging.getLogger(__name__)
 
 FORMAT = "seqlift-score"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: older formats that are read (not resumed or appended to)
+READABLE_VERSIONS = (1, 2)
 
 _STR = h5py.string_dtype("utf-8")
 #: columns of ``windows/`` and their HDF5 types
 WINDOW_FIELDS = {
     "chrom": _STR, "start": np.int64, "end": np.int64, "name": _STR,
-    "strand": _STR, "row": np.int64, "line": np.int64,
+    "strand": _STR, "row": np.int64, "line": np.int64, "unknown": np.int64,
 }
 #: columns of ``dropped/`` and their HDF5 types
 DROPPED_FIELDS = {
     "row": np.int64, "line": np.int64, "chrom": _STR, "start": np.int64,
-    "end": np.int64, "name": _STR, "reason": _STR,
+    "end": np.int64, "name": _STR, "unknown": np.int64, "reason": _STR,
 }
+#: columns added in format 2, and their value when read from a format-1 file
+_NEW_COLUMNS = {"unknown": -1}
+#: columns of ``progress``: first row, end row, windows and dropped totals, checksum
+_PROGRESS_COLUMNS = 5
+#: bytes reserved beyond a chunk's data for HDF5's own records (object headers, B-trees, heaps)
+_METADATA_BYTES = 1 << 20
 #: bytes of one HDF5 chunk of the big arrays (uncompressed)
 _CHUNK_BYTES = 1 << 18
 #: rows of one HDF5 chunk of the 1-D columns
@@ -106,6 +140,41 @@ def _text(values: Any) -> np.ndarray:
     """An object array of str (None and NaN become '')."""
     return np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values],
                     dtype=object)
+
+
+def _column(frame: pd.DataFrame, name: str, dtype: Any) -> np.ndarray:
+    """A column of ``windows`` or ``dropped`` as stored: str objects or int64."""
+    return _text(frame[name]) if dtype is _STR else frame[name].to_numpy(np.int64)
+
+
+def chunk_checksum(arrays: list[np.ndarray], windows: pd.DataFrame, dropped: pd.DataFrame) -> int:
+    """The CRC-32 of one chunk's rows as stored.
+
+    Parameters
+    ----------
+    arrays : list of np.ndarray
+        ``onehot`` (uint8), ``contributions``, ``hypothetical``, ``deltas``
+        and ``target_deltas`` (float32) of the chunk's windows, in the
+        stored dtypes.
+    windows, dropped : pandas.DataFrame
+        The chunk's rows of ``windows/`` and ``dropped/``.
+
+    Returns
+    -------
+    int
+        CRC-32 over the arrays' bytes, then every column (strings as UTF-8
+        separated by NUL bytes), in :data:`WINDOW_FIELDS` and
+        :data:`DROPPED_FIELDS` order.
+    """
+    crc = 0
+    for array in arrays:
+        crc = zlib.crc32(np.ascontiguousarray(array).view(np.uint8).reshape(-1), crc)
+    for frame, fields in ((windows, WINDOW_FIELDS), (dropped, DROPPED_FIELDS)):
+        for name, dtype in fields.items():
+            values = _column(frame, name, dtype)
+            data = "\0".join(values).encode() if dtype is _STR else np.ascontiguousarray(values).view(np.uint8)
+            crc = zlib.crc32(data, crc)
+    return crc
 
 
 class ScoreStore:
@@ -125,6 +194,11 @@ class ScoreStore:
     def __init__(self, path: str, handle: h5py.File) -> None:
         self.path = path
         self.file = handle
+        #: set when a write failed inside HDF5: the file can no longer be closed cleanly
+        self.broken = False
+        # the datasets appended to, opened once: after a failed write no handle is freed (freeing one
+        # makes HDF5 try to flush, fail again and print tracebacks)
+        self._handles: dict[str, h5py.Dataset] = {}
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -165,47 +239,57 @@ class ScoreStore:
         -------
         ScoreStore
         """
+        free = space.free_bytes(os.path.dirname(os.path.abspath(path)))
+        if free is not None and free < _METADATA_BYTES:
+            raise space.DiskFull(f"no space left on device for {path} ({space.size_text(free)} free)")
         try:
             handle = h5py.File(path, "w")
         except OSError as err:
             raise SeqliftError(f"cannot create {path}: {_h5_reason(err)}") from None
         store = cls(path, handle)
-        n_tasks = len(tasks)
-        handle.attrs.update({
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "parameters": json.dumps(parameters, sort_keys=True),
-            "seed": int(parameters.get("seed", 0)),
-            "versions": json.dumps(versions, sort_keys=True),
-            "complete": False,
-            "row_start": int(rows[0]),
-            "row_stop": int(rows[1]),
-            "next_row": int(rows[0]),
-            "rows_total": int(rows_total),
-        })
-        one_rows = _rows_per_chunk(width * 4)
-        handle.create_dataset("onehot", shape=(0, width, 4), maxshape=(None, width, 4), dtype=np.uint8,
-                              chunks=(one_rows, width, 4), **_GZIP)
-        score_rows = _rows_per_chunk(width * 16)
-        for name in ("contributions", "hypothetical"):
-            handle.create_dataset(name, shape=(n_tasks, 0, width, 4), maxshape=(n_tasks, None, width, 4),
-                                  dtype=np.float32, chunks=(1, score_rows, width, 4), **_GZIP)
-        for name in ("deltas", "target_deltas"):
-            handle.create_dataset(name, shape=(n_tasks, 0), maxshape=(n_tasks, None), dtype=np.float32,
-                                  chunks=(1, _COLUMN_CHUNK), **_GZIP)
-        handle.create_dataset("tasks", data=np.asarray(tasks, dtype=np.int64))
-        for group, fields in (("windows", WINDOW_FIELDS), ("dropped", DROPPED_FIELDS)):
-            for name, dtype in fields.items():
-                handle.create_dataset(f"{group}/{name}", shape=(0,), maxshape=(None,), dtype=dtype,
-                                      chunks=(_COLUMN_CHUNK,))
-        handle.create_dataset("chrom_sizes/name", data=_text(chrom_sizes), dtype=_STR)
-        handle.create_dataset("chrom_sizes/length", data=np.fromiter(chrom_sizes.values(), np.int64, len(chrom_sizes)))
-        handle.create_dataset("progress", shape=(0, 4), maxshape=(None, 4), dtype=np.int64, chunks=(1024, 4))
-        handle.flush()
+        try:
+            n_tasks = len(tasks)
+            handle.attrs.update({
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "parameters": json.dumps(parameters, sort_keys=True),
+                "seed": int(parameters.get("seed", 0)),
+                "versions": json.dumps(versions, sort_keys=True),
+                "complete": False,
+                "row_start": int(rows[0]),
+                "row_stop": int(rows[1]),
+                "next_row": int(rows[0]),
+                "rows_total": int(rows_total),
+                "writing": True,
+            })
+            one_rows = _rows_per_chunk(width * 4)
+            handle.create_dataset("onehot", shape=(0, width, 4), maxshape=(None, width, 4), dtype=np.uint8,
+                                  chunks=(one_rows, width, 4), **_GZIP)
+            score_rows = _rows_per_chunk(width * 16)
+            for name in ("contributions", "hypothetical"):
+                handle.create_dataset(name, shape=(n_tasks, 0, width, 4), maxshape=(n_tasks, None, width, 4),
+                                      dtype=np.float32, chunks=(1, score_rows, width, 4), **_GZIP)
+            for name in ("deltas", "target_deltas"):
+                handle.create_dataset(name, shape=(n_tasks, 0), maxshape=(n_tasks, None), dtype=np.float32,
+                                      chunks=(1, _COLUMN_CHUNK), **_GZIP)
+            handle.create_dataset("tasks", data=np.asarray(tasks, dtype=np.int64))
+            for group, fields in (("windows", WINDOW_FIELDS), ("dropped", DROPPED_FIELDS)):
+                for name, dtype in fields.items():
+                    handle.create_dataset(f"{group}/{name}", shape=(0,), maxshape=(None,), dtype=dtype,
+                                          chunks=(_COLUMN_CHUNK,))
+            handle.create_dataset("chrom_sizes/name", data=_text(chrom_sizes), dtype=_STR)
+            handle.create_dataset("chrom_sizes/length", data=np.fromiter(chrom_sizes.values(), np.int64, len(chrom_sizes)))
+            handle.create_dataset("progress", shape=(0, _PROGRESS_COLUMNS), maxshape=(None, _PROGRESS_COLUMNS),
+                                  dtype=np.int64, chunks=(1024, _PROGRESS_COLUMNS))
+            store._sync()
+        except (OSError, RuntimeError) as err:  # a full disk, met before any reservation could be made
+            store.broken = True
+            raise UnclosableFileError(f"cannot create {path} ({space.failure_reason(err)}); nothing was scored: "
+                                      "free some space and run the same command again") from None
         return store
 
     @classmethod
-    def open(cls, path: str, mode: str = "r") -> ScoreStore:
+    def open(cls, path: str, mode: str = "r", pad_truncated: bool = False) -> ScoreStore:
         """Open an existing score file.
 
         Parameters
@@ -214,6 +298,12 @@ class ScoreStore:
             A ``.h5`` or ``.h5.partial`` written by :meth:`create`.
         mode : {"r", "r+"}
             Read only, or read and append.
+        pad_truncated : bool
+            For a partial file about to be resumed: when the file is shorter
+            than its superblock says (a write failed), extend it with zeros
+            to that length so that HDF5 opens it; the chunks' checksums then
+            tell which survived (:meth:`verified_chunks`). If it still cannot
+            be opened it is cut back to its length.
 
         Returns
         -------
@@ -230,20 +320,74 @@ class ScoreStore:
         try:
             handle = h5py.File(path, mode)
         except OSError as err:
-            raise SeqliftError(f"cannot open {path}: {_h5_reason(err)}") from None
+            if not (pad_truncated and "truncated file" in str(err).lower()):
+                raise SeqliftError(f"cannot open {path}: {_h5_reason(err)}") from None
+            handle = cls._open_padded(path, mode, err)
         if handle.attrs.get("format") != FORMAT:
             handle.close()
             raise SeqliftError(f"{path} is not a seqlift score file (no format={FORMAT!r} attribute)")
         version = int(handle.attrs.get("format_version", 0))
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS or (mode != "r" and version != FORMAT_VERSION):
             handle.close()
-            raise SeqliftError(f"{path} has score file format {version}; this seqlift reads format {FORMAT_VERSION}")
-        return cls(path, handle)
+            readable = "reads" if version not in READABLE_VERSIONS else "only reads, and does not add to,"
+            raise SeqliftError(f"{path} has score file format {version}; this seqlift {readable} format "
+                               f"{version if version in READABLE_VERSIONS else FORMAT_VERSION}")
+        store = cls(path, handle)
+        if mode != "r":
+            handle.attrs["writing"] = True
+            store._sync()
+        return store
+
+    @classmethod
+    def create_like(cls, path: str, source: ScoreStore) -> ScoreStore:
+        """An empty score file for the same run as ``source`` (its parameters, tasks, width, contigs, rows)."""
+        return cls.create(path, source.parameters, source.tasks, source.width, source.chrom_sizes(), source.versions,
+                          source.rows, source.rows_total)
+
+    @property
+    def closed_cleanly(self) -> bool:
+        """Whether the last process that wrote the file closed it (a killed or failed writer did not)."""
+        return not bool(self.file.attrs.get("writing", False))
+
+    @staticmethod
+    def _open_padded(path: str, mode: str, err: OSError) -> h5py.File:
+        """Open a truncated file extended with zeros to its recorded length (see :meth:`open`)."""
+        size, end = os.path.getsize(path), space.hdf5_end(path)
+        if end is None or end <= size:
+            raise SeqliftError(f"cannot open {path}: {_h5_reason(err)}")
+        os.truncate(path, end)
+        try:
+            handle = h5py.File(path, mode)
+        except OSError:
+            os.truncate(path, size)
+            raise SeqliftError(f"cannot open {path}: {_h5_reason(err)}") from None
+        log.warning("%s is truncated (%d of its %d bytes are there: a write failed); its chunks are checked "
+                    "against their checksums", path, size, end)
+        return handle
 
     def close(self) -> None:
-        """Close the file (flushing it)."""
-        if self.file.id.valid:
-            self.file.close()
+        """Close the file (flushing it, and recording that it was closed); one whose write failed inside HDF5
+        is left as it is."""
+        if not self.file.id.valid or self.broken:
+            return
+        if self.file.mode != "r":
+            try:
+                self.file.attrs["writing"] = False
+                self._sync()
+            except (OSError, RuntimeError):  # the file then reads as not closed cleanly: resuming copies it
+                self.broken = True
+                return
+        self.file.close()
+
+    @property
+    def format_version(self) -> int:
+        """The score file format the file was written in."""
+        return int(self.file.attrs.get("format_version", 0))
+
+    @staticmethod
+    def trim(path: str) -> None:
+        """Give back the space reserved past the end of a closed score file that its last chunk did not use."""
+        space.trim(path)
 
     def __enter__(self) -> ScoreStore:
         return self
@@ -328,8 +472,10 @@ class ScoreStore:
     ) -> None:
         """Append one finished chunk and record it as completed.
 
-        The data are written first and the progress record last, then the
-        file is flushed: a chunk counts as done only once it is wholly on disk.
+        The space the chunk may take is reserved first; then the data are
+        written, flushed and fsynced, and only then the progress record
+        (with the chunk's checksum), flushed and fsynced in turn: a
+        chunk counts as done only once it is wholly on disk.
 
         Parameters
         ----------
@@ -345,37 +491,97 @@ class ScoreStore:
             The chunk's dropped regions, columns of :data:`DROPPED_FIELDS`.
         rows : (int, int)
             The input rows ``[first, end)`` the chunk covered.
+
+        Raises
+        ------
+        seqlift.scoring.space.DiskFull
+            When the space cannot be reserved; nothing was written and the
+            file is as it was.
+        UnclosableFileError
+            When a write failed inside HDF5 anyway; the store is then
+            :attr:`broken` and cannot be closed.
         """
         f = self.file
+        recorded = self.n_chunks
+        if self.broken:
+            raise UnclosableFileError(f"{self.path} cannot be written to after a failed write")
         n, d = len(windows), len(dropped)
         start, start_dropped = self.n_windows, self.n_dropped
-        if n:
-            stop = start + n
-            self._grow("onehot", 0, stop)[start:stop] = onehot.astype(np.uint8)
-            for name, values in (("contributions", contributions), ("hypothetical", hypothetical)):
-                self._grow(name, 1, stop)[:, start:stop] = values.astype(np.float32, copy=False)
-            for name, values in (("deltas", deltas), ("target_deltas", target_deltas)):
-                self._grow(name, 1, stop)[:, start:stop] = values.astype(np.float32, copy=False)
-            self._write_columns("windows", WINDOW_FIELDS, windows, start)
-        if d:
-            self._write_columns("dropped", DROPPED_FIELDS, dropped, start_dropped)
-        progress = f["progress"]
-        k = progress.shape[0]
-        progress.resize(k + 1, axis=0)
-        progress[k] = (rows[0], rows[1], start + n, start_dropped + d)
-        f.attrs["next_row"] = int(rows[1])
-        f.flush()
+        stored = [onehot.astype(np.uint8, copy=False)] + [
+            np.asarray(a, dtype=np.float32) for a in (contributions, hypothetical, deltas, target_deltas)]
+        checksum = chunk_checksum(stored, windows, dropped)
+        self._reserve(stored, windows, dropped)
+        try:
+            if n:
+                stop = start + n
+                self._grow("onehot", 0, stop)[start:stop] = stored[0]
+                for name, values in zip(("contributions", "hypothetical", "deltas", "target_deltas"), stored[1:]):
+                    self._grow(name, 1, stop)[:, start:stop] = values
+                self._write_columns("windows", WINDOW_FIELDS, windows, start)
+            if d:
+                self._write_columns("dropped", DROPPED_FIELDS, dropped, start_dropped)
+            self._sync()  # the data are on disk before the record that vouches for them
+            progress = self._dataset("progress")
+            k = progress.shape[0]
+            progress.resize(k + 1, axis=0)
+            progress[k] = (rows[0], rows[1], start + n, start_dropped + d, checksum)
+            f.attrs["next_row"] = int(rows[1])
+            self._sync()
+        except (OSError, RuntimeError) as err:
+            self.broken = True
+            raise UnclosableFileError(
+                f"writing {self.path} failed ({space.failure_reason(err)}) after {recorded} finished chunks; "
+                + ("free some space, then " if space.is_full(err) else "")
+                + "run the same command with --resume: it scores again what did not reach the disk intact "
+                "(or says to start again if the file cannot be used)") from None
+
+    def _sync(self) -> None:
+        """Flush HDF5's buffers into the file and the file to the disk."""
+        self.file.flush()
+        descriptor = self._descriptor()
+        if descriptor is not None:
+            os.fsync(descriptor)
+
+    def _descriptor(self) -> int | None:
+        try:
+            return int(self.file.id.get_vfd_handle())
+        except (AttributeError, TypeError, ValueError, RuntimeError, OSError):
+            return None
+
+    def _reserve(self, stored: list[np.ndarray], windows: pd.DataFrame, dropped: pd.DataFrame) -> None:
+        """Reserve the disk space one chunk may take before HDF5 writes any of it (see :mod:`.space`).
+
+        Counted: the arrays' bytes (gzip never makes them much larger), the
+        strings, one whole HDF5 chunk per growing dataset (a partly filled
+        one is written anew), and a megabyte for HDF5's own records.
+        """
+        descriptor = self._descriptor()
+        if descriptor is None:
+            return
+        strings = sum(len(str(v)) + 32 for frame in (windows, dropped)
+                      for name, dtype in (WINDOW_FIELDS | DROPPED_FIELDS).items()
+                      if dtype is _STR and name in frame for v in frame[name])
+        data = sum(a.nbytes for a in stored) + 8 * len(WINDOW_FIELDS) * len(windows) + 8 * len(DROPPED_FIELDS) * len(dropped)
+        datasets = sum(self.file[name].shape[0] if name in ("contributions", "hypothetical") else 1
+                       for name in ("onehot", "contributions", "hypothetical"))
+        partial_chunks = datasets * _CHUNK_BYTES + (len(WINDOW_FIELDS) + len(DROPPED_FIELDS) + 8) * _COLUMN_CHUNK * 8
+        need = int(data * 1.01) + strings + partial_chunks + _METADATA_BYTES
+        space.reserve(descriptor, int(self.file.id.get_filesize()), need, self.path)
+
+    def _dataset(self, name: str) -> h5py.Dataset:
+        if name not in self._handles:
+            self._handles[name] = self.file[name]
+        return self._handles[name]
 
     def _grow(self, name: str, axis: int, size: int) -> h5py.Dataset:
-        dataset = self.file[name]
+        dataset = self._dataset(name)
         dataset.resize(size, axis=axis)
         return dataset
 
     def _write_columns(self, group: str, fields: dict[str, Any], frame: pd.DataFrame, start: int) -> None:
         stop = start + len(frame)
         for name, dtype in fields.items():
-            values = _text(frame[name]) if dtype is _STR else frame[name].to_numpy(np.int64)
-            self._grow(f"{group}/{name}", 0, stop)[start:stop] = values
+            self._grow(f"{group}/{name}", 0, stop)[start:stop] = _column(frame, name, dtype)
 
     def truncate_to_record(self) -> None:
         """Cut every growing dataset back to what the progress record vouches for.
@@ -393,12 +599,74 @@ class ScoreStore:
             self.file[f"dropped/{name}"].resize(d, axis=0)
         progress = self.file["progress"]
         self.file.attrs["next_row"] = int(progress[-1, 1]) if progress.shape[0] else self.rows[0]
-        self.file.flush()
+        self._sync()
 
     def mark_complete(self) -> None:
         """Record that every chunk is in."""
         self.file.attrs["complete"] = True
-        self.file.flush()
+        self._sync()
+
+    # ------------------------------------------------------------------ checking
+    def chunk_rows(self) -> Iterator[tuple[int, tuple[int, int], tuple[int, int], tuple[int, int], int | None]]:
+        """Each recorded chunk: ``(index, (first, end) input rows, window rows, dropped rows, checksum)``.
+
+        The checksum is None in format-1 files, which have none.
+        """
+        progress = self.file["progress"][()]
+        windows_before = dropped_before = 0
+        for index, row in enumerate(progress):
+            checksum = int(row[4]) if len(row) > 4 else None
+            yield (index, (int(row[0]), int(row[1])), (windows_before, int(row[2])),
+                   (dropped_before, int(row[3])), checksum)
+            windows_before, dropped_before = int(row[2]), int(row[3])
+
+    def read_chunk(self, windows: tuple[int, int], dropped: tuple[int, int]) -> tuple[list[np.ndarray], pd.DataFrame, pd.DataFrame]:
+        """The stored arrays (``onehot``, ``contributions``, ``hypothetical``, ``deltas``, ``target_deltas``)
+        and table rows of one chunk, by its window and dropped row ranges."""
+        (w0, w1), (d0, d1) = windows, dropped
+        f = self.file
+        arrays = [f["onehot"][w0:w1]] + [f[name][:, w0:w1] for name in
+                                          ("contributions", "hypothetical", "deltas", "target_deltas")]
+        return arrays, self.read_table("windows", w0, w1), self.read_table("dropped", d0, d1)
+
+    def verified_chunks(self) -> tuple[int, str | None]:
+        """How many recorded chunks, from the first, read back as they were written.
+
+        Every chunk's rows are read and compared with the checksum in its
+        progress row; reading stops at the first chunk that cannot be read or
+        does not match.
+
+        Returns
+        -------
+        (int, str or None)
+            The number of good chunks, and what was wrong with the next one
+            (None when all are good).
+        """
+        for index, _, windows, dropped, checksum in self.chunk_rows():
+            try:
+                arrays, window_rows, dropped_rows = self.read_chunk(windows, dropped)
+            except (OSError, RuntimeError, KeyError, ValueError) as err:
+                return index, f"chunk {index + 1} cannot be read ({space.failure_reason(err)})"
+            if checksum is not None and chunk_checksum(arrays, window_rows, dropped_rows) != checksum:
+                return index, f"chunk {index + 1} does not hold what was written (its checksum differs)"
+        return self.n_chunks, None
+
+    def copy_chunks_from(self, source: ScoreStore, count: int | None = None) -> None:
+        """Append ``source``'s first ``count`` recorded chunks (all by default), each checked against its checksum.
+
+        Raises
+        ------
+        SeqliftError
+            If a chunk of ``source`` does not hold what was written.
+        """
+        for index, rows, windows, dropped, checksum in source.chunk_rows():
+            if count is not None and index >= count:
+                break
+            arrays, window_rows, dropped_rows = source.read_chunk(windows, dropped)
+            if checksum is not None and chunk_checksum(arrays, window_rows, dropped_rows) != checksum:
+                raise SeqliftError(f"{source.path} is damaged: chunk {index + 1} does not hold what was written "
+                                   "(its checksum differs)")
+            self.append(*arrays, window_rows, dropped_rows, rows=rows)
 
     # ------------------------------------------------------------------ reading
     def read_table(self, group: str, start: int = 0, stop: int | None = None) -> pd.DataFrame:
@@ -408,6 +676,9 @@ class ScoreStore:
         stop = count if stop is None else min(stop, count)
         columns = {}
         for name, dtype in fields.items():
+            if f"{group}/{name}" not in self.file and name in _NEW_COLUMNS:  # a format-1 file
+                columns[name] = np.full(max(stop - start, 0), _NEW_COLUMNS[name], np.int64)
+                continue
             dataset = self.file[f"{group}/{name}"]
             columns[name] = dataset.asstr()[start:stop] if dtype is _STR else dataset[start:stop]
         return pd.DataFrame(columns, columns=list(fields))
@@ -420,11 +691,20 @@ class ScoreStore:
 
 
 def _h5_reason(err: OSError) -> str:
-    text = str(err)
-    if "lock" in text.lower():
+    """Why HDF5 could not open a file, in words."""
+    text = " ".join(str(err).split())
+    lower = text.lower()
+    if "truncated file" in lower:
+        found = re.search(r"eof = (\d+).*stored_eof = (\d+)", text)
+        sizes = f": {found.group(1)} of its {found.group(2)} bytes are there" if found else ""
+        return (f"the file is truncated{sizes} (a copy that did not finish, a full disk, or a run killed while "
+                "writing)")
+    if "file signature not found" in lower:
+        return "it is not an HDF5 file, or its start is damaged"
+    if "bad object header" in lower or "addr overflow" in lower or "bad heap" in lower:
+        return f"the file is damaged ({text})"
+    if "unable to lock file" in lower:
         return "it is open in another process (another seqlift run with the same --out?)"
     if "Permission denied" in text or getattr(err, "errno", None) == 13:
         return "permission denied"
-    if "truncated" in text.lower() or "signature" in text.lower() or "bad object header" in text.lower():
-        return f"the file is damaged ({text})"
     return text

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from seqlift.errors import SeqliftError
 from seqlift.sequences.alphabet import ALPHABET
 
-__all__ = ["one_hot", "decode", "reverse_complement"]
+__all__ = ["one_hot", "decode", "reverse_complement", "unknown_bases"]
 
 #: byte value -> its one-hot row: A/a, C/c, G/g, T/t get a 1 in their column,
 #: every other byte (N, IUPAC codes, anything else) an all-zero row
@@ -106,6 +106,23 @@ def one_hot(sequences: SequenceInput, dtype: npt.DTypeLike = np.float32) -> np.n
                 f"length {length}; a batch needs sequences of equal length"
             )
     return _encode_bytes(b"".join(encoded), dtype).reshape(len(encoded), length, 4)
+
+
+def unknown_bases(onehot: npt.ArrayLike) -> np.ndarray:
+    """How many positions of each one-hot sequence are not A, C, G or T (all-zero rows: N, IUPAC codes, padding).
+
+    Parameters
+    ----------
+    onehot : array_like
+        ``(n, L, 4)`` one-hot sequences.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` int64 counts.
+    """
+    array = np.asarray(onehot)
+    return np.count_nonzero(~array.any(axis=-1), axis=-1).astype(np.int64)
 
 
 def decode(onehot: npt.ArrayLike) -> str | list[str]:
