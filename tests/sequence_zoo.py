@@ -88,6 +88,47 @@ def _attention_layers(k):
     return k.Model(x, _head(k, dot, concat, k.layers.AdditiveAttention()([q, v])))
 
 
+def _recurrent_layers(k):
+    """LSTM, GRU (reset after and before) and SimpleRNN: last step and every step, forwards and
+    backwards, default and other activations, with and without bias."""
+    x = k.Input((LENGTH, 4))
+    h = k.layers.Conv1D(3, 3, padding="same", activation="relu")(x)
+    return k.Model(x, _head(
+        k, k.layers.LSTM(3)(h),
+        k.layers.LSTM(2, return_sequences=True, go_backwards=True, activation="relu")(h),
+        k.layers.GRU(3, return_sequences=True)(h),
+        k.layers.GRU(2, reset_after=False, go_backwards=True, recurrent_activation="tanh")(h),
+        k.layers.SimpleRNN(3, return_sequences=True)(h),
+        k.layers.SimpleRNN(2, activation="relu", use_bias=False, go_backwards=True)(h)))
+
+
+def _bidirectional_layers(k):
+    """Bidirectional with every merge mode (concat, sum, ave, mul, none), and a separate backward layer."""
+    x = k.Input((LENGTH, 4))
+    h = k.layers.Conv1D(3, 3, padding="same")(x)
+    bi = k.layers.Bidirectional
+    unmerged = bi(k.layers.GRU(2, return_sequences=True), merge_mode=None)(h)
+    return k.Model(x, _head(
+        k, bi(k.layers.LSTM(2, return_sequences=True))(h),
+        bi(k.layers.GRU(2), merge_mode="sum")(h),
+        bi(k.layers.SimpleRNN(2, return_sequences=True), merge_mode="mul")(h),
+        bi(k.layers.LSTM(2, activation="relu"), merge_mode="ave")(h),
+        *unmerged,
+        bi(k.layers.LSTM(2), backward_layer=k.layers.GRU(2, go_backwards=True))(h)))
+
+
+def _convolution_variants(k):
+    """Conv1DTranspose (valid and same, strided), UpSampling1D, SeparableConv1D, DepthwiseConv1D."""
+    x = k.Input((LENGTH, 4))
+    h = k.layers.Conv1D(3, 3, padding="same")(x)
+    return k.Model(x, _head(
+        k, k.layers.Conv1DTranspose(2, 3, strides=2, activation="relu")(h),
+        k.layers.Conv1DTranspose(2, 2, padding="same", use_bias=False)(h),
+        k.layers.UpSampling1D(3)(h),
+        k.layers.SeparableConv1D(4, 3, depth_multiplier=2, padding="same", activation="tanh")(h),
+        k.layers.DepthwiseConv1D(3, depth_multiplier=2, activation="sigmoid")(h)))
+
+
 #: name -> (builder taking a Keras namespace, see the module docstring; scale of the random weights)
 CASES: dict[str, tuple[Callable, float]] = {
     "products_minima_maxima": (_products_minima_maxima, 0.5),
@@ -97,6 +138,9 @@ CASES: dict[str, tuple[Callable, float]] = {
     "self_attention_block": (_self_attention_block, 0.3),
     "cross_attention": (_cross_attention, 0.3),
     "attention_layers": (_attention_layers, 0.3),
+    "recurrent_layers": (_recurrent_layers, 0.5),
+    "bidirectional_layers": (_bidirectional_layers, 0.5),
+    "convolution_variants": (_convolution_variants, 0.5),
 }
 
 

@@ -162,3 +162,99 @@ def test_shap_cannot_explain_dot_products_or_recurrent_layers(shap_results):
     *_, results = shap_results
     for name in ("dot", "lstm"):
         assert "error" in results[name], name
+
+
+# --------------------------------------------------------------------------- recurrent layers in float64
+class _Traced:
+    """A value inside a recurrent cell, in float64: its reference value and the contribution of every input
+    element to its difference (``contributions.sum(-1)`` is the difference), propagated forwards by the rules
+    (Rescale at the activations, the two-player Shapley split at products): an implementation independent of
+    seqlift's backward pass through the loop."""
+
+    def __init__(self, reference: np.ndarray, contributions: np.ndarray) -> None:
+        self.reference, self.contributions = reference, contributions
+
+    @property
+    def delta(self) -> np.ndarray:
+        return self.contributions.sum(-1)
+
+    def kernel(self, w: np.ndarray, b: np.ndarray | float = 0.0) -> "_Traced":
+        return _Traced(self.reference @ w + b, np.einsum("uo,un->on", w, self.contributions))
+
+    def __add__(self, other: "_Traced") -> "_Traced":
+        return _Traced(self.reference + other.reference, self.contributions + other.contributions)
+
+    def __mul__(self, other: "_Traced") -> "_Traced":
+        """Exact Shapley split of ``a b``: ``Δa`` times ``b0 + Δb/2``, ``Δb`` times ``a0 + Δa/2``."""
+        a0, b0, da, db = self.reference, other.reference, self.delta, other.delta
+        return _Traced(a0 * b0, (b0 + db / 2)[:, None] * self.contributions
+                       + (a0 + da / 2)[:, None] * other.contributions)
+
+    def one_minus(self) -> "_Traced":
+        return _Traced(1.0 - self.reference, -self.contributions)
+
+    def split(self, parts: int) -> list["_Traced"]:
+        return [_Traced(r, c) for r, c in zip(np.split(self.reference, parts), np.split(self.contributions, parts))]
+
+    def activate(self, name: str) -> "_Traced":
+        """Rescale: every contribution times ``Δf / Δv``."""
+        f = {"tanh": np.tanh, "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)), "relu": lambda v: np.maximum(v, 0.0)}[name]
+        d = self.delta
+        assert np.all(np.abs(d) > 1e-9), "the test's inputs must move every unit"
+        return _Traced(f(self.reference), ((f(self.reference + d) - f(self.reference)) / d)[:, None] * self.contributions)
+
+
+def _run_cell(layer: layers.Layer, steps: list[_Traced]) -> list[_Traced]:
+    """A Keras LSTM, GRU or SimpleRNN layer on traced steps, by the equations of Keras's documentation."""
+    config, weights = layer.get_config(), layer.get_weights()
+    kernel, recurrent_kernel = weights[0].astype(np.float64), weights[1].astype(np.float64)
+    bias = weights[2].astype(np.float64) if len(weights) > 2 else np.zeros((2, kernel.shape[1]))
+    units, n = recurrent_kernel.shape[0], steps[0].contributions.shape[-1]
+    act, gate = config["activation"], config.get("recurrent_activation")
+    h = c = _Traced(np.zeros(units), np.zeros((units, n)))
+    outputs = []
+    for x in (steps[::-1] if config["go_backwards"] else steps):
+        if isinstance(layer, layers.LSTM):
+            i, f, g, o = (x.kernel(kernel, bias) + h.kernel(recurrent_kernel)).split(4)
+            c = i.activate(gate) * g.activate(act) + f.activate(gate) * c
+            h = o.activate(gate) * c.activate(act)
+        elif isinstance(layer, layers.GRU) and config["reset_after"]:
+            x_z, x_r, x_h = x.kernel(kernel, bias[0]).split(3)
+            h_z, h_r, h_h = h.kernel(recurrent_kernel, bias[1]).split(3)
+            z, r = (x_z + h_z).activate(gate), (x_r + h_r).activate(gate)
+            h = z * h + z.one_minus() * (x_h + r * h_h).activate(act)
+        elif isinstance(layer, layers.GRU):
+            x_z, x_r, x_h = x.kernel(kernel, bias.reshape(-1)[: 3 * units]).split(3)
+            z = (x_z + h.kernel(recurrent_kernel[:, :units])).activate(gate)
+            r = (x_r + h.kernel(recurrent_kernel[:, units: 2 * units])).activate(gate)
+            h = z * h + z.one_minus() * (x_h + (r * h).kernel(recurrent_kernel[:, 2 * units:])).activate(act)
+        else:
+            h = (x.kernel(kernel, bias.reshape(-1)[:units]) + h.kernel(recurrent_kernel)).activate(act)
+        outputs.append(h)
+    return outputs if config["return_sequences"] else outputs[-1:]
+
+
+def test_rescale_through_recurrent_layers_equals_a_float64_forward_computation():
+    """LSTM, GRU (reset after and before) and SimpleRNN, forwards and backwards, last step and every step:
+    seqlift's multipliers, computed backwards through the loop, against contributions carried forwards."""
+    length = 5
+    x_in = keras.Input((length, 4))
+    recurrent = [layers.LSTM(2, return_sequences=True, go_backwards=True), layers.GRU(2),
+                 layers.GRU(2, reset_after=False, return_sequences=True, activation="relu"), layers.SimpleRNN(2)]
+    flat = [layers.Flatten()(r(x_in)) if r.return_sequences else r(x_in) for r in recurrent]
+    keras_model = randomize(keras.Model(x_in, layers.Dense(1, name="head")(layers.Concatenate()(flat))), seed=13)
+    rng = np.random.default_rng(13)
+    x = rng.normal(0.0, 1.0, (2, length, 4))
+    refs = rng.normal(0.0, 1.0, (2, 2, length, 4))
+    w, b = (t.astype(np.float64) for t in keras_model.get_layer("head").get_weights())
+    expected = np.zeros((2, length * 4))
+    for row in range(2):
+        for ref in refs[row]:
+            delta = (x[row] - ref).reshape(-1)
+            steps = [_Traced(ref[t], np.eye(length * 4)[t * 4: (t + 1) * 4] * delta) for t in range(length)]
+            outputs = [out for layer in recurrent for out in _run_cell(layer, steps)]
+            contributions = np.concatenate([out.contributions for out in outputs])
+            expected[row] += w[:, 0] @ contributions / len(refs[row])
+    ours = seqlift.attribute(from_keras(keras_model), x.astype(np.float32), refs.astype(np.float32),
+                             method="rescale", task=0).contributions
+    np.testing.assert_allclose(ours.reshape(2, -1), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())

@@ -240,6 +240,28 @@ class Tanh(ActivationFunction):
 
 @kind
 @dataclass(eq=False)
+class HardSigmoid(ActivationFunction):
+    """``clip(slope · x + ½, 0, 1)``: Keras 3's ``hard_sigmoid`` has slope 1/6 (``relu6(x + 3) / 6``),
+    Keras 2 and tf.keras 2's 0.2 (the Keras reader sets it from the Keras version that wrote the file)."""
+
+    name = "hard_sigmoid"
+    keras_names = {"hard_sigmoid": {}}
+    slope: float = 1.0 / 6.0
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.clip_by_value(self.slope * x + 0.5, 0.0, 1.0)
+
+    def derivative(self, x: tf.Tensor) -> tf.Tensor:
+        """``slope`` where ``|x| < ½ / slope``, else 0."""
+        return tf.where(tf.abs(x) < 0.5 / self.slope, tf.fill(tf.shape(x), tf.constant(self.slope, x.dtype)),
+                        tf.zeros_like(x))
+
+    def describe_parameters(self) -> list[str]:
+        return [f"slope={self.slope:g}"]
+
+
+@kind
+@dataclass(eq=False)
 class Sigmoid(ActivationFunction):
     """The logistic function ``σ(x) = 1 / (1 + e^(−x))``."""
 

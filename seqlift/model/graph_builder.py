@@ -116,6 +116,8 @@ class _GraphBuilder:
                         raise SeqliftError(f"model {spec.name!r} refers to output {r.tensor} of layer {r.layer!r}, "
                                            f"which has {len(outs)}")
                     sources.append(outs[r.tensor])
+                if layer.class_name == "Lambda":
+                    raise _lambda_error(spec, layer, sources, layer_prefix)
                 tensors[(layer.name, call)] = self.call_layer(
                     layer, call, sources, node_prefix, layer_prefix, weight_path + (layer.name,)
                 )
@@ -166,6 +168,19 @@ class _GraphBuilder:
             inputs = [sources[i] if isinstance(i, int) else names[i] for i in sub.inputs]
             names[sub.name] = self.add(f"{base}/{sub.name}" if sub.name else base, sub.op, inputs, qualified, label)
         return [names[name] for name in graph.outputs]
+
+
+def _lambda_error(spec: ModelSpec, layer: LayerSpec, sources: list[str], layer_prefix: str) -> SeqliftError:
+    """The one-line error for a ``Lambda`` layer, naming its position and the nodes before it (targets the
+    user can score instead)."""
+    called = [entry for entry in spec.layers if entry.class_name != "InputLayer"]
+    position = next(k for k, entry in enumerate(called, 1) if entry is layer)
+    before = ", ".join(repr(s) for s in sources)
+    return SeqliftError(
+        f"layer {layer_prefix + layer.name!r} (Lambda), layer {position} of {len(called)} in model {spec.name!r}, "
+        f"applied to {before}: a Lambda layer's code is not in the file, so seqlift cannot read it; score a layer "
+        f"before it instead (--target-layer / target_layer=, e.g. {sources[0]!r})"
+    )
 
 
 def build_model(spec: ModelSpec, store: WeightStore, source: str) -> Model:

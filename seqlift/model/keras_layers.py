@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from seqlift.errors import SeqliftError
-from seqlift.model import attention, interactions, normalization, ops, recurrent
+from seqlift.model import attention, conv_variants, interactions, normalization, ops, recurrent
 from seqlift.model.activations import ACTIVATIONS, keras_activation_names
 from seqlift.model.keras_spec import LayerSpec
 from seqlift.model.keras_weights import WeightSpec, WeightStore
@@ -139,6 +139,8 @@ def _activation_op(value: Any, ctx: _LayerContext) -> ops.Op | None:
         )
     kind, implied = _ACTIVATION_NAMES[name]
     params = dict(implied)
+    if kind == "hard_sigmoid" and ctx.layer.keras_major < 3:
+        params["slope"] = 0.2  # Keras 2 and tf.keras 2's hard_sigmoid
     inner = value.get("config") if isinstance(value, dict) else None
     if isinstance(inner, dict):  # a serialized function with arguments, e.g. gelu's approximate
         taken = ACTIVATIONS[kind].parameter_names()
@@ -221,6 +223,89 @@ def _conv(rank: int) -> Callable[[_LayerContext], list[ops.Op]]:
         return _with_activation(op, ctx)
 
     return translate
+
+
+def _conv1d_options(ctx: _LayerContext) -> tuple[int, int, str, int, bool]:
+    """``(kernel_size, stride, padding, dilation, use_bias)`` of a 1-D convolution variant (channels last)."""
+    if _data_format(ctx) != "channels_last":
+        raise ctx.fail("only channels_last inputs are supported")
+    if len(ctx.shape) != 2:
+        raise ctx.fail(f"expects an input (batch, steps, channels), got {shape_text(ctx.shape, batch=True)}")
+    if ctx.shape[-1] is None:
+        raise ctx.fail("needs a fixed number of input channels")
+    padding = str(ctx.get("padding", default="valid")).lower()
+    return (_ints(ctx.get("kernel_size"), 1)[0], _ints(ctx.get("strides", default=1), 1)[0], padding,
+            _ints(ctx.get("dilation_rate", default=1), 1)[0], bool(ctx.get("use_bias", default=True)))
+
+
+def _take_kernel_named(ctx: _LayerContext, names: tuple[str, ...], shape: tuple,
+                       rest: list[WeightSpec]) -> list[np.ndarray]:
+    """The layer's kernel (under the first of ``names`` its file uses: Keras 3 and tf.keras 2 name some
+    kernels differently) and its other arrays."""
+    for name in names[:-1]:
+        try:
+            return ctx.take([WeightSpec(name, shape), *rest])
+        except SeqliftError:
+            pass
+    return ctx.take([WeightSpec(names[-1], shape), *rest])
+
+
+def _depthwise(ctx: _LayerContext, kernel: np.ndarray, padding: str, stride: int, dilation: int,
+               bias: np.ndarray | None) -> ops.Conv:
+    """A depthwise convolution, ``(kernel_size, channels, multiplier)``, as a grouped convolution with one
+    group per input channel (output channel ``c · multiplier + m``, as Keras orders them)."""
+    size, channels, multiplier = kernel.shape
+    try:
+        return ops.Conv(kernel.reshape(size, 1, channels * multiplier), bias, rank=1, strides=(stride,),
+                        padding=padding, dilation_rate=(dilation,), groups=channels)
+    except ValueError as err:
+        raise ctx.fail(str(err)) from None
+
+
+def _depthwise_conv1d(ctx: _LayerContext) -> list[ops.Op]:
+    """Keras ``DepthwiseConv1D``: each input channel convolved with its own ``depth_multiplier`` filters."""
+    size, stride, padding, dilation, use_bias = _conv1d_options(ctx)
+    channels, multiplier = ctx.shape[-1], int(ctx.get("depth_multiplier", default=1))
+    arrays = _take_kernel_named(ctx, ("kernel", "depthwise_kernel"), (size, channels, multiplier),
+                                [WeightSpec("bias", (channels * multiplier,))] if use_bias else [])
+    return _with_activation(_depthwise(ctx, arrays[0], padding, stride, dilation, arrays[1] if use_bias else None),
+                            ctx)
+
+
+def _separable_conv1d(ctx: _LayerContext) -> LayerGraph:
+    """Keras ``SeparableConv1D``: a depthwise convolution, then a width-1 convolution to ``filters``."""
+    size, stride, padding, dilation, use_bias = _conv1d_options(ctx)
+    channels, multiplier = ctx.shape[-1], int(ctx.get("depth_multiplier", default=1))
+    filters = int(ctx.get("filters"))
+    arrays = ctx.take([WeightSpec("depthwise_kernel", (size, channels, multiplier)),
+                       WeightSpec("pointwise_kernel", (1, channels * multiplier, filters))]
+                      + ([WeightSpec("bias", (filters,))] if use_bias else []))
+    graph = LayerGraph()
+    last = graph.add("depthwise", _depthwise(ctx, arrays[0], padding, stride, dilation, None), 0)
+    ops_after = _with_activation(ops.Conv(arrays[1], arrays[2] if use_bias else None, rank=1), ctx)
+    if len(ops_after) == 2:
+        last = graph.add("preact", ops_after[0], last)
+    graph.add("", ops_after[-1], last)
+    return graph
+
+
+def _conv1d_transpose(ctx: _LayerContext) -> list[ops.Op]:
+    """Keras ``Conv1DTranspose`` (without ``output_padding``)."""
+    size, stride, padding, dilation, use_bias = _conv1d_options(ctx)
+    if ctx.get("output_padding") is not None:
+        raise ctx.fail("output_padding is not supported")
+    filters = int(ctx.get("filters"))
+    arrays = ctx.take([WeightSpec("kernel", (size, filters, ctx.shape[-1]))]
+                      + ([WeightSpec("bias", (filters,))] if use_bias else []))
+    try:
+        op = conv_variants.ConvTranspose1D(arrays[0], arrays[1] if use_bias else None, stride, padding, dilation)
+    except ValueError as err:
+        raise ctx.fail(str(err)) from None
+    return _with_activation(op, ctx)
+
+
+def _upsampling1d(ctx: _LayerContext) -> list[ops.Op]:
+    return [conv_variants.UpSampling1D(int(ctx.get("size", "length", default=2)))]
 
 
 def _pool(rank: int, op_class: type) -> Callable[[_LayerContext], list[ops.Op]]:
@@ -540,7 +625,7 @@ def _bidirectional(ctx: _LayerContext) -> LayerGraph:
         backward = _inner_layer(ctx, ctx.get("backward_layer"))
     else:  # tf.keras 2 saves the backward layer only when it was given: the forward one, run the other way
         backward = (forward[0], {**forward[1], "go_backwards": not forward[1].get("go_backwards", False)})
-    mode = ctx.get("merge_mode", default="concat")
+    mode = ctx.config.get("merge_mode", "concat")  # None (both outputs kept) is a value here
     merges = {"concat": ops.Concatenate(-1), "sum": ops.Add(), "ave": ops.Average(), "mul": interactions.Multiply()}
     if mode is not None and mode not in merges:
         raise ctx.fail(f"unknown merge_mode {mode!r}")
@@ -561,6 +646,10 @@ _TRANSLATORS: dict[str, Callable[[_LayerContext], list[ops.Op] | LayerGraph]] = 
     "Dense": _dense,
     "Conv1D": _conv(1),
     "Conv2D": _conv(2),
+    "Conv1DTranspose": _conv1d_transpose,
+    "DepthwiseConv1D": _depthwise_conv1d,
+    "SeparableConv1D": _separable_conv1d,
+    "UpSampling1D": _upsampling1d,
     "MaxPooling1D": _pool(1, ops.MaxPool),
     "MaxPooling2D": _pool(2, ops.MaxPool),
     "AveragePooling1D": _pool(1, ops.AvgPool),

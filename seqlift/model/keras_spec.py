@@ -78,6 +78,9 @@ class LayerSpec:
     call_options
         The options (keyword arguments that are not tensors, such as
         ``use_causal_mask``) of each call, in call order.
+    keras_major
+        The major version of the Keras that wrote the file (3 when unknown):
+        where one name means different functions (``hard_sigmoid``), the writer's.
     """
 
     name: str
@@ -87,6 +90,7 @@ class LayerSpec:
     model: "ModelSpec | None" = None
     file_class: str = ""
     call_options: list[dict] = field(default_factory=list)
+    keras_major: int = 3
 
 
 @dataclass
@@ -287,10 +291,10 @@ def _parse_layer_entry(entry: dict, major: int) -> LayerSpec:
     name = str(name)
     if _is_model_entry(entry):
         model = _parse_model(cls, cfg, name, major)
-        return LayerSpec(name, cls, cfg if isinstance(cfg, dict) else {}, [], model, file_class)
+        return LayerSpec(name, cls, cfg if isinstance(cfg, dict) else {}, [], model, file_class, keras_major=major)
     if not isinstance(cfg, dict):
         raise SeqliftError(f"layer {name!r} ({file_class}) has no config dictionary")
-    return LayerSpec(name, cls, cfg, [], None, file_class)
+    return LayerSpec(name, cls, cfg, [], None, file_class, keras_major=major)
 
 
 def _parse_model(cls: str, cfg: dict | list, outer_name: str | None, major: int) -> ModelSpec:
