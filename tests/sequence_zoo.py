@@ -90,31 +90,32 @@ def _attention_layers(k):
 
 def _recurrent_layers(k):
     """LSTM, GRU (reset after and before) and SimpleRNN: last step and every step, forwards and
-    backwards, default and other activations, with and without bias."""
+    backwards, default and other activations (hard_sigmoid: slope 1/6 in Keras 3, 0.2 in tf.keras 2),
+    with and without bias."""
     x = k.Input((LENGTH, 4))
     h = k.layers.Conv1D(3, 3, padding="same", activation="relu")(x)
     return k.Model(x, _head(
-        k, k.layers.LSTM(3)(h),
+        k, k.layers.LSTM(3, recurrent_activation="hard_sigmoid")(h),
         k.layers.LSTM(2, return_sequences=True, go_backwards=True, activation="relu")(h),
         k.layers.GRU(3, return_sequences=True)(h),
         k.layers.GRU(2, reset_after=False, go_backwards=True, recurrent_activation="tanh")(h),
-        k.layers.SimpleRNN(3, return_sequences=True)(h),
         k.layers.SimpleRNN(2, activation="relu", use_bias=False, go_backwards=True)(h)))
 
 
 def _bidirectional_layers(k):
-    """Bidirectional with every merge mode (concat, sum, ave, mul, none), and a separate backward layer."""
+    """Bidirectional with every merge mode (concat, sum, ave, mul, none) and a separate backward layer
+    (the merges on SimpleRNN, the cheapest cell to trace; LSTM concatenated, as in DanQ)."""
     x = k.Input((LENGTH, 4))
     h = k.layers.Conv1D(3, 3, padding="same")(x)
-    bi = k.layers.Bidirectional
-    unmerged = bi(k.layers.GRU(2, return_sequences=True), merge_mode=None)(h)
+    bi, rnn = k.layers.Bidirectional, k.layers.SimpleRNN
+    unmerged = bi(rnn(2, return_sequences=True), merge_mode=None)(h)
     return k.Model(x, _head(
         k, bi(k.layers.LSTM(2, return_sequences=True))(h),
-        bi(k.layers.GRU(2), merge_mode="sum")(h),
-        bi(k.layers.SimpleRNN(2, return_sequences=True), merge_mode="mul")(h),
-        bi(k.layers.LSTM(2, activation="relu"), merge_mode="ave")(h),
+        bi(rnn(2), merge_mode="sum")(h),
+        bi(rnn(2, return_sequences=True), merge_mode="mul")(h),
+        bi(rnn(2, activation="relu"), merge_mode="ave")(h),
         *unmerged,
-        bi(k.layers.LSTM(2), backward_layer=k.layers.GRU(2, go_backwards=True))(h)))
+        bi(rnn(2), backward_layer=k.layers.GRU(2, go_backwards=True))(h)))
 
 
 def _convolution_variants(k):

@@ -369,7 +369,4 @@ class RecurrentRule(NodeRule):
         if node.name not in state.linearized:
             state.linearized[node.name] = recurrence.linearized(
                 node.op, state.ref_acts[source], state.delta(source), walk.nonlinearity[node.name] == REVEALCANCEL)
-        linear = state.linearized[node.name]
-        single = m.collapse(state.delta(node.name))
-        return {source: Multipliers(linear.tape.gradient(linear.output_delta, linear.input_delta,
-                                                         output_gradients=single))}
+        return {source: Multipliers(state.linearized[node.name].transpose(m.collapse(state.delta(node.name))))}

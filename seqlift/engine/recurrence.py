@@ -143,22 +143,49 @@ class DifferenceAlgebra:
 
 
 class Linearized(NamedTuple):
-    """A recurrent layer's output difference as a linear function of its input difference, on a tape."""
+    """A recurrent layer's output difference as a linear function of its input difference.
 
-    tape: tf.GradientTape
+    ``tape`` is None inside a compiled function (the graph's own symbolic
+    gradient, :func:`tf.gradients`, differentiates it), else an eager
+    persistent tape that recorded it.
+    """
+
     input_delta: tf.Tensor
     output_delta: tf.Tensor
+    tape: tf.GradientTape | None
+
+    def transpose(self, output_multipliers: tf.Tensor) -> tf.Tensor:
+        """The input's multipliers from the output's: the transpose of the linear map, run back through
+        the loop."""
+        if self.tape is None:
+            (grad,) = tf.gradients(self.output_delta, self.input_delta, grad_ys=output_multipliers,
+                                   unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return grad
+        return self.tape.gradient(self.output_delta, self.input_delta, output_gradients=output_multipliers,
+                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
 
 def linearized(op: Recurrent, reference: tf.Tensor, delta: tf.Tensor, revealcancel: bool) -> Linearized:
-    """Run ``op``'s loop on (reference, difference) pairs with :class:`DifferenceAlgebra`, recorded on a
-    persistent tape whose gradient of ``output_delta`` with respect to ``input_delta`` gives the layer's
-    input multipliers from its output's (for as many target units as asked)."""
+    """Run ``op``'s loop on (reference, difference) pairs with :class:`DifferenceAlgebra`, ready to be
+    transposed for as many target units as asked (:meth:`Linearized.transpose`).
+
+    In a compiled function the loop is built with no tape recording: a tape
+    would make TensorFlow wrap the loop in a function and build its gradient
+    at once (for a persistent tape, ready for higher orders), which cost 15 s
+    of tracing per LSTM layer; the graph's symbolic gradient builds it once,
+    when asked.
+    """
     algebra = DifferenceAlgebra(revealcancel)
-    tape = tf.GradientTape(persistent=True)
     delta = tf.identity(delta)
+
+    def run() -> tf.Tensor:
+        output = op.run(algebra, Diff(reference, delta), algebra.zeros(tf.shape(reference)[0], op.cell.units))
+        return total(output.delta)
+
+    if not tf.executing_eagerly():
+        return Linearized(delta, run(), None)
+    tape = tf.GradientTape(persistent=True)
     with tape:
         tape.watch(delta)
-        output = op.run(algebra, Diff(reference, delta), algebra.zeros(tf.shape(reference)[0], op.cell.units))
-        output_delta = total(output.delta)
-    return Linearized(tape, delta, output_delta)
+        output_delta = run()
+    return Linearized(delta, output_delta, tape)
