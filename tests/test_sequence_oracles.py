@@ -165,43 +165,73 @@ def test_shap_cannot_explain_dot_products_or_recurrent_layers(shap_results):
 
 
 # --------------------------------------------------------------------------- recurrent layers in float64
+_FUNCTIONS = {"tanh": (np.tanh, lambda v: 1.0 - np.tanh(v) ** 2),
+              "sigmoid": (lambda v: 1.0 / (1.0 + np.exp(-v)), lambda v: np.exp(-v) / (1.0 + np.exp(-v)) ** 2),
+              "relu": (lambda v: np.maximum(v, 0.0), lambda v: (v > 0).astype(np.float64))}
+
+
 class _Traced:
     """A value inside a recurrent cell, in float64: its reference value and the contribution of every input
-    element to its difference (``contributions.sum(-1)`` is the difference), propagated forwards by the rules
-    (Rescale at the activations, the two-player Shapley split at products): an implementation independent of
-    seqlift's backward pass through the loop."""
+    element to the positive and to the negative part of its difference (``(pos + neg).sum(-1)`` is the
+    difference), carried forwards by the paper's rules: an implementation independent of seqlift's, which
+    propagates multipliers backwards through the loop.
 
-    def __init__(self, reference: np.ndarray, contributions: np.ndarray) -> None:
-        self.reference, self.contributions = reference, contributions
+    Kernels split their output by the sign of each term ``w Δx``; activations apply Rescale or RevealCancel
+    (``rule``); products take the two-player Shapley split and split the result by its own sign.
+    """
+
+    def __init__(self, reference: np.ndarray, pos: np.ndarray, neg: np.ndarray, rule: str) -> None:
+        self.reference, self.pos, self.neg, self.rule = reference, pos, neg, rule
+
+    def _new(self, reference, pos, neg) -> "_Traced":
+        return _Traced(reference, pos, neg, self.rule)
 
     @property
     def delta(self) -> np.ndarray:
-        return self.contributions.sum(-1)
+        return (self.pos + self.neg).sum(-1)
+
+    def _by_own_sign(self, reference: np.ndarray, contributions: np.ndarray) -> "_Traced":
+        positive = (contributions.sum(-1) > 0)[:, None]
+        return self._new(reference, np.where(positive, contributions, 0.0), np.where(positive, 0.0, contributions))
 
     def kernel(self, w: np.ndarray, b: np.ndarray | float = 0.0) -> "_Traced":
-        return _Traced(self.reference @ w + b, np.einsum("uo,un->on", w, self.contributions))
+        total = self.pos + self.neg
+        positive = w * self.delta[:, None] > 0  # the sign of each term w_uo Δx_u
+        return self._new(self.reference @ w + b, np.einsum("uo,un->on", np.where(positive, w, 0.0), total),
+                         np.einsum("uo,un->on", np.where(positive, 0.0, w), total))
 
     def __add__(self, other: "_Traced") -> "_Traced":
-        return _Traced(self.reference + other.reference, self.contributions + other.contributions)
+        return self._new(self.reference + other.reference, self.pos + other.pos, self.neg + other.neg)
 
     def __mul__(self, other: "_Traced") -> "_Traced":
         """Exact Shapley split of ``a b``: ``Δa`` times ``b0 + Δb/2``, ``Δb`` times ``a0 + Δa/2``."""
         a0, b0, da, db = self.reference, other.reference, self.delta, other.delta
-        return _Traced(a0 * b0, (b0 + db / 2)[:, None] * self.contributions
-                       + (a0 + da / 2)[:, None] * other.contributions)
+        return self._by_own_sign(a0 * b0, (b0 + db / 2)[:, None] * (self.pos + self.neg)
+                                 + (a0 + da / 2)[:, None] * (other.pos + other.neg))
 
     def one_minus(self) -> "_Traced":
-        return _Traced(1.0 - self.reference, -self.contributions)
+        return self._new(1.0 - self.reference, -self.neg, -self.pos)
 
     def split(self, parts: int) -> list["_Traced"]:
-        return [_Traced(r, c) for r, c in zip(np.split(self.reference, parts), np.split(self.contributions, parts))]
+        return [self._new(*blocks) for blocks in zip(*(np.split(t, parts) for t in (self.reference, self.pos,
+                                                                                    self.neg)))]
 
     def activate(self, name: str) -> "_Traced":
-        """Rescale: every contribution times ``Δf / Δv``."""
-        f = {"tanh": np.tanh, "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)), "relu": lambda v: np.maximum(v, 0.0)}[name]
-        d = self.delta
-        assert np.all(np.abs(d) > 1e-9), "the test's inputs must move every unit"
-        return _Traced(f(self.reference), ((f(self.reference + d) - f(self.reference)) / d)[:, None] * self.contributions)
+        f, derivative = _FUNCTIONS[name]
+        x0 = self.reference
+        if self.rule == "rescale":
+            d = self.delta
+            assert np.all(np.abs(d) > 1e-9), "the test's inputs must move every unit"
+            m = ((f(x0 + d) - f(x0)) / d)[:, None]
+            return self._new(f(x0), m * self.pos, m * self.neg)
+        dp, dn = self.pos.sum(-1), self.neg.sum(-1)
+        multipliers = []
+        for part, other in ((dp, dn), (dn, dp)):  # eq. 7-8, and their limit where a part is 0
+            change = 0.5 * (f(x0 + part) - f(x0)) + 0.5 * (f(x0 + other + part) - f(x0 + other))
+            limit = 0.5 * (derivative(x0) + derivative(x0 + other))
+            small = np.abs(part) < 1e-9
+            multipliers.append(np.where(small, limit, change / np.where(small, 1.0, part))[:, None])
+        return self._new(f(x0), multipliers[0] * self.pos, multipliers[1] * self.neg)
 
 
 def _run_cell(layer: layers.Layer, steps: list[_Traced]) -> list[_Traced]:
@@ -209,14 +239,14 @@ def _run_cell(layer: layers.Layer, steps: list[_Traced]) -> list[_Traced]:
     config, weights = layer.get_config(), layer.get_weights()
     kernel, recurrent_kernel = weights[0].astype(np.float64), weights[1].astype(np.float64)
     bias = weights[2].astype(np.float64) if len(weights) > 2 else np.zeros((2, kernel.shape[1]))
-    units, n = recurrent_kernel.shape[0], steps[0].contributions.shape[-1]
+    units, n = recurrent_kernel.shape[0], steps[0].pos.shape[-1]
     act, gate = config["activation"], config.get("recurrent_activation")
-    h = c = _Traced(np.zeros(units), np.zeros((units, n)))
+    h = c = _Traced(np.zeros(units), np.zeros((units, n)), np.zeros((units, n)), steps[0].rule)
     outputs = []
     for x in (steps[::-1] if config["go_backwards"] else steps):
         if isinstance(layer, layers.LSTM):
             i, f, g, o = (x.kernel(kernel, bias) + h.kernel(recurrent_kernel)).split(4)
-            c = i.activate(gate) * g.activate(act) + f.activate(gate) * c
+            c = f.activate(gate) * c + i.activate(gate) * g.activate(act)
             h = o.activate(gate) * c.activate(act)
         elif isinstance(layer, layers.GRU) and config["reset_after"]:
             x_z, x_r, x_h = x.kernel(kernel, bias[0]).split(3)
@@ -234,27 +264,33 @@ def _run_cell(layer: layers.Layer, steps: list[_Traced]) -> list[_Traced]:
     return outputs if config["return_sequences"] else outputs[-1:]
 
 
-def test_rescale_through_recurrent_layers_equals_a_float64_forward_computation():
-    """LSTM, GRU (reset after and before) and SimpleRNN, forwards and backwards, last step and every step:
-    seqlift's multipliers, computed backwards through the loop, against contributions carried forwards."""
+def test_deeplift_through_recurrent_layers_equals_a_float64_forward_computation():
+    """LSTM, GRU (reset after and before) and SimpleRNN, forwards and backwards, last step and every step,
+    under Rescale and RevealCancel: seqlift's multipliers, computed backwards through the loop, against
+    contributions carried forwards in float64."""
     length = 5
     x_in = keras.Input((length, 4))
     recurrent = [layers.LSTM(2, return_sequences=True, go_backwards=True), layers.GRU(2),
                  layers.GRU(2, reset_after=False, return_sequences=True, activation="relu"), layers.SimpleRNN(2)]
     flat = [layers.Flatten()(r(x_in)) if r.return_sequences else r(x_in) for r in recurrent]
     keras_model = randomize(keras.Model(x_in, layers.Dense(1, name="head")(layers.Concatenate()(flat))), seed=13)
+    model = from_keras(keras_model)
     rng = np.random.default_rng(13)
     x = rng.normal(0.0, 1.0, (2, length, 4))
     refs = rng.normal(0.0, 1.0, (2, 2, length, 4))
-    w, b = (t.astype(np.float64) for t in keras_model.get_layer("head").get_weights())
-    expected = np.zeros((2, length * 4))
-    for row in range(2):
-        for ref in refs[row]:
-            delta = (x[row] - ref).reshape(-1)
-            steps = [_Traced(ref[t], np.eye(length * 4)[t * 4: (t + 1) * 4] * delta) for t in range(length)]
-            outputs = [out for layer in recurrent for out in _run_cell(layer, steps)]
-            contributions = np.concatenate([out.contributions for out in outputs])
-            expected[row] += w[:, 0] @ contributions / len(refs[row])
-    ours = seqlift.attribute(from_keras(keras_model), x.astype(np.float32), refs.astype(np.float32),
-                             method="rescale", task=0).contributions
-    np.testing.assert_allclose(ours.reshape(2, -1), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    w = keras_model.get_layer("head").get_weights()[0].astype(np.float64)
+    for rule in ("rescale", "revealcancel"):
+        expected = np.zeros((2, length * 4))
+        for row in range(2):
+            for ref in refs[row]:
+                delta = np.diag((x[row] - ref).reshape(-1))  # each input element's contribution to itself
+                steps = [_Traced(ref[t], delta[t * 4: (t + 1) * 4], np.zeros((4, length * 4)), rule)
+                         for t in range(length)]
+                steps = [s._by_own_sign(s.reference, s.pos) for s in steps]
+                outputs = [out for layer in recurrent for out in _run_cell(layer, steps)]
+                contributions = np.concatenate([out.pos + out.neg for out in outputs])
+                expected[row] += w[:, 0] @ contributions / len(refs[row])
+        ours = seqlift.attribute(model, x.astype(np.float32), refs.astype(np.float32), method=rule,
+                                 task=0).contributions
+        np.testing.assert_allclose(ours.reshape(2, -1), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max(),
+                                   err_msg=rule)

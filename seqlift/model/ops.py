@@ -685,6 +685,8 @@ class Activation(Op):
         (Keras 3 default False).
     epsilon
         ``inverse_sqrt`` only: added to the variance.
+    slope
+        ``hard_sigmoid`` only: 1/6 (Keras 3) or 0.2 (Keras 2, tf.keras 2).
 
     Parameters a kind does not take are ignored. The kind's parameters read
     as attributes of the op (``op.alpha``).
@@ -701,13 +703,14 @@ class Activation(Op):
         threshold: float = 0.0,
         approximate: bool = False,
         epsilon: float | None = None,
+        slope: float | None = None,
     ) -> None:
         if kind not in ACTIVATIONS:
             raise ValueError(f"unknown activation kind {kind!r}")
         self.kind = kind
         self.function = ACTIVATIONS[kind].from_parameters(
             alpha=alpha, max_value=max_value, negative_slope=negative_slope, threshold=threshold,
-            approximate=approximate, epsilon=epsilon,
+            approximate=approximate, epsilon=epsilon, slope=slope,
         )
 
     def __getattr__(self, name: str) -> object:
