@@ -103,19 +103,18 @@ def _recurrent_layers(k):
 
 
 def _bidirectional_layers(k):
-    """Bidirectional with every merge mode (concat, sum, ave, mul, none) and a separate backward layer
-    (the merges on SimpleRNN, the cheapest cell to trace; LSTM concatenated, as in DanQ)."""
+    """Bidirectional with every merge mode (concat, sum, ave, mul, none), one with a separate backward
+    layer (the merges on SimpleRNN, the cheapest cell to trace; LSTM concatenated, as in DanQ)."""
     x = k.Input((LENGTH, 4))
     h = k.layers.Conv1D(3, 3, padding="same")(x)
     bi, rnn = k.layers.Bidirectional, k.layers.SimpleRNN
     unmerged = bi(rnn(2, return_sequences=True), merge_mode=None)(h)
     return k.Model(x, _head(
         k, bi(k.layers.LSTM(2, return_sequences=True))(h),
-        bi(rnn(2), merge_mode="sum")(h),
+        bi(rnn(2), backward_layer=k.layers.GRU(2, go_backwards=True), merge_mode="sum")(h),
         bi(rnn(2, return_sequences=True), merge_mode="mul")(h),
         bi(rnn(2, activation="relu"), merge_mode="ave")(h),
-        *unmerged,
-        bi(rnn(2), backward_layer=k.layers.GRU(2, go_backwards=True))(h)))
+        *unmerged))
 
 
 def _convolution_variants(k):

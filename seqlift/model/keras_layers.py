@@ -578,6 +578,11 @@ def _cell_activation(ctx: _LayerContext, config: dict, key: str, default: str) -
     return op
 
 
+def _reset_after(config: dict) -> bool:
+    """A GRU's ``reset_after``: every Keras since 2.1 writes it; files without it predate it (reset before)."""
+    return bool(config.get("reset_after", False))
+
+
 def _recurrent_op(ctx: _LayerContext, class_name: str, config: dict, arrays: list[np.ndarray]) -> recurrent.Recurrent:
     """A recurrent op from one recurrent layer's config and its arrays (kernel, recurrent kernel, bias)."""
     for option, reason in (("stateful", "stateful recurrent layers are not supported"),
@@ -590,7 +595,7 @@ def _recurrent_op(ctx: _LayerContext, class_name: str, config: dict, arrays: lis
         activation=_cell_activation(ctx, config, "activation", "tanh"),
         recurrent_activation=(None if class_name == "SimpleRNN"
                               else _cell_activation(ctx, config, "recurrent_activation", "sigmoid")),
-        **({"reset_after": bool(config.get("reset_after", True))} if class_name == "GRU" else {}))
+        **({"reset_after": _reset_after(config)} if class_name == "GRU" else {}))
     return recurrent.Recurrent(cell, bool(config.get("return_sequences", False)), bool(config.get("go_backwards", False)))
 
 
@@ -600,7 +605,7 @@ def _recurrent_weights(ctx: _LayerContext, configs: list[tuple[str, dict]]) -> l
         raise ctx.fail(f"expects an input (batch, steps, features), got {shape_text(ctx.shape, batch=True)}")
     wanted = [[WeightSpec(name, shape) for name, shape in recurrent.weight_shapes(
         class_name, ctx.shape[-1], int(config["units"]), bool(config.get("use_bias", True)),
-        bool(config.get("reset_after", True)))] for class_name, config in configs]
+        _reset_after(config))] for class_name, config in configs]
     arrays = iter(ctx.take([spec for layer in wanted for spec in layer]))
     return [[next(arrays) for _ in layer] for layer in wanted]
 
