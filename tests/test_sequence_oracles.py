@@ -173,51 +173,62 @@ _FUNCTIONS = {"tanh": (np.tanh, lambda v: 1.0 - np.tanh(v) ** 2),
               "relu": (lambda v: np.maximum(v, 0.0), lambda v: (v > 0).astype(np.float64))}
 
 
+def _positive_share(value: np.ndarray) -> np.ndarray:
+    """What share of a term goes to the positive part: 1 if it is positive, 0 if negative, ½ if 0 (a term
+    whose value is 0 may still carry contributions that cancel: after a ReLU whose parts cross 0, say)."""
+    return np.where(value > 0, 1.0, np.where(value < 0, 0.0, 0.5))
+
+
 class _Traced:
-    """A value inside a recurrent cell, in float64: its reference value and the contribution of every input
-    element to the positive and to the negative part of its difference (``(pos + neg).sum(-1)`` is the
-    difference), carried forwards by the paper's rules: an implementation independent of seqlift's, which
-    propagates multipliers backwards through the loop.
+    """A value inside a recurrent cell, in float64: its values at the reference and at the input, and the
+    contribution of every input element to the positive and to the negative part of its difference
+    (``(pos + neg).sum(-1)`` is the difference), carried forwards by the paper's rules: an implementation
+    independent of seqlift's, which propagates multipliers backwards through the loop.
 
     Kernels split their output by the sign of each term ``w Δx``; activations apply Rescale or RevealCancel
-    (``rule``); products take the two-player Shapley split and split the result by its own sign.
+    (``rule``); products take the two-player Shapley split and split the result by its own sign. Signs are
+    read from the difference of the two values (as the graph's rules read them), where a difference that is
+    exactly 0 (after a ReLU, say) stays 0.
     """
 
-    def __init__(self, reference: np.ndarray, pos: np.ndarray, neg: np.ndarray, rule: str) -> None:
-        self.reference, self.pos, self.neg, self.rule = reference, pos, neg, rule
+    def __init__(self, reference, actual, pos, neg, rule: str) -> None:
+        self.reference, self.actual, self.pos, self.neg, self.rule = reference, actual, pos, neg, rule
 
-    def _new(self, reference, pos, neg) -> "_Traced":
-        return _Traced(reference, pos, neg, self.rule)
+    def _new(self, reference, actual, pos, neg) -> "_Traced":
+        return _Traced(reference, actual, pos, neg, self.rule)
 
     @property
     def delta(self) -> np.ndarray:
-        return (self.pos + self.neg).sum(-1)
+        return self.actual - self.reference
 
-    def _by_own_sign(self, reference: np.ndarray, contributions: np.ndarray) -> "_Traced":
-        positive = (contributions.sum(-1) > 0)[:, None]
-        return self._new(reference, np.where(positive, contributions, 0.0), np.where(positive, 0.0, contributions))
+    def by_own_sign(self) -> "_Traced":
+        positive = _positive_share(self.delta)[:, None]
+        total = self.pos + self.neg
+        return self._new(self.reference, self.actual, positive * total, (1.0 - positive) * total)
 
     def kernel(self, w: np.ndarray, b: np.ndarray | float = 0.0) -> "_Traced":
         total = self.pos + self.neg
-        positive = w * self.delta[:, None] > 0  # the sign of each term w_uo Δx_u
-        return self._new(self.reference @ w + b, np.einsum("uo,un->on", np.where(positive, w, 0.0), total),
-                         np.einsum("uo,un->on", np.where(positive, 0.0, w), total))
+        positive = _positive_share(w * self.delta[:, None])  # by the sign of each term w_uo Δx_u
+        return self._new(self.reference @ w + b, self.actual @ w + b, np.einsum("uo,un->on", positive * w, total),
+                         np.einsum("uo,un->on", (1.0 - positive) * w, total))
 
     def __add__(self, other: "_Traced") -> "_Traced":
-        return self._new(self.reference + other.reference, self.pos + other.pos, self.neg + other.neg)
+        return self._new(self.reference + other.reference, self.actual + other.actual, self.pos + other.pos,
+                         self.neg + other.neg)
 
     def __mul__(self, other: "_Traced") -> "_Traced":
         """Exact Shapley split of ``a b``: ``Δa`` times ``b0 + Δb/2``, ``Δb`` times ``a0 + Δa/2``."""
         a0, b0, da, db = self.reference, other.reference, self.delta, other.delta
-        return self._by_own_sign(a0 * b0, (b0 + db / 2)[:, None] * (self.pos + self.neg)
-                                 + (a0 + da / 2)[:, None] * (other.pos + other.neg))
+        contributions = (b0 + db / 2)[:, None] * (self.pos + self.neg) + (a0 + da / 2)[:, None] * (other.pos
+                                                                                                  + other.neg)
+        return self._new(a0 * b0, self.actual * other.actual, contributions, 0.0 * contributions).by_own_sign()
 
     def one_minus(self) -> "_Traced":
-        return self._new(1.0 - self.reference, -self.neg, -self.pos)
+        return self._new(1.0 - self.reference, 1.0 - self.actual, -self.neg, -self.pos)
 
     def split(self, parts: int) -> list["_Traced"]:
-        return [self._new(*blocks) for blocks in zip(*(np.split(t, parts) for t in (self.reference, self.pos,
-                                                                                    self.neg)))]
+        return [self._new(*blocks) for blocks in zip(*(np.split(t, parts) for t in (
+            self.reference, self.actual, self.pos, self.neg)))]
 
     def activate(self, name: str) -> "_Traced":
         f, derivative = _FUNCTIONS[name]
@@ -226,7 +237,7 @@ class _Traced:
             d = self.delta
             assert np.all(np.abs(d) > 1e-9), "the test's inputs must move every unit"
             m = ((f(x0 + d) - f(x0)) / d)[:, None]
-            return self._new(f(x0), m * self.pos, m * self.neg)
+            return self._new(f(x0), f(self.actual), m * self.pos, m * self.neg)
         dp, dn = self.pos.sum(-1), self.neg.sum(-1)
         multipliers = []
         for part, other in ((dp, dn), (dn, dp)):  # eq. 7-8, and their limit where a part is 0
@@ -234,7 +245,7 @@ class _Traced:
             limit = 0.5 * (derivative(x0) + derivative(x0 + other))
             small = np.abs(part) < 1e-9
             multipliers.append(np.where(small, limit, change / np.where(small, 1.0, part))[:, None])
-        return self._new(f(x0), multipliers[0] * self.pos, multipliers[1] * self.neg)
+        return self._new(f(x0), f(self.actual), multipliers[0] * self.pos, multipliers[1] * self.neg)
 
 
 def _run_cell(layer: layers.Layer, steps: list[_Traced]) -> list[_Traced]:
@@ -244,7 +255,7 @@ def _run_cell(layer: layers.Layer, steps: list[_Traced]) -> list[_Traced]:
     bias = weights[2].astype(np.float64) if len(weights) > 2 else np.zeros((2, kernel.shape[1]))
     units, n = recurrent_kernel.shape[0], steps[0].pos.shape[-1]
     act, gate = config["activation"], config.get("recurrent_activation")
-    h = c = _Traced(np.zeros(units), np.zeros((units, n)), np.zeros((units, n)), steps[0].rule)
+    h = c = _Traced(np.zeros(units), np.zeros(units), np.zeros((units, n)), np.zeros((units, n)), steps[0].rule)
     outputs = []
     for x in (steps[::-1] if config["go_backwards"] else steps):
         if isinstance(layer, layers.LSTM):
@@ -268,13 +279,14 @@ def _run_cell(layer: layers.Layer, steps: list[_Traced]) -> list[_Traced]:
 
 
 def test_deeplift_through_recurrent_layers_equals_a_float64_forward_computation():
-    """LSTM and GRU (reset after and before), forwards and backwards, last step and every step, under
-    Rescale and RevealCancel (SimpleRNN, whose step is one of these operations, is left to the layer zoo): seqlift's multipliers, computed backwards through the loop, against
+    """LSTM, GRU (reset after and before) and SimpleRNN, forwards and backwards, last step and every step,
+    under Rescale and RevealCancel (ReLU states whose parts cross 0 while the state stays at 0 included): seqlift's multipliers, computed backwards through the loop, against
     contributions carried forwards in float64."""
     length = 5
     x_in = keras.Input((length, 4))
     recurrent = [layers.LSTM(2, return_sequences=True, go_backwards=True), layers.GRU(2),
-                 layers.GRU(2, reset_after=False, return_sequences=True, activation="relu")]
+                 layers.GRU(2, reset_after=False, return_sequences=True, activation="relu"),
+                 layers.SimpleRNN(2, activation="relu", return_sequences=True)]
     flat = [layers.Flatten()(r(x_in)) if r.return_sequences else r(x_in) for r in recurrent]
     keras_model = randomize(keras.Model(x_in, layers.Dense(1, name="head")(layers.Concatenate()(flat))), seed=13)
     model = from_keras(keras_model)
@@ -287,9 +299,8 @@ def test_deeplift_through_recurrent_layers_equals_a_float64_forward_computation(
         for row in range(2):
             for ref in refs[row]:
                 delta = np.diag((x[row] - ref).reshape(-1))  # each input element's contribution to itself
-                steps = [_Traced(ref[t], delta[t * 4: (t + 1) * 4], np.zeros((4, length * 4)), rule)
-                         for t in range(length)]
-                steps = [s._by_own_sign(s.reference, s.pos) for s in steps]
+                steps = [_Traced(ref[t], x[row, t], delta[t * 4: (t + 1) * 4], np.zeros((4, length * 4)),
+                                 rule).by_own_sign() for t in range(length)]
                 outputs = [out for layer in recurrent for out in _run_cell(layer, steps)]
                 contributions = np.concatenate([out.pos + out.neg for out in outputs])
                 expected[row] += w[:, 0] @ contributions / len(refs[row])

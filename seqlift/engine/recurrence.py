@@ -64,10 +64,17 @@ def total(delta: Delta) -> tf.Tensor:
     return delta.pos + delta.neg if isinstance(delta, Parts) else delta
 
 
-def _scaled(delta: Delta, pos_factor: tf.Tensor, neg_factor: tf.Tensor | None = None) -> Delta:
-    if isinstance(delta, Parts):
-        return Parts(pos_factor * delta.pos, (pos_factor if neg_factor is None else neg_factor) * delta.neg)
-    return pos_factor * delta
+def _valued(linear: tf.Tensor, exact: tf.Tensor) -> tf.Tensor:
+    """``linear`` (a rule's coefficients times a difference) holding the rule's exact value.
+
+    The two differ by rounding only, but the signs the next kernel splits by
+    are read from values: a ReLU whose parts cross 0 while its input stays
+    below 0 has an output difference of exactly 0 (split half and half, as
+    the graph's rules split it), which the product of a multiplier and a part
+    would leave as rounding noise of either sign. The correction is held
+    constant, so the map's coefficients (its transpose) are unchanged.
+    """
+    return linear + tf.stop_gradient(exact - linear)
 
 
 def _split_by_own_sign(delta: tf.Tensor) -> Parts:
@@ -112,10 +119,10 @@ class DifferenceAlgebra:
             difference = function.difference if function.has_closed_form_difference else None
             dy_pos, dy_neg = rules.revealcancel_parts(x0, pos, neg, function, difference)
             m_pos, m_neg = rules.revealcancel_multipliers(x0, pos, neg, dy_pos, dy_neg, function.derivative)
-            return Diff(function(x0), _scaled(v.delta, m_pos, m_neg))
+            return Diff(function(x0), Parts(_valued(m_pos * v.delta.pos, dy_pos), _valued(m_neg * v.delta.neg, dy_neg)))
         dx = tf.stop_gradient(v.delta)
         dy = function.difference(x0, dx) if function.has_closed_form_difference else function(x0 + dx) - function(x0)
-        return Diff(function(x0), _scaled(v.delta, rules.rescale_multiplier(x0, dx, dy, function.derivative)))
+        return Diff(function(x0), _valued(rules.rescale_multiplier(x0, dx, dy, function.derivative) * v.delta, dy))
 
     def multiply(self, a: Diff, b: Diff) -> Diff:
         da, db = total(a.delta), total(b.delta)
