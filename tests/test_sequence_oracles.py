@@ -280,7 +280,8 @@ def _run_cell(layer: layers.Layer, steps: list[_Traced]) -> list[_Traced]:
 
 def test_deeplift_through_recurrent_layers_equals_a_float64_forward_computation():
     """LSTM, GRU (reset after and before) and SimpleRNN, forwards and backwards, last step and every step,
-    under Rescale and RevealCancel (ReLU states whose parts cross 0 while the state stays at 0 included): seqlift's multipliers, computed backwards through the loop, against
+    under Rescale and RevealCancel (ReLU states whose parts cross 0 while the state stays at 0 included):
+    seqlift's multipliers, computed backwards through the loop, against
     contributions carried forwards in float64."""
     length = 5
     x_in = keras.Input((length, 4))
