@@ -1,4 +1,5 @@
-"""Reading and checking what the user gives: files (their head, gzip, FASTA or BED) and values (counts, tasks).
+"""Reading and checking what the user gives: files (their head, gzip, FASTA or BED) and values (counts, tasks,
+windows).
 
 A file's kind is told by its content, never by its name: gzip by its magic
 bytes, a FASTA of sequences by a first non-blank character ``>`` (in the
@@ -20,7 +21,7 @@ from seqlift.errors import SeqliftError
 
 __all__ = ["read_head", "is_gzip", "open_text", "input_kind", "check_positive_int", "parse_tasks",
            "integer_option", "fraction_option", "positive_integer", "non_negative_integer", "INT64_MAX",
-           "check_output_folder", "nearest_existing"]
+           "check_output_folder", "nearest_existing", "parse_window"]
 
 #: first bytes of every gzip (and bgzip) file
 GZIP_MAGIC = b"\x1f\x8b"
@@ -266,3 +267,49 @@ def check_output_folder(path: str | os.PathLike, option: str) -> None:
         raise SeqliftError(f"{option} {shown} is a file, not a folder; give a folder for the outputs")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise SeqliftError(f"cannot write outputs in {probe}: permission denied")
+
+
+def parse_window(window: str | tuple[int, int] | list[int] | None, option: str = "--ism-window",
+                 length: int | None = None) -> tuple[int, int] | None:
+    """A window of positions ``[start, end)``: 0-based, end exclusive, ``0 <= start < end (<= length)``.
+
+    Parameters
+    ----------
+    window : str, pair of int or None
+        ``"START:END"`` (as a Python slice, e.g. ``"100:300"``), a pair of
+        integers, or None (no window: None is returned).
+    option : str
+        The option's name, for the messages.
+    length : int, optional
+        The sequences' length, which the window must fit in.
+
+    Returns
+    -------
+    (int, int) or None
+
+    Raises
+    ------
+    SeqliftError
+        For text that is not ``START:END``, values that are not integers, an
+        empty or reversed window, a negative start, or an end past ``length``.
+    """
+    if window is None:
+        return None
+    if isinstance(window, str):
+        parts = window.split(":")
+        try:
+            values = [int(part) for part in parts]
+        except ValueError:
+            values = []
+        if len(parts) != 2 or len(values) != 2:
+            raise SeqliftError(f"{option} {window!r} is not START:END (0-based, end exclusive, e.g. 100:300)")
+    else:
+        values = list(window) if isinstance(window, (tuple, list)) else []
+        if len(values) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+            raise SeqliftError(f"{option} {window!r} is not a pair of integers (start, end)")
+    start, end = (int(v) for v in values)
+    if start < 0 or end <= start:
+        raise SeqliftError(f"{option} {start}:{end}: need 0 <= start < end (0-based, end exclusive)")
+    if length is not None and end > length:
+        raise SeqliftError(f"{option} {start}:{end} runs past the end of the sequences ({length} bp)")
+    return start, end

@@ -61,11 +61,14 @@ def test_every_form_of_op_has_a_rule_and_every_shipped_op_a_form():
 def test_every_method_in_the_registry_has_its_scorer_and_labels():
     from seqlift.engine import scorers
 
+    model = _model_with(ops.Activation("tanh"))
     for name, method in METHODS.items():
         assert isinstance(method, Method) and method.name == name
         assert hasattr(scorers, method.scorer.name), name
         assert method.description and method.label and method.short
-        assert method.copies(None) >= 1
+        assert method.copies(model) >= 1
+    # in-silico mutagenesis costs the sequence's forward pass and 3 per position
+    assert METHODS["ism"].copies(model) == 1 + 3 * 6
 
 
 def test_a_method_registered_once_reaches_attribute(monkeypatch):

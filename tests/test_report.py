@@ -16,6 +16,7 @@ from seqlift.groundtruth.report import (
     sequence_classes,
     summarise,
     to_markdown,
+    truth_hits,
     wilson_interval,
     write_report,
 )
@@ -110,6 +111,55 @@ def test_headline_and_markdown():
     assert headline_table(report.summary, (GATA, TAL)).equals(head)
     renamed = build_report(matches, labels, {"rescale": scores}, (GATA, TAL), method_labels={"rescale": "Rescale, 3 refs"})
     assert renamed.headline["method"].tolist() == ["Rescale, 3 refs"]
+
+
+def _truth_case():
+    """Three sequences of 10 bp with known instances and scores whose top positions are placed by hand.
+
+    s0 (both): GATA1 [1,3), TAL1 [6,8); s1 (GATA1 only): GATA1 [0,2); s2 (TAL1 only): TAL1 [5,9).
+    """
+    names = ["s0", "s1", "s2"]
+    labels = np.array([[1, 1, 1], [0, 1, 0], [0, 0, 1]])
+    truth = pd.DataFrame([("s0", GATA, 1, 3), ("s0", TAL, 6, 8), ("s1", GATA, 0, 2), ("s2", TAL, 5, 9),
+                          ("other", GATA, 0, 9)], columns=["name", "motif", "start", "end"])
+    scores = np.zeros((3, 3, 10), np.float32)
+    scores[0, 0, [1, 2, 6, 9]] = [4, 3, 2, 5]  # task 0, s0: K = 4, top 1, 2, 6, 9: 3 in instances
+    scores[1, 0, [1, 6]] = 1  # task 1, s0: K = 2, top 1, 6: 1 in
+    scores[1, 1, [0, 1]] = 1  # task 1, s1: K = 2: 2 in
+    scores[2, 0, [6, 7]] = 1  # task 2, s0: K = 2: 2 in
+    scores[2, 2, [0, 5, 6, 7]] = [9, 1, 1, 1]  # task 2, s2: K = 4, top 0, 5, 6, 7: 3 in
+    return names, labels, truth, scores
+
+
+def test_top_positions_in_true_instances_have_the_known_answers():
+    names, labels, truth, scores = _truth_case()
+    hits = truth_hits({"m": scores}, names, labels, truth, (GATA, TAL))
+    assert hits["statistic"].tolist() == ["top_in_truth"] * 3
+    assert hits["motif"].tolist() == [f"{GATA} + {TAL}", GATA, TAL]
+    assert hits["count"].tolist() == [3, 3, 5] and hits["n"].tolist() == [4, 4, 6]
+    assert hits["value"].tolist() == pytest.approx([0.75, 0.75, 5 / 6])
+    # task 1: per-sequence hits 1 and 2 of 2 each: the ratio's standard error over sequences is 0.5 / 2
+    assert (hits["ci_low"][1], hits["ci_high"][1]) == pytest.approx((0.75 - 1.959964 * 0.25, 1.0), abs=1e-6)
+    assert math.isnan(hits["ci_low"][0])  # one sequence: no interval
+    # a method ranking each task's instances first hits every time
+    perfect = np.zeros_like(scores)
+    for row in truth[truth["name"].isin(names)].itertuples():
+        tasks = [0, 1] if row.motif == GATA else [0, 2]
+        perfect[tasks, names.index(row.name), row.start:row.end] = 1
+    assert truth_hits({"p": perfect}, names, labels, truth, (GATA, TAL))["value"].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_the_report_shows_top_positions_in_truth_when_it_has_the_truth():
+    names, labels, truth, scores = _truth_case()
+    matches = pd.DataFrame([(0, "s0", GATA, 0, 1, 3, "+", 8.0)],
+                           columns=["seq", "name", "motif", "rank", "start", "end", "strand", "log_odds"])
+    plain = build_report(matches, labels, {"ism": scores, "rescale": -scores}, (GATA, TAL))
+    assert not any("true instances" in c for c in plain.headline.columns)
+    report = build_report(matches, labels, {"ism": scores, "rescale": -scores}, (GATA, TAL), truth=truth, names=names)
+    assert report.headline["method"].tolist() == ["in-silico mutagenesis", "DeepLIFT Rescale"]
+    column = f"top task-1 positions in true {GATA} instances"
+    assert report.headline.iloc[0][column].startswith("75.00 % (3/4;")
+    assert list(dict.fromkeys(report.summary["method"])) == ["ism", "rescale"]
 
 
 def test_wilson_known_values():

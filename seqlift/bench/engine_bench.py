@@ -15,6 +15,13 @@ The workload is the paper's: its genomics model (from ``../shared/paper-genomics
 when present, else seqlift's demo model, which has the same architecture),
 800 sequences x 20 dinucleotide shuffles x 3 tasks (``--quick``: 100 x 10).
 Peak memory is measured in child processes at two numbers of sequences.
+
+In-silico mutagenesis (``method="ism"``, 3 forward passes per position, no
+references) runs on 200 of the sequences (``--quick``: 25), 3 tasks, as
+ratios to the plain gradient at the same sequences (one pair each) and to
+plain forward passes of as many sequences as it evaluates (seqlift's
+compiled ``Model.predict``), with its forward passes per second; the spread
+of the repeats is shown beside the medians.
 ``--oracles`` also times the original deeplift 0.6.13 (in a subprocess) and
 shap's DeepExplainer on the same pairs.
 """
@@ -156,10 +163,47 @@ def measure(quick: bool = False, repeats: int | None = None, oracles: bool = Fal
         keras_ratio = [t / g for t, g in zip(rows["seconds"], rows["keras_seconds"])]
         results["methods"][method] = {key: statistics.median(values) for key, values in rows.items()}
         results["methods"][method].update(ratio=statistics.median(ratio), keras_ratio=statistics.median(keras_ratio))
+    results["ism"] = _ism(model, target, tasks, x[: 25 if quick else 200], repeats)
     results["memory"] = {str(k): _peak_memory_mb(k, shuffles) for k in ((50, 400) if quick else (200, 2000))}
     if oracles:
         results["oracles"] = _oracles(path, weights, model, x, refs, tasks, floor)
     return results
+
+
+def _ism(model, target: str, tasks: list[int], x: np.ndarray, repeats: int) -> dict:
+    """In-silico mutagenesis of ``x`` beside the plain gradient at the same sequences and plain forward passes.
+
+    The forward-pass floor runs ``Model.predict`` on as many sequences as
+    ISM evaluates (each sequence and its ``3 L`` single-base mutants), in
+    blocks of ISM's own size.
+    """
+    import seqlift
+    from seqlift.engine.budget import forward_passes_per_block
+
+    n, length = x.shape[:2]
+    passes = n * (1 + 3 * length)
+    block = forward_passes_per_block(model, target)
+    batch = seqlift.engine.pairs_per_batch(model, target, "ism")
+    gradient = _gradient_floor(model, target, tasks, batch)
+    mutants = np.repeat(x, 1 + 3 * length, axis=0)  # forward passes of the same number of sequences
+    seqlift.attribute(model, x[:2], method="ism", task=tasks)  # compile
+    gradient(x[:2, None])
+    model.predict(mutants[:block], batch_size=block)
+    rows: dict[str, list[float]] = {key: [] for key in ("seconds", "gradient_seconds", "forward_seconds")}
+    for _ in range(repeats):
+        rows["gradient_seconds"].append(_timed(lambda: gradient(x[:, None])))
+        rows["forward_seconds"].append(_timed(lambda: model.predict(mutants, batch_size=block)))
+        rows["seconds"].append(_timed(lambda: seqlift.attribute(model, x, method="ism", task=tasks)))
+    out: dict = {"sequences": n, "length": length, "forward_passes": passes, "sequences_per_batch": batch,
+                 "passes_per_block": block}
+    for key, values in rows.items():
+        out[key] = statistics.median(values)
+        out[key + "_range"] = (min(values), max(values))
+    for floor in ("gradient", "forward"):
+        out[floor + "_ratio"] = statistics.median(t / g for t, g in zip(rows["seconds"], rows[floor + "_seconds"]))
+    out["passes_per_second"] = passes / out["seconds"]
+    out["passes_per_second_range"] = (passes / max(rows["seconds"]), passes / min(rows["seconds"]))
+    return out
 
 
 def _peak_memory_mb(n: int, shuffles: int) -> float:
@@ -218,6 +262,12 @@ def _oracles(path: Path, weights: Path | None, model, x, refs, tasks, floor) -> 
     return {k: (v if isinstance(v, str) else {"seconds": v, "ratio": v / t_floor}) for k, v in out.items()}
 
 
+def _spread(bounds: tuple[float, float], fmt: str = ".2f") -> str:
+    """``low-high`` of a pair of figures."""
+    low, high = bounds
+    return f"{low:{fmt}}-{high:{fmt}}"
+
+
 def run(quick: bool = False) -> None:
     """Print the engine benchmark table."""
     figures = measure(quick=quick, oracles=os.environ.get("SEQLIFT_BENCH_ORACLES") == "1")
@@ -229,6 +279,16 @@ def run(quick: bool = False) -> None:
     for method, row in figures["methods"].items():
         print(f"  {method:<20}{row['seconds']:>10.2f}{row['keras_seconds']:>10.2f}{row['keras_ratio']:>8.2f}"
               f"{row['gradient_seconds']:>10.2f}{row['ratio']:>8.2f}")
+    ism = figures["ism"]
+    print(f"  ism (in-silico mutagenesis, no references): {ism['sequences']} sequences x {ism['length']} bp x 3 "
+          f"tasks = {ism['forward_passes']:,} forward passes ({ism['sequences_per_batch']} sequences per batch, "
+          f"blocks of {ism['passes_per_block']} mutants); medians (min-max of the repeats)")
+    print(f"    {ism['seconds']:.2f} s ({_spread(ism['seconds_range'])}); {ism['passes_per_second']:,.0f} forward "
+          f"passes/s ({_spread(ism['passes_per_second_range'], ',.0f')}), "
+          f"{ism['sequences'] / ism['seconds']:.1f} sequences/s")
+    print(f"    x {ism['gradient_ratio']:.0f} the plain gradient at the same sequences ({ism['gradient_seconds']:.3f} s, "
+          f"{_spread(ism['gradient_seconds_range'], '.3f')}); x {ism['forward_ratio']:.2f} plain forward passes of "
+          f"as many sequences ({ism['forward_seconds']:.2f} s, {_spread(ism['forward_seconds_range'])})")
     print("  peak memory (genomics default): " + ", ".join(
         f"{n} sequences {mb:.0f} MiB" for n, mb in figures["memory"].items()))
     for name, row in figures.get("oracles", {}).items():

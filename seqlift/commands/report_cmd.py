@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--motif-names", nargs=2, metavar=("FIRST", "SECOND"), help="motifs of task 1 and task 2 (default: the file's first two)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--methods", default=",".join(REPORT_METHODS), help=f"comma-separated (default: all of {', '.join(REPORT_METHODS)})")
-    p.add_argument("--reference", choices=["flat", "shuffle", "zeros"], default="flat", help="reference of all methods but genomics_default_shuffled (default flat)")
+    p.add_argument("--reference", choices=["flat", "shuffle", "zeros"], default="flat", help="reference of all methods but genomics_default_shuffled and ism (which has none; default flat)")
     p.add_argument("--flat-frequencies", default=paper, help=f"A,C,G,T of the flat reference (default {paper})")
     p.add_argument("--shuffles", type=positive_integer, default=10, help="dinucleotide shuffles per sequence (default 10)")
     p.add_argument("--ig-steps", type=positive_integer, default=10, help="integrated-gradients steps (default 10)")
@@ -124,8 +124,11 @@ def run(args: argparse.Namespace) -> int:
         "integrated_gradients": f"integrated gradients ({args.ig_steps} steps)",
         "genomics_default_shuffled": f"genomics default, {args.shuffles} dinucleotide shuffles",
     }
+    if "ism" in methods:
+        notes["ism"] = "in-silico mutagenesis: every single-base substitution, no reference"
     report = build_report(
-        matches, data.labels, scores, motif_names, strong=args.strong, ci=args.ci, notes=notes, method_labels=labels_shown
+        matches, data.labels, scores, motif_names, strong=args.strong, ci=args.ci, notes=notes,
+        method_labels=labels_shown, truth=data.truth, names=data.names,
     )
     paths = write_report(report, Path(args.out))
     sys.stdout.write(to_markdown(report.headline))

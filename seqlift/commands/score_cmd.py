@@ -54,7 +54,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--shuffles", type=positive_integer, default=10, metavar="S",
                    help="dinucleotide-shuffled references per sequence (default 10)")
     p.add_argument("--method", default="genomics_default",
-                   help=f"attribution method: {', '.join(METHODS)} (default genomics_default)")
+                   help=f"attribution method: {', '.join(METHODS)} (default genomics_default); 'ism' is "
+                        "in-silico mutagenesis (every single-base substitution, no references: --shuffles unused)")
+    p.add_argument("--ism-window", metavar="START:END",
+                   help="with --method ism: mutate only positions START to END-1 of each window (0-based, forward "
+                        "strand); the others score 0. Default: every position")
     p.add_argument("--task", default="all", metavar="all|I,J",
                    help="target units to explain: 'all' (default) or indices such as 0,2")
     p.add_argument("--target-layer", metavar="NAME",
@@ -107,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         off_chrom=args.off_chrom, revcomp=args.revcomp, seed=args.seed, max_unknown=args.max_unknown,
         nonfinite=args.nonfinite, batch_size=args.batch_size, chunk_size=args.chunk_size, bigwig=args.bigwig,
         resume=args.resume, shard=args.shard,
+        ism_window=args.ism_window,
     )
     result = score(options)
     log.info("%s", result.summary())

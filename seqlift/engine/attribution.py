@@ -22,9 +22,10 @@ import tensorflow as tf
 
 from seqlift.engine.batch import compiled_batch
 from seqlift.engine.budget import pairs_per_batch
-from seqlift.engine.methods import METHODS
+from seqlift.engine.methods import METHODS, sequence_inputs
 from seqlift.engine.scorers import BatchRequest
 from seqlift.errors import SeqliftError
+from seqlift.inputs import parse_window
 from seqlift.model import ops
 from seqlift.model.graph import Model
 
@@ -43,17 +44,25 @@ class Attribution:
         Contribution of each input element, ``m · (x − r)`` averaged over the
         references (per channel; summed over A/C/G/T at a position it is the
         position's contribution). For ``method="gradient"``: gradient × input.
+        For ``method="ism"``: at the observed base, the target minus its mean
+        over the four bases at that position (¾ of the mean loss over the
+        three substitutions; :class:`~seqlift.engine.scorers.MutagenesisScorer`).
     hypothetical : np.ndarray or None
         For one-hot inputs, the contribution each base would have had at each
         position: ``m_b − Σ_c m_c r_c`` averaged over references (the input
         TF-MoDISco needs; ``hypothetical * x`` summed over bases equals
-        ``contributions`` summed over bases).
+        ``contributions`` summed over bases). For ``method="ism"``: the
+        target with base b at the position minus the mean over the four bases.
     deltas : np.ndarray
         Summation-to-delta residual per sequence: the mean change of the target
         from reference to input minus the sum of the contributions (≈0 for the
-        DeepLIFT methods; a diagnostic for the others).
+        DeepLIFT methods; a diagnostic for the others; for ``method="ism"``,
+        0 up to rounding by definition, see ``target_deltas``).
     target_deltas : np.ndarray
         The mean change of the target from reference to input, per sequence.
+        For ``method="ism"``, which has no references: the sum of its
+        contributions, i.e. of each mutated position's target minus its mean
+        over the four bases.
     multipliers : np.ndarray or None
         Multipliers of the input averaged over the references (on request).
     layers : dict
@@ -87,6 +96,7 @@ def attribute(
     return_multipliers: bool = False,
     layers: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
+    ism_window: tuple[int, int] | None = None,
 ) -> Attribution:
     """Contribution scores of each input base to a target, averaged over references.
 
@@ -101,9 +111,12 @@ def attribute(
         An int S: S dinucleotide shuffles of each sequence (seeded by ``seed``);
         an array ``(N, S, L, 4)`` or ``(S, L, 4)``; or a reference generator
         ``generator(x, seed) -> (N, S, L, 4)`` from :mod:`seqlift.references`.
-        For several inputs, a list with one such array per input.
+        For several inputs, a list with one such array per input. Ignored by
+        ``method="ism"``, which has none (``n_references`` is then 0).
     method : str
-        One of :data:`METHODS`.
+        One of :data:`METHODS`. ``"ism"``: in-silico mutagenesis, every
+        single-base substitution of the one-hot inputs (which must be one-hot:
+        one base per position, or none for N), 3 forward passes per position.
     task : int or list of int
         Unit(s) of the target layer (flattened); a list computes all of them
         sharing the forward passes, and gives arrays a leading task axis.
@@ -130,6 +143,9 @@ def attribute(
         Inner nodes whose multipliers and contributions to return (DeepLIFT methods).
     progress : callable, optional
         Called with the number of sequences finished after each batch.
+    ism_window : (int, int), optional
+        ``method="ism"`` only: mutate positions ``start`` to ``end − 1``
+        (0-based, end exclusive) and no others; positions outside score 0.
 
     Returns
     -------
@@ -141,8 +157,14 @@ def attribute(
         raise SeqliftError(f"unknown maxpool rule {maxpool!r}; choose 'deeplift' or 'gradient'")
     if steps < 1:
         raise SeqliftError(f"steps must be at least 1, not {steps}")
+    spec = METHODS[method]
+    if ism_window is not None and not spec.windowed:
+        raise SeqliftError(f"ism_window is for method='ism', not {method!r}")
     model = _as_model(model)
     inputs, single_input = _as_input_list(model, x)
+    if spec.one_hot_only:
+        _check_one_hot(model, inputs, method)
+    window = _check_window(ism_window, model, inputs) if spec.windowed else None
     n = inputs[0].shape[0]
     target = _resolve_target(model, target_layer)
     units_total = _units(model, target)
@@ -151,33 +173,37 @@ def attribute(
     for name in layers:
         if name not in model.nodes:
             raise SeqliftError(f"layer {name!r} is not in the model; it has {_some(model.nodes)}")
-    if layers and not METHODS[method].deeplift:
+    if layers and not spec.deeplift:
         raise SeqliftError(f"inner-layer scores are computed for the DeepLIFT methods only, not {method!r}")
     request = _Request(
         n_inputs=len(model.inputs), method=method, target=target, tasks=tasks,
         computed=list(range(units_total)) if softmax_normalize else tasks, single_task=single_task,
         single_input=single_input, layers=layers, return_multipliers=return_multipliers,
-        softmax_normalize=softmax_normalize,
+        softmax_normalize=softmax_normalize, uses_references=spec.uses_references,
     )
-    fn = compiled_batch(BatchRequest(model, target, tuple(request.computed), tuple(layers), maxpool, steps),
-                        METHODS[method])
-    batch_pairs = batch_size or pairs_per_batch(model, target, method)
+    fn = compiled_batch(BatchRequest(model, target, tuple(request.computed), tuple(layers), maxpool, steps, window),
+                        spec)
+    width = inputs[0].shape[1] if inputs[0].ndim > 2 else None
+    batch_pairs = batch_size or pairs_per_batch(model, target, method, width)
     if batch_pairs < 1:
         raise SeqliftError(f"batch size must be at least 1, not {batch_pairs}")
 
     # Every call of the compiled function gets the same shapes (the last chunk
     # is padded): with the batch-invariant kernels this is not needed for
     # bit-identity, but it keeps a single compiled trace per run.
-    first = _resolve_references(_chunk_references(references, inputs, 0, 1, single_input), [a[:1] for a in inputs], seed)
-    n_refs = first[0].shape[1]
+    def chunk_references(start: int, stop: int, x_chunk: list[np.ndarray]) -> list[np.ndarray]:
+        if not spec.uses_references:  # one pair per sequence, whose reference is the sequence itself
+            return [a[:, None] for a in x_chunk]
+        return _resolve_references(_chunk_references(references, inputs, start, stop, single_input), x_chunk, seed)
+
+    n_refs = chunk_references(0, 1, [a[:1] for a in inputs])[0].shape[1]
     seqs_per_chunk = max(1, batch_pairs // n_refs)
     refs_per_pass = max(1, min(n_refs, batch_pairs))
     sums: dict[str, list[np.ndarray]] = {}
     for start in range(0, n, seqs_per_chunk):
         stop = min(n, start + seqs_per_chunk)
         x_chunk = [a[start:stop] for a in inputs]
-        ref_chunk = _resolve_references(_chunk_references(references, inputs, start, stop, single_input),
-                                        x_chunk, seed)
+        ref_chunk = chunk_references(start, stop, x_chunk)
         if any(r.shape[1] != n_refs for r in ref_chunk):
             raise SeqliftError("every sequence and input must have the same number of references")
         real = stop - start
@@ -244,6 +270,33 @@ def _as_input_list(model: Model, x: Any) -> tuple[list[np.ndarray], bool]:
     if len({a.shape[0] for a in out}) != 1:
         raise SeqliftError("all inputs must have the same number of sequences")
     return out, single
+
+
+def _check_one_hot(model: Model, inputs: list[np.ndarray], method: str) -> None:
+    """Refuse, in one line, input a method that mutates one-hot DNA (in-silico mutagenesis) cannot take.
+
+    The model must have an input of shape ``(length, 4)``, and each such
+    input must be one-hot: at every position a single 1, or all 0 (N).
+    """
+    mutated = sequence_inputs(model)
+    if not mutated:
+        shapes = ", ".join(f"{name!r} {tuple(shape)}" for name, shape in zip(model.inputs, model.input_shapes))
+        raise SeqliftError(f"method {method!r} mutates one-hot DNA inputs of shape (length, 4); the model's inputs "
+                           f"are {shapes}")
+    for k in mutated:
+        a = inputs[k]
+        bad = ~((a == 0) | (a == 1)).all(axis=-1) | (a.sum(axis=-1) > 1)
+        if bad.any():
+            seq, pos = (int(v) for v in np.argwhere(bad)[0])
+            raise SeqliftError(f"method {method!r} needs one-hot DNA: input {model.inputs[k]!r}, sequence {seq}, "
+                               f"position {pos} is {a[seq, pos].tolist()} (each position must be a single 1, "
+                               "or all 0 for N)")
+
+
+def _check_window(window: Any, model: Model, inputs: list[np.ndarray]) -> tuple[int, int] | None:
+    """``ism_window`` as ``(start, end)``, checked to fit every input of shape ``(length, 4)``."""
+    lengths = [inputs[k].shape[1] for k in sequence_inputs(model)]
+    return parse_window(window, "ism_window", min(lengths) if lengths else None)
 
 
 def _resolve_target(model: Model, target_layer: str | None) -> str:
@@ -360,6 +413,7 @@ class _Request:
     layers: list[str]
     return_multipliers: bool
     softmax_normalize: bool
+    uses_references: bool = True
 
 
 def _finish(request: _Request, sums: dict[str, list[np.ndarray]], n_refs: int) -> Attribution:
@@ -410,5 +464,5 @@ def _finish(request: _Request, sums: dict[str, list[np.ndarray]], n_refs: int) -
         method=request.method,
         target=request.target,
         tasks=list(request.tasks),
-        n_references=int(n_refs or 0),
+        n_references=int(n_refs or 0) if request.uses_references else 0,
     )

@@ -26,7 +26,8 @@ def compiled_batch(request: BatchRequest, method: Method) -> BatchFunction:
     """The compiled batch function of ``method`` for ``request`` (built on first use, then cached)."""
     model = request.model
     steps = request.steps if method.uses_steps else None
-    key = ("batch", request.target, method.name, request.maxpool, request.units, request.layers, steps)
+    window = request.window if method.windowed else None
+    key = ("batch", request.target, method.name, request.maxpool, request.units, request.layers, steps, window)
     if key not in model.compiled:
         spec = [tf.TensorSpec((None,) + tuple(s), tf.float32) for s in model.input_shapes]
         model.compiled[key] = tf.function(_batch_body(request, method), reduce_retracing=True, autograph=False,
@@ -58,8 +59,8 @@ def _batch_body(request: BatchRequest, method: Method) -> BatchFunction:
                 results.setdefault(key, []).append(_grouped(value, n, per_seq))
 
         for unit in request.units:
-            add("target_delta", target_delta[:, unit])
             scores = scorer.unit_scores(state, unit)
+            add("target_delta", target_delta[:, unit] if scores.target_delta is None else scores.target_delta)
             for i, s in enumerate(scores.inputs):
                 add(f"contrib{i}", s.contributions)
                 add(f"mult{i}", s.multipliers)

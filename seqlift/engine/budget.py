@@ -9,6 +9,9 @@ bit-for-bit the same whatever the batch anyway).
 from __future__ import annotations
 
 import math
+from typing import Any
+
+import tensorflow as tf
 
 from seqlift.engine.backprop import ancestors
 from seqlift.engine.methods import METHODS
@@ -19,10 +22,16 @@ from seqlift.model.graph import Model
 BATCH_BYTES = 256 * 2**20
 #: fewest and most pairs per batch by default (more gains nothing on a CPU)
 MIN_PAIRS, MAX_PAIRS = 16, 4096
+#: copies of the activations a plain forward pass holds at once (a layer's input and output)
+FORWARD_COPIES = 2
 
 
-def activation_floats(model: Model, target: str, width: int | None = None) -> int:
-    """Values of every node the target depends on, for one pair (``width`` for free lengths)."""
+def activation_floats(model: Model, target: str, width: Any = None) -> Any:
+    """Values of every node the target depends on, for one pair (``width`` for free lengths).
+
+    ``width`` may be a scalar tensor (the length inside a compiled function);
+    the count is then a tensor too.
+    """
     shapes = model.node_shapes()
     total = 0
     for name in ancestors(model, target):
@@ -48,5 +57,20 @@ def pairs_per_batch(model: Model, target: str, method: str, width: int | None = 
         The input length, for models that accept any length.
     """
     floats = activation_floats(model, target, width)
-    pairs = BATCH_BYTES // (4 * METHODS[method].copies(model) * max(floats, 1))
+    pairs = BATCH_BYTES // (4 * METHODS[method].copies(model, width) * max(floats, 1))
     return int(min(MAX_PAIRS, max(MIN_PAIRS, pairs)))
+
+
+def forward_passes_per_block(model: Model, target: str, width: Any = None) -> Any:
+    """Forward passes (no backward pass) that one block may run at once.
+
+    In-silico mutagenesis evaluates its mutants in blocks of this many,
+    whatever the batch: :data:`FORWARD_COPIES` copies of the activations per
+    pass within :data:`BATCH_BYTES`, at least 1. ``width`` may be a tensor
+    (see :func:`activation_floats`); the result is then a tensor.
+    """
+    floats = activation_floats(model, target, width)
+    if isinstance(floats, int):
+        return max(1, BATCH_BYTES // (4 * FORWARD_COPIES * max(floats, 1)))
+    passes = BATCH_BYTES // (4 * FORWARD_COPIES * tf.maximum(tf.cast(floats, tf.int64), 1))
+    return tf.cast(tf.maximum(passes, 1), tf.int32)

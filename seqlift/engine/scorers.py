@@ -19,6 +19,8 @@ from typing import Any, Protocol
 import tensorflow as tf
 
 from seqlift.engine import backprop, rules
+from seqlift.engine.budget import forward_passes_per_block
+from seqlift.engine.methods import sequence_inputs
 from seqlift.engine.multipliers import Multipliers
 from seqlift.model.graph import Model
 
@@ -41,6 +43,9 @@ class BatchRequest:
         Max-pooling rule of the DeepLIFT methods.
     steps : int
         Integrated-gradients steps.
+    window : (int, int) or None
+        Positions ``[start, end)`` a windowed method perturbs (in-silico
+        mutagenesis); None: all of them.
     """
 
     model: Model
@@ -49,6 +54,7 @@ class BatchRequest:
     layers: tuple[str, ...] = ()
     maxpool: str = "deeplift"
     steps: int = 1
+    window: tuple[int, int] | None = None
 
     @property
     def one_hot_like(self) -> list[bool]:
@@ -95,10 +101,16 @@ class Scores:
 
 @dataclass
 class UnitScores:
-    """What a scorer gives for one target unit: per model input, and per inner layer asked for."""
+    """What a scorer gives for one target unit: per model input, and per inner layer asked for.
+
+    ``target_delta`` (per pair) is the change of the target the scores
+    explain, where it is not the unit's ``f(input) − f(reference)`` (in-silico
+    mutagenesis, which has no references); None for the others.
+    """
 
     inputs: list[Scores]
     layers: dict[str, Scores] = field(default_factory=dict)
+    target_delta: tf.Tensor | None = None
 
 
 class BatchScorer(Protocol):
@@ -236,3 +248,104 @@ class InputGradientScorer:
             inputs.append(Scores(tf.reshape(contrib, pairs), tf.reshape(m, pairs),
                                  None if hyp is None else tf.reshape(hyp, pairs)))
         return UnitScores(inputs)
+
+
+class MutagenesisScorer:
+    """In-silico mutagenesis: every single-base substitution of the one-hot DNA inputs.
+
+    For a sequence ``x``, a position ``i`` of one of its one-hot inputs (shape
+    ``(L, 4)``) and a base ``b``, let ``y_ib = f(x with base b at i)``, the
+    target with that one substitution; for the base observed at ``i`` it is
+    ``f(x)``, the sequence's own forward pass, reused. Then
+
+    * hypothetical contributions ``h_ib = y_ib − ¼ Σ_c y_ic``: each base's
+      target against the mean over the four bases, centred on 0 at every
+      position (the convention of tangermeme's ``saturation_mutagenesis``),
+      so logos and TF-MoDISco take them as they take DeepLIFT's;
+    * contributions ``h_ib x_ib``: at the observed base ``o``,
+      ``f(x) − ¼ Σ_c y_ic = ¾ · mean over the three alternatives c ≠ o of
+      (f(x) − y_ic)``, the target the observed base gains over a random
+      substitution (scaled by ¾); 0 at the other bases;
+    * the target change they explain: their sum over positions. ISM has no
+      references, so this is no independent check: the residual ``deltas``
+      is 0 up to rounding.
+
+    Positions outside the request's window and positions with no base (N,
+    all zero; also the padding rows of a batch) are not mutated and score 0.
+    Inputs that are not one-hot DNA are held fixed (contributions 0).
+
+    The substitutions (3 per mutated position) are listed on the device
+    (``tf.where`` over the positions and absent bases) and each mutant is
+    the sequence with one row replaced by a one-hot base (exact in float32).
+    Mutants run through the model in blocks of
+    :func:`~seqlift.engine.budget.forward_passes_per_block` forward passes,
+    one block at a time, whatever the number of sequences in the batch; the
+    model's kernels give each mutant the same bits in any block
+    (:mod:`seqlift.model.invariant`), so the scores do not depend on the
+    batch size. Every unit of the request shares the forward passes.
+    """
+
+    def __init__(self, request: BatchRequest) -> None:
+        self.request = request
+        self.mutated = sequence_inputs(request.model)
+
+    def forward(self, x, refs, per_seq):
+        request = self.request
+        target = request.target
+        x_acts = request.model.forward(x, keep={target})
+        f_x = self._units(x_acts[target])
+        carried = {k: self._hypothetical(x, k, f_x) for k in self.mutated}
+        # the pairs' references are the sequences themselves (per_seq is 1): nothing else runs forward
+        return ForwardState(x, refs, per_seq, x_acts, x_acts, carried)
+
+    def unit_scores(self, state, unit):
+        j = self.request.units.index(unit)
+        inputs = []
+        delta = tf.zeros(tf.shape(state.x[0])[:1], tf.float32)
+        for k, a in enumerate(state.x):
+            if k not in state.carried:
+                inputs.append(Scores(tf.zeros_like(a), None))
+                continue
+            hyp = state.carried[k][j]
+            contrib = hyp * a
+            delta = delta + tf.reduce_sum(contrib, axis=[1, 2])
+            inputs.append(Scores(contrib, None, hyp))
+        return UnitScores(inputs, target_delta=delta)
+
+    def _units(self, values: tf.Tensor) -> tf.Tensor:
+        """The request's units of the target, ``(rows, units)``."""
+        flat = tf.reshape(values, [tf.shape(values)[0], -1])
+        return tf.gather(flat, list(self.request.units), axis=1)
+
+    def _hypothetical(self, x: list[tf.Tensor], k: int, f_x: tf.Tensor) -> tf.Tensor:
+        """``h_ib`` of input ``k`` for every unit: ``(units, n, L, 4)``, 0 where nothing was mutated."""
+        request = self.request
+        seqs = x[k]
+        length = tf.shape(seqs)[1]
+        positions = tf.range(length)
+        start, end = request.window or (0, None)
+        in_window = positions >= start if end is None else (positions >= start) & (positions < end)
+        mutated = (tf.reduce_max(seqs, axis=-1) > 0) & in_window[None, :]  # (n, L)
+        edits = tf.where(mutated[:, :, None] & tf.equal(seqs, 0.0))  # (E, 3): sequence, position, new base
+        count = tf.shape(edits)[0]
+        block = forward_passes_per_block(request.model, request.target, length)
+        blocks = (count + block - 1) // block
+        outputs = tf.TensorArray(tf.float32, size=blocks, infer_shape=False,
+                                 element_shape=tf.TensorShape([None, len(request.units)]))
+
+        def run_block(b, outputs):
+            edit = edits[b * block:tf.minimum((b + 1) * block, count)]
+            rows = [tf.gather(a, edit[:, 0]) for a in x]
+            slots = tf.stack([tf.range(tf.shape(edit)[0], dtype=edit.dtype), edit[:, 1]], axis=1)
+            rows[k] = tf.tensor_scatter_nd_update(rows[k], slots, tf.one_hot(edit[:, 2], 4, dtype=tf.float32))
+            y = self._units(request.model.forward(rows, keep={request.target})[request.target])
+            return b + 1, outputs.write(b, y)
+
+        # one block at a time (parallel_iterations=1), so memory holds one block of mutants
+        _, outputs = tf.while_loop(lambda b, _: b < blocks, run_block, [tf.constant(0), outputs],
+                                   parallel_iterations=1)
+        y = tf.tile(f_x[:, None, None, :], tf.stack([1, length, 4, 1]))  # (n, L, 4, units): f(x) at every base
+        y = tf.tensor_scatter_nd_update(y, edits, outputs.concat())
+        mean = (y[:, :, 0] + y[:, :, 1] + y[:, :, 2] + y[:, :, 3]) * 0.25  # in a fixed order
+        hyp = tf.where(mutated[:, :, None, None], y - mean[:, :, None], 0.0)
+        return tf.transpose(hyp, [3, 0, 1, 2])

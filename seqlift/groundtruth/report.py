@@ -21,6 +21,19 @@ Statistics, per method (:func:`summarise`):
     in one-motif sequences of the same motif (task 0 needs both motifs, so a
     lone motif should matter less), with a Welch normal 95% interval.
 
+With the ground truth (the inserted instances), per method and task
+(:func:`truth_hits`):
+
+``top_in_truth``
+    In each sequence labelled positive on task ``t``, the ``K`` positions
+    with the highest per-position score, ``K`` the number of positions its
+    true instances of the task's motifs cover (both motifs for task 0, the
+    first for task 1, the second for task 2); the share of these top
+    positions that fall in those instances (1 for a method whose highest
+    scores are exactly the instances). Its interval treats sequences, not
+    positions, as the independent units (a ratio estimate, normal
+    approximation).
+
 Shares carry binomial confidence intervals (:func:`binomial_ci`: Wilson or
 Clopper-Pearson, computed without SciPy). :func:`scatter_plots` draws Figure
 5a (match score against log-odds, coloured by class); :func:`write_report`
@@ -398,6 +411,79 @@ def summarise(
     return summary.astype({"task": "Int64", "count": "Int64", "n": "Int64", "n_single": "Int64"})
 
 
+def truth_hits(
+    scores: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    labels: np.ndarray,
+    truth: pd.DataFrame,
+    motif_names: Sequence[str],
+    level: float = 0.95,
+    method_labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """How often each method's top positions fall in the true motif instances (``top_in_truth``).
+
+    Parameters
+    ----------
+    scores : mapping of str to numpy.ndarray
+        Method key to (T, N, L) per-position scores (tasks 0, 1, 2 in order).
+    names : sequence of str
+        The N sequences' names, as in ``truth["name"]``.
+    labels : numpy.ndarray
+        (N, 3) labels; a sequence counts for task ``t`` when ``labels[:, t] > 0``.
+    truth : pandas.DataFrame
+        Inserted instances: name, motif, start, end (0-based, end exclusive).
+    motif_names : sequence of 2 str
+        First (task 1) and second (task 2) motif, as in ``truth["motif"]``.
+    level : float
+        Confidence level of the intervals.
+    method_labels : mapping of str to str, optional
+        Display names overriding :data:`METHOD_LABELS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of :data:`SUMMARY_COLUMNS`, one per method and task: ``count``
+        top positions in instances of ``n`` top positions (``K`` summed over
+        the sequences), ``value`` their share; ``motif`` names the task's
+        motifs (``"A + B"`` for task 0).
+    """
+    first, second = motif_names
+    task_motifs = {0: (first, second), 1: (first,), 2: (second,)}
+    index = {str(name): i for i, name in enumerate(names)}
+    any_method = np.asarray(next(iter(scores.values())))
+    length = any_method.shape[-1]
+    z = _z(level)
+    rows = []
+    for task, motifs in task_motifs.items():
+        inside = np.zeros((len(names), length), dtype=bool)
+        for row in truth[truth["motif"].isin(motifs)].itertuples(index=False):
+            i = index.get(str(row.name))
+            if i is not None:
+                inside[i, max(int(row.start), 0):min(int(row.end), length)] = True
+        sequences = np.flatnonzero((np.asarray(labels)[:, task] > 0) & inside.any(axis=1))
+        for method, values in scores.items():
+            values = np.asarray(values)
+            values = values[None] if values.ndim == 2 else values
+            if task >= values.shape[0]:
+                continue
+            top_k = inside[sequences].sum(axis=1)
+            hits = np.array([inside[i, np.argsort(-values[task, i], kind="stable")[:k]].sum()
+                             for i, k in zip(sequences, top_k)], dtype=np.int64)
+            count, n = int(hits.sum()), int(top_k.sum())
+            value = count / n if n else math.nan
+            lo = hi = math.nan
+            if len(sequences) > 1:  # ratio estimate over sequences (clusters of positions)
+                spread = np.sqrt(((hits - value * top_k) ** 2).sum() / (len(sequences) * (len(sequences) - 1)))
+                half = z * spread / top_k.mean()
+                lo, hi = max(0.0, value - half), min(1.0, value + half)
+            row = {c: math.nan for c in SUMMARY_COLUMNS}
+            row.update(method=method, label=method_label(method, method_labels), statistic="top_in_truth",
+                       motif=" + ".join(motifs), task=task, count=count, n=n, value=value, ci_low=lo, ci_high=hi)
+            rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    return frame.astype({"task": "Int64", "count": "Int64", "n": "Int64", "n_single": "Int64"})
+
+
 def share_text(count: int, n: int, interval: tuple[float, float] | None = None, decimals: int = 1) -> str:
     """A share as text: ``"p % (k/n)"``, or ``"p % (k/n; lo-hi)"`` with its interval.
 
@@ -485,6 +571,12 @@ def headline_table(summary: pd.DataFrame, motif_names: Sequence[str]) -> pd.Data
         (second, "cooperativity", 0): f"{second} task-0 score, both minus {second}-only",
         (first, "cooperativity", 0): f"{first} task-0 score, both minus {first}-only",
     }
+    if (summary["statistic"] == "top_in_truth").any():
+        columns.update({
+            (f"{first} + {second}", "top_in_truth", 0): "top task-0 positions in true instances (both-motif seqs)",
+            (first, "top_in_truth", 1): f"top task-1 positions in true {first} instances",
+            (second, "top_in_truth", 2): f"top task-2 positions in true {second} instances",
+        })
     out = []
     for method in dict.fromkeys(summary["method"]):
         part = summary[summary["method"] == method]
@@ -640,6 +732,8 @@ def build_report(
     ci: str = "wilson",
     notes: Mapping[str, object] | None = None,
     method_labels: Mapping[str, str] | None = None,
+    truth: pd.DataFrame | None = None,
+    names: Sequence[str] | None = None,
 ) -> Report:
     """Score the matches with every method and compute the statistics.
 
@@ -660,12 +754,22 @@ def build_report(
         Settings to record in the outputs.
     method_labels : mapping of str to str, optional
         Display names of methods, overriding :data:`METHOD_LABELS`.
+    truth : pandas.DataFrame, optional
+        The inserted instances (name, motif, start, end): with ``names``,
+        adds :func:`truth_hits` (``top_in_truth``) to the statistics.
+    names : sequence of str, optional
+        The sequences' names, in the order of the scores.
     """
     if not scores:
         raise SeqliftError("no method scores to report")
     classes = sequence_classes(labels)
     table = match_table(matches, classes, scores)
     summary = summarise(table, motif_names, strong, level, ci, methods=list(scores), method_labels=method_labels)
+    if truth is not None and names is not None and len(truth):
+        hits = truth_hits(scores, names, labels, truth, motif_names, level, method_labels)
+        summary = pd.concat([summary, hits], ignore_index=True)
+        summary = summary.sort_values("method", key=lambda m: m.map(list(scores).index), kind="stable",
+                                      ignore_index=True)
     headline = headline_table(summary, motif_names)
     return Report(table, summary, headline, (motif_names[0], motif_names[1]), strong, dict(notes or {}))
 
@@ -706,6 +810,10 @@ def write_report(report: Report, outdir: str | os.PathLike, title: str = "seqlif
         f"Task 0 = {first} and {second} present, task 1 = {first} present, task 2 = {second} present. "
         "Shares are followed by (count/total; 95% interval in %)."
     )
+    if (report.summary["statistic"] == "top_in_truth").any():
+        explanation += (" Top positions in true instances: in each sequence positive on the task, the K highest-"
+                        "scoring positions (K = positions its inserted instances of the task's motifs cover), and the "
+                        "share of them inside those instances (interval over sequences).")
     md = f"# {title}\n\n{explanation}\n\n{to_markdown(report.headline)}\n## Settings\n\n{settings}\n"
     paths["markdown"].write_text(md)
     figures = "\n".join(

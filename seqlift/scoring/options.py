@@ -16,12 +16,13 @@ from typing import Any
 
 from seqlift.errors import SeqliftError
 from seqlift.genome.windows import OFF_CHROM_POLICIES
-from seqlift.inputs import INT64_MAX, check_positive_int
+from seqlift.inputs import INT64_MAX, check_positive_int, parse_window
 from seqlift.scoring.outputs import bigwig_available
 
 __all__ = [
     "ScoreOptions",
     "check_numbers",
+    "references_per_sequence",
     "parse_shard",
     "shard_rows",
     "parameter_differences",
@@ -98,6 +99,10 @@ class ScoreOptions:
     shard : str or (int, int), optional
         ``"I/N"``: score only the I-th (1-based) of N contiguous pieces of
         the input rows.
+    ism_window : str or (int, int), optional
+        ``method="ism"`` only: ``"START:END"``, the positions of each window
+        (0-based, end exclusive, on the forward strand) to mutate; the others
+        score 0. Default: all of them.
     """
 
     regions: str
@@ -120,6 +125,7 @@ class ScoreOptions:
     bigwig: bool = False
     resume: bool = False
     shard: str | tuple[int, int] | None = None
+    ism_window: str | tuple[int, int] | None = None
 
 
 def check_numbers(options: ScoreOptions) -> None:
@@ -140,8 +146,23 @@ def check_numbers(options: ScoreOptions) -> None:
         raise SeqliftError(f"--revcomp must be one of {', '.join(REVCOMP_MODES)}, not {options.revcomp!r}")
     if options.off_chrom not in OFF_CHROM_POLICIES:
         raise SeqliftError(f"--off-chrom must be one of {', '.join(OFF_CHROM_POLICIES)}, not {options.off_chrom!r}")
+    from seqlift.engine.methods import METHODS
+
+    window = parse_window(options.ism_window)
+    method = METHODS.get(options.method)
+    if window is not None and method is not None and not method.windowed:
+        raise SeqliftError(f"--ism-window is for --method ism, not {options.method}")
     if options.bigwig and not bigwig_available():
         raise SeqliftError("--bigwig needs the pyBigWig package (pip install pyBigWig)")
+
+
+def references_per_sequence(options: ScoreOptions) -> int:
+    """References each sequence is scored against: ``shuffles``, or 1 (the sequence itself) for a method
+    without references (in-silico mutagenesis)."""
+    from seqlift.engine.methods import METHODS
+
+    method = METHODS.get(options.method)
+    return options.shuffles if method is None or method.uses_references else 1
 
 
 def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int] | None:

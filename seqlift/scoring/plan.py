@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from seqlift.errors import SeqliftError
-from seqlift.inputs import input_kind, parse_tasks
+from seqlift.inputs import input_kind, parse_tasks, parse_window
 from seqlift.model_peek import check_model_files, declared_input_shape
 from seqlift.scoring.lock import lock_name
 from seqlift.scoring.options import (
@@ -34,6 +34,7 @@ from seqlift.scoring.options import (
     check_numbers,
     parameter_differences,
     parse_shard,
+    references_per_sequence,
     shard_rows,
 )
 from seqlift.scoring.outputs import check_not_an_input, check_output_prefix, output_names, partial_name
@@ -215,7 +216,8 @@ def _resolve_tasks(model: Any, options: ScoreOptions, width: int) -> tuple[list[
     probe = np.zeros((1, width, 4), np.float32)
     reference = np.zeros((1, 1, width, 4), np.float32)
     trial = attribute(model, probe, references=reference, method=options.method,
-                      task=[0] if wanted == "all" else wanted, target_layer=options.target_layer, batch_size=1)
+                      task=[0] if wanted == "all" else wanted, target_layer=options.target_layer, batch_size=1,
+                      ism_window=parse_window(options.ism_window))
     target = trial.target
     if wanted == "all":
         wanted = list(range(int(np.prod(model.forward(probe, keep=[target])[target].shape[1:]))))
@@ -338,6 +340,7 @@ def prepare(options: ScoreOptions) -> Plan:
     """Check everything that can be checked before writing, in order of cost; the plan of the run."""
     check_numbers(options)
     shard = parse_shard(options.shard)
+    window = parse_window(options.ism_window)
     parse_tasks(options.task)
     prefix = output_prefix(options)
     check_model_files(options.model, options.weights)
@@ -370,6 +373,7 @@ def prepare(options: ScoreOptions) -> Plan:
         "rows": list(rows),
         "rows_total": rows_total,
         "bigwig": bool(options.bigwig),
+        "ism_window": list(window) if window else None,
     }
     if options.resume and os.path.exists(h5_partial):  # refuse before the (slow) model is loaded
         with open_partial(h5_partial, "r") as store:
@@ -381,9 +385,11 @@ def prepare(options: ScoreOptions) -> Plan:
         _fix_input_length(model, width)
     if width != declared:  # the regions were checked without the width: check their windows now
         kind, genome_path, sizes, rows_total, _ = _survey_input(options, width)
+    parse_window(window, "--ism-window", width)
     tasks, target = _resolve_tasks(model, options, width)
     check_not_an_input(_written_paths(prefix, tasks), inputs)
-    batch = options.batch_size or default_batch_size(model, width, options.shuffles, target, options.method)
+    batch = options.batch_size or default_batch_size(model, width, references_per_sequence(options), target,
+                                                     options.method)
     chunk = options.chunk_size or default_chunk_size(width, len(tasks), options.revcomp == "average")
     chunk = -(-chunk // batch) * batch  # whole passes per chunk
     _check_memory(options, width, batch, chunk, len(tasks), rows[1] - rows[0])

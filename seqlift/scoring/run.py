@@ -25,7 +25,10 @@ sequences in the slots of dropped rows, of rows outside the run (another
 shard's, or already done) and past the end, so every call has the same shapes.
 
 Each pass evaluates ``B * S`` (sequence, reference) pairs (twice with
-``revcomp="average"``), ``S`` the number of shuffles.
+``revcomp="average"``), ``S`` the number of shuffles. In-silico mutagenesis
+(``method="ism"``) makes no references: each pass scores ``B`` sequences,
+three forward passes per position of its window (``ism_window``, mirrored on
+the reverse strand so that both strands mutate the same bases).
 
 Reverse complements
 -------------------
@@ -88,8 +91,9 @@ import numpy as np
 import pandas as pd
 
 from seqlift.errors import SeqliftError, UnclosableFileError
+from seqlift.inputs import parse_window
 from seqlift.scoring.lock import OutputLock
-from seqlift.scoring.options import ScoreOptions, check_numbers
+from seqlift.scoring.options import ScoreOptions, check_numbers, references_per_sequence
 from seqlift.scoring.outputs import discard, make_directories, partial_name, remove_empty, write_outputs
 from seqlift.scoring.plan import (
     Plan,
@@ -170,19 +174,25 @@ def _score_pass(plan: Plan, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     ``x`` is (B, L, 4); results are (T, B, L, 4), (T, B, L, 4), (T, B), (T, B).
     """
     from seqlift.engine import attribute
+    from seqlift.engine.methods import METHODS
     from seqlift.sequences.references import resolve
 
     options = plan.options
-    references = resolve(options.shuffles, x, options.seed)
+    per_sequence = references_per_sequence(options)
+    references = resolve(options.shuffles, x, options.seed) if METHODS[options.method].uses_references else None
+    window = parse_window(options.ism_window)
 
-    def run(inputs: np.ndarray, refs: np.ndarray) -> Any:
+    def run(inputs: np.ndarray, refs: np.ndarray | None, window: tuple[int, int] | None) -> Any:
         return attribute(plan.model, inputs, references=refs, method=options.method, task=plan.tasks,
-                         target_layer=plan.target, batch_size=plan.batch * options.shuffles, seed=options.seed)
+                         target_layer=plan.target, batch_size=plan.batch * per_sequence, seed=options.seed,
+                         ism_window=window)
 
-    forward = run(x, references)
+    forward = run(x, references, window)
     if options.revcomp != "average":
         return forward.contributions, forward.hypothetical, forward.deltas, forward.target_deltas
-    reverse = run(reverse_complement(x), reverse_complement(references))
+    # the reverse strand's window covers the same bases
+    mirrored = (plan.width - window[1], plan.width - window[0]) if window else None
+    reverse = run(reverse_complement(x), None if references is None else reverse_complement(references), mirrored)
     return (
         (forward.contributions + reverse_complement(reverse.contributions)) / 2,
         (forward.hypothetical + reverse_complement(reverse.hypothetical)) / 2,
@@ -312,7 +322,7 @@ def _run_chunks(plan: Plan, store: ScoreStore) -> int:
     if low >= high:
         return 0
     log.info("scoring input rows %d-%d of %d: chunks of %d regions, %d sequences x %d references per pass%s",
-             low + 1, high, plan.rows_total, plan.chunk, plan.batch, plan.options.shuffles,
+             low + 1, high, plan.rows_total, plan.chunk, plan.batch, references_per_sequence(plan.options),
              " (x2 strands)" if plan.options.revcomp == "average" else "")
     stream = _stream(plan)
     progress = Progress("scoring", high - low, "regions")
