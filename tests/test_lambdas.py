@@ -102,7 +102,7 @@ def test_lambda_options():
 
 
 def test_undeclared_lambda_names_the_layer_and_the_option():
-    with pytest.raises(seqlift.SeqliftError, match=r"layer 'declared' \(Lambda, layer 3 of 5 in model .*"
+    with pytest.raises(seqlift.SeqliftError, match=r"layer 'declared' \(Lambda, layer 2 of 4 in model .*"
                                                    r"--lambda declared=KIND") as caught:
         from_keras(_model(CASES["sum"]))
     assert "\n" not in str(caught.value)

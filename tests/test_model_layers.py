@@ -14,7 +14,7 @@ TOL = dict(atol=1e-5, rtol=1e-5)
 
 ACTIVATIONS = [
     "linear", "relu", "relu6", "sigmoid", "tanh", "softmax", "softplus", "elu", "selu",
-    "gelu", "swish", "silu", "exponential", "leaky_relu",
+    "gelu", "swish", "silu", "exponential", "leaky_relu", "hard_sigmoid",
 ]  # fmt: skip
 
 # name -> (input shape without batch, layers)

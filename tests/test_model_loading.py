@@ -480,17 +480,25 @@ def load_error(*args, **kwargs) -> str:
 
 
 def test_unsupported_layer_names_layer_class_and_supported_list(folder):
-    model = sequential((5, 3), layers.LSTM(4, name="my_lstm"), layers.Dense(1))
-    for path in save_all(model, folder, "lstm").values():
+    model = sequential((5, 3), layers.GroupNormalization(1, name="my_norm"), layers.Dense(1))
+    for path in save_all(model, folder, "group_norm").values():
         message = load_error(path)
-        assert "'my_lstm' (LSTM) is not supported" in message
+        assert "'my_norm' (GroupNormalization) is not supported" in message
         assert "supported layer classes:" in message and "Conv1D" in message and "BatchNormalization" in message
 
 
+def test_lambda_layer_is_named_with_its_position_and_the_layer_before_it(folder):
+    model = sequential((5, 4), layers.Conv1D(2, 3, name="conv"), layers.Lambda(lambda t: 2.0 * t, name="double"),
+                       layers.Flatten(), layers.Dense(1))
+    for path in save_all(model, folder, "lambda").values():
+        message = load_error(path)
+        assert "'double' (Lambda, layer 2 of 4" in message and "e.g. 'conv'" in message, message
+
+
 def test_unsupported_activation(folder):
-    model = sequential((5,), layers.Dense(2, activation="hard_sigmoid", name="hs"))
-    message = load_error(save_all(model, folder, "hardsig")["keras"])
-    assert "'hs'" in message and "'hard_sigmoid' is not supported" in message
+    model = sequential((5,), layers.Dense(2, activation="softsign", name="ss"))
+    message = load_error(save_all(model, folder, "softsign")["keras"])
+    assert "'ss'" in message and "'softsign' is not supported" in message
 
 
 def test_not_a_model_file(folder):

@@ -434,3 +434,29 @@ def torch_profile_nonlinear_ops() -> dict:
     from tangermeme._deep_lift_utils import _nonlinear
 
     return {_profile_scaling_class(): _nonlinear}
+def danq_like(input_length: int = 1000, filters: int = 320, conv_kernel: int = 26, pool: int = 13,
+              lstm_units: int = 320, dense_units: int = 925, outputs: int = 919, seed: int = 0) -> Any:
+    """A DanQ-shaped Keras 3 model (Quang & Xie 2016) with random weights and non-zero biases.
+
+    ``Conv1D(filters, conv_kernel, 'valid', relu)``, ``MaxPooling1D(pool)``,
+    ``Dropout(0.2)``, a ``Bidirectional(LSTM(lstm_units, return_sequences=True))``
+    (merged by concatenation), ``Dropout(0.5)``, ``Flatten``,
+    ``Dense(dense_units, relu)`` and ``Dense(outputs, sigmoid)``. The defaults
+    are DanQ's (1,000 bp in, 919 outputs).
+
+    Returns
+    -------
+    keras.Model
+        Input ``sequence`` ``(N, input_length, 4)``, output ``(N, outputs)``.
+    """
+    import keras
+    from keras import layers
+
+    sequence = keras.Input((input_length, 4), name="sequence")
+    x = layers.Conv1D(filters, conv_kernel, padding="valid", activation="relu", name="conv")(sequence)
+    x = layers.Dropout(0.2)(layers.MaxPooling1D(pool, name="pool")(x))
+    x = layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True), name="bilstm")(x)
+    x = layers.Flatten()(layers.Dropout(0.5)(x))
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    model = keras.Model(sequence, layers.Dense(outputs, activation="sigmoid", name="output")(x), name="danq_like")
+    return randomize(model, seed)

@@ -36,12 +36,16 @@ def ancestors(model: Model, targets: str | Iterable[str]) -> list[str]:
 
 
 def preceding_linear(model: Model, name: str) -> ops.Op:
-    """The op feeding node ``name``, looking back through BatchNorm and Identity.
+    """The linear op before the nonlinearities of node ``name``, looking back through BatchNorm and Identity.
 
     This is how the original deeplift resolves its ``genomics_default`` mode:
     a nonlinearity after a Dense layer gets RevealCancel, after a convolution
-    Rescale, with batch normalisation and dropout in between ignored.
+    Rescale, with batch normalisation and dropout in between ignored. The
+    gates and activations inside a recurrent layer follow its own kernels, so
+    for a recurrent node it is the node's own op (see :func:`revealcancel_after_dense`).
     """
+    if model.nodes[name].op.propagation is ops.Propagation.RECURRENT:
+        return model.nodes[name].op
     node = model.nodes[model.nodes[name].inputs[0]]
     while isinstance(node.op, (ops.BatchNorm, ops.Identity)) and node.inputs:
         node = model.nodes[node.inputs[0]]
@@ -59,7 +63,16 @@ def revealcancel_everywhere(model: Model, name: str) -> str:
 
 
 def revealcancel_after_dense(model: Model, name: str) -> str:
-    """RevealCancel after Dense layers, Rescale after convolutions: the original's genomics default."""
+    """RevealCancel after Dense layers, Rescale after convolutions: the original's genomics default.
+
+    The nonlinearities inside a recurrent layer (its gates and activations)
+    follow its kernels: the input kernel is applied at every step and the
+    recurrent kernel at every step with the same weights, as a convolution
+    applies its filters at every position, and a recurrent layer stands where
+    convolutions stand in hybrid models (DanQ: convolution, pooling,
+    bidirectional LSTM, then Dense layers). They get Rescale, as after a
+    convolution; the Dense layers after them keep RevealCancel.
+    """
     return REVEALCANCEL if isinstance(preceding_linear(model, name), ops.Dense) else RESCALE
 
 
@@ -104,9 +117,8 @@ class DeepLiftPass:
         self.node_rules = {name: rule_for(model.nodes[name]) for name in self.nodes}
         choose = NONLINEARITY_CHOICES[nonlinearity]
         #: the rule (RESCALE or REVEALCANCEL) of each nonlinearity the target depends on
-        self.nonlinearity = {
-            name: choose(model, name) for name, rule in self.node_rules.items() if isinstance(rule, NonlinearityRule)
-        }
+        self.nonlinearity = {name: choose(model, name) for name, rule in self.node_rules.items()
+                             if rule.chooses_nonlinearity}
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: list[tf.Tensor], refs: list[tf.Tensor], per_seq: tf.Tensor) -> PairState:
@@ -127,7 +139,7 @@ class DeepLiftPass:
             ref_acts = self.model.forward(refs, keep=keep)
             state = PairState(x_acts, per_seq, ref_acts, tape)
             for name, rule in self.nonlinearity.items():
-                if rule == REVEALCANCEL:
+                if rule == REVEALCANCEL and isinstance(self.node_rules[name], NonlinearityRule):
                     self.parts(name, state)
         return state
 

@@ -9,6 +9,7 @@ multipliers), so that every target unit's backward pass reuses them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import tensorflow as tf
 
@@ -75,6 +76,9 @@ class PairState:
         RevealCancel multipliers ``(mean, half)`` of the nonlinearities.
     abs_inputs, abs_responses : dict
         ``|Δx|`` and ``|W| |Δx|`` of the kernel layers whose parts were split.
+    linearized : dict
+        The recurrent layers' differences as linear maps on a tape
+        (:func:`seqlift.engine.recurrence.linearized`), differentiated once per target unit.
     """
 
     x_acts: dict[str, tf.Tensor]
@@ -87,6 +91,7 @@ class PairState:
     abs_inputs: dict[str, tf.Tensor] = field(default_factory=dict)
     abs_responses: dict[str, tf.Tensor] = field(default_factory=dict)
     rc_multipliers: dict[str, tuple[tf.Tensor, tf.Tensor]] = field(default_factory=dict)
+    linearized: dict[str, Any] = field(default_factory=dict)
 
     def delta(self, name: str) -> tf.Tensor:
         """``Δ = x − x0`` of node ``name``, one row per pair (computed once, when first needed)."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
-from seqlift.engine import rules
+from seqlift.engine import recurrence, rules
 from seqlift.engine.multipliers import Multipliers, PairState
 from seqlift.errors import SeqliftError
 from seqlift.model import ops
@@ -89,6 +89,9 @@ class NodeRule:
     without a finer split, does).
     """
 
+    #: whether the pass chooses Rescale or RevealCancel for the node (its op is, or holds, nonlinearities)
+    chooses_nonlinearity = False
+
     def parts(self, walk: "DeepLiftPass", node: Node, state: PairState) -> tuple[tf.Tensor, tf.Tensor]:
         """``(Δ⁺, Δ⁻)`` of the node's output."""
         return rules.split_by_sign(state.delta(node.name))
@@ -144,7 +147,7 @@ class KernelRule(NodeRule):
     def parts(self, walk, node, state):
         op = node.op
         abs_dx = tf.abs(state.delta(node.inputs[0]))
-        response = op.apply(abs_dx, tf.abs(op.kernel))
+        response = op.abs_apply(abs_dx)
         state.abs_inputs[node.name] = abs_dx
         state.abs_responses[node.name] = response
         return rules.kernel_split_forward(state.delta(node.name), response)
@@ -205,6 +208,8 @@ class NonlinearityRule(NodeRule):
     has a closed-form difference (it saturates), ``Δy`` comes from it rather
     than from subtracting two float32 values that round alike.
     """
+
+    chooses_nonlinearity = True
 
     def parts(self, walk, node, state):
         pos, neg = walk.parts(node.inputs[0], state)
@@ -341,3 +346,65 @@ class LogSumExpRule(NodeRule):
         delta_y = tf.reduce_logsumexp(x, op.axis, keepdims=True) - tf.reduce_logsumexp(x0, op.axis, keepdims=True)
         m_log = rules.rescale_multiplier(s0, delta_s, delta_y, lambda v: 1.0 / v)
         return {source: Multipliers(single * m_log * m_exp)}
+def _by_source(node: Node, per_slot: list[tf.Tensor]) -> dict[str, Multipliers]:
+    """Multipliers of each input slot summed per source node (an input may fill several slots)."""
+    out: dict[str, tf.Tensor] = {}
+    for source, g in zip(node.inputs, per_slot):
+        out[source] = out[source] + g if source in out else g
+    return {source: Multipliers(g) for source, g in out.items()}
+
+
+def _summed_to_inputs(coefficients: list[tf.Tensor], inputs: list[tf.Tensor], m: tf.Tensor) -> list[tf.Tensor]:
+    """``m ⊙ c_i`` summed over the axes along which input ``i`` was broadcast to the output's shape.
+
+    (The transpose of broadcasting; computed as the gradient of ``Σ_i m ⊙ c_i ⊙ x_i``.)
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        linear = tf.add_n([c * x for c, x in zip(coefficients, inputs)])
+    return tape.gradient(linear, inputs, output_gradients=m)
+
+
+@handles(ops.Propagation.PRODUCT)
+class ProductRule(NodeRule):
+    """Products of varying inputs (``Multiply``, ``Dot``, attention's products): the exact Shapley split
+    of :func:`seqlift.engine.rules.multilinear_multipliers`, after which every input's two parts carry
+    one multiplier; the product's own parts are split by its sign."""
+
+    def backward(self, walk, node, m, state):
+        single = m.collapse(state.delta(node.name))
+        references = [state.ref_acts[s] for s in node.inputs]
+        inputs = [state.x_at(s) for s in node.inputs]
+        return _by_source(node, rules.multilinear_multipliers(node.op, references, inputs, single))
+
+
+@handles(ops.Propagation.ELEMENTWISE_JOINT)
+class JointRule(NodeRule):
+    """Minimum and maximum of several varying inputs: the exact Shapley split of
+    :func:`seqlift.engine.rules.shapley_split`; the output's parts are split by its sign."""
+
+    def backward(self, walk, node, m, state):
+        single = m.collapse(state.delta(node.name))
+        references = [state.ref_acts[s] for s in node.inputs]
+        inputs = [state.x_at(s) for s in node.inputs]
+        coefficients = rules.shapley_split(node.op, references, inputs)
+        return _by_source(node, _summed_to_inputs(coefficients, inputs, single))
+
+
+@handles(ops.Propagation.RECURRENT)
+class RecurrentRule(NodeRule):
+    """A recurrent layer: its cell's rules step by step (:mod:`seqlift.engine.recurrence`), the layer's
+    input multipliers the transpose of the resulting linear map of differences, computed backwards
+    through the recurrence; the output's parts are split by its sign.
+
+    The cell's activations follow the rule the pass chose for the node (Rescale or RevealCancel).
+    """
+
+    chooses_nonlinearity = True
+
+    def backward(self, walk, node, m, state):
+        source = node.inputs[0]
+        if node.name not in state.linearized:
+            state.linearized[node.name] = recurrence.linearized(
+                node.op, state.ref_acts[source], state.delta(source), walk.nonlinearity[node.name] == REVEALCANCEL)
+        return {source: Multipliers(state.linearized[node.name].transpose(m.collapse(state.delta(node.name))))}

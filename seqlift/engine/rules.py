@@ -17,6 +17,9 @@ nonlinearity separates them, and a Dense or convolution layer joins them again.
 """
 from __future__ import annotations
 
+import itertools
+import math
+
 import tensorflow as tf
 
 #: below this |Δx| a difference quotient is replaced by its limit (a derivative)
@@ -191,3 +194,130 @@ def product_multipliers(a0, delta_a, b0, delta_b):
     factors), so ``m_a = b0 + ½Δb`` and ``m_b = a0 + ½Δa``.
     """
     return b0 + 0.5 * delta_b, a0 + 0.5 * delta_a
+
+
+# --------------------------------------------------------------------------- several varying inputs
+def shapley_coalitions(n: int, player: int) -> list[tuple[float, frozenset[int]]]:
+    """The coalitions ``S`` of the other players of an ``n``-player game and their Shapley weights.
+
+    The Shapley value of player ``i`` is its marginal effect averaged over
+    the ``n!`` orders in which the players can join: over the coalitions
+    ``S ⊆ N∖{i}`` that precede it, each with weight
+    ``w(|S|) = |S|! (n − 1 − |S|)! / n!`` (the share of orders in which exactly
+    ``S`` comes first). The weights of one player sum to 1.
+    """
+    others = [j for j in range(n) if j != player]
+    coalitions = []
+    for size in range(n):
+        weight = math.factorial(size) * math.factorial(n - 1 - size) / math.factorial(n)
+        coalitions.extend((weight, frozenset(members)) for members in itertools.combinations(others, size))
+    return coalitions
+
+
+def multilinear_multipliers(product, references: list[tf.Tensor], inputs: list[tf.Tensor],
+                            output_multipliers: tf.Tensor) -> list[tf.Tensor]:
+    """Exact multipliers of a multilinear op ``y = P(a_1, …, a_n)`` (a product of varying tensors).
+
+    The inputs are the players of a game whose value is ``P``; input ``i``
+    is credited its Shapley value, its change's marginal effect averaged over
+    the orders in which the inputs change from reference to input
+    (:func:`shapley_coalitions`)::
+
+        φ_i = Σ_{S ⊆ N∖{i}} w(|S|) [P(a_i, a_S, a0_rest) − P(a0_i, a_S, a0_rest)]
+
+    where ``a_S`` are the inputs in ``S`` at their input values and the rest
+    at their references. The Shapley values sum to ``P(a) − P(a0) = Δy``
+    (efficiency), so summation-to-delta holds exactly. ``P`` is linear in
+    ``a_i``, so each bracket is ``P(Δa_i, a_S, a0_rest)``, linear in ``Δa_i``:
+    the multipliers are, without any division,
+
+        m_i = Σ_S w(|S|) ∂P/∂a_i (a_S, a0_rest)
+
+    (a vector-Jacobian product of ``P`` in its ``i``-th slot at each
+    coalition's point). For two inputs both weights are ½ and, ``P`` being
+    linear in the other input, the two points merge into its midpoint:
+    ``m_a = ∂P/∂a (b̄)`` with ``b̄ = ½(b + b0)``. For ``y = a b`` that is
+    ``m_a = ½(b + b0)``, ``m_b = ½(a + a0)`` (:func:`product_multipliers`, what
+    DeepSHAP does); for a matrix product ``Y = A B``, ``m_A = M B̄ᵀ`` and
+    ``m_B = Āᵀ M``: every term ``A_ik B_kj`` of the sum split the same way.
+    For three factors ``y = a b c``, ``m_a = ⅓ b0 c0 + ⅙ (b c0 + b0 c) + ⅓ b c``.
+
+    Parameters
+    ----------
+    product : callable
+        ``P``, taking the ``n`` inputs in order.
+    references, inputs : list of tf.Tensor
+        Each input's reference and input values (one row per pair).
+    output_multipliers : tf.Tensor
+        The multipliers of ``y``.
+
+    Returns
+    -------
+    list of tf.Tensor
+        The multipliers of each input, shaped like it.
+    """
+    n = len(inputs)
+    slots = [tf.zeros_like(r) for r in references]  # any value: P is linear in the slot differentiated
+    with tf.GradientTape() as tape:
+        tape.watch(slots)
+        terms = []
+        for i in range(n):
+            if n == 2:
+                other = 1 - i
+                args = [None, None]
+                args[i], args[other] = slots[i], 0.5 * (inputs[other] + references[other])
+                terms.append(product(*args))
+                continue
+            for weight, members in shapley_coalitions(n, i):
+                args = [slots[j] if j == i else inputs[j] if j in members else references[j] for j in range(n)]
+                terms.append(weight * product(*args))
+        total = tf.add_n(terms)
+    return tape.gradient(total, slots, output_gradients=output_multipliers)
+
+
+def shapley_split(fn, references: list[tf.Tensor], inputs: list[tf.Tensor]) -> list[tf.Tensor]:
+    """Multipliers of an elementwise function of several varying inputs (minimum, maximum), by Shapley values.
+
+    Each input ``i`` is credited, elementwise,
+
+        φ_i = Σ_{S ⊆ N∖{i}} w(|S|) [f(x_{S∪{i}}) − f(x_S)]
+
+    (:func:`shapley_coalitions`; ``x_S`` has the inputs in ``S`` at their
+    input values and the others at their references), and ``Σ_i φ_i =
+    f(x) − f(x0)`` exactly. For two inputs::
+
+        φ_a = ½ [f(a, b0) − f(a0, b0)] + ½ [f(a, b) − f(a0, b)]
+
+    which for ``min(a, b)`` is the paper's motivating case for RevealCancel:
+    with ``a0 = b0 = 0`` and ``a = b = 1`` each input is credited ½ (the
+    gradient credits only one, or neither at ``a = b``). The multipliers are
+    ``φ_i / Δx_i``; where ``|Δx_i| < NEAR_ZERO`` the bracket vanishes and the
+    multiplier is its limit, ``Σ_S w(|S|) ∂f/∂x_i (x_S)``. ``f`` is evaluated
+    at each of the ``2ⁿ`` corners once.
+
+    Returns
+    -------
+    list of tf.Tensor
+        Per input, the multipliers shaped like the output ``f(x)`` (inputs
+        that broadcast are summed back to their shape by the caller).
+    """
+    n = len(inputs)
+    corners = {}
+    for size in range(n + 1):
+        for members in itertools.combinations(range(n), size):
+            corners[frozenset(members)] = fn(*[inputs[j] if j in members else references[j] for j in range(n)])
+    shape = tf.shape(corners[frozenset()])
+    multipliers = []
+    for i in range(n):
+        share = tf.add_n([w * (corners[s | {i}] - corners[s]) for w, s in shapley_coalitions(n, i)])
+        slopes = []
+        for w, s in shapley_coalitions(n, i):
+            point = tf.broadcast_to(references[i], shape)
+            with tf.GradientTape() as tape:
+                tape.watch(point)
+                value = fn(*[point if j == i else inputs[j] if j in s else references[j] for j in range(n)])
+            slopes.append(w * tape.gradient(value, point))
+        delta = tf.broadcast_to(inputs[i] - references[i], shape)
+        small = tf.abs(delta) < NEAR_ZERO
+        multipliers.append(tf.where(small, tf.add_n(slopes), share / tf.where(small, tf.ones_like(delta), delta)))
+    return multipliers

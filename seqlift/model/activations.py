@@ -240,6 +240,28 @@ class Tanh(ActivationFunction):
 
 @kind
 @dataclass(eq=False)
+class HardSigmoid(ActivationFunction):
+    """``clip(slope · x + ½, 0, 1)``: Keras 3's ``hard_sigmoid`` has slope 1/6 (``relu6(x + 3) / 6``),
+    Keras 2 and tf.keras 2's 0.2 (the Keras reader sets it from the Keras version that wrote the file)."""
+
+    name = "hard_sigmoid"
+    keras_names = {"hard_sigmoid": {}}
+    slope: float = 1.0 / 6.0
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.clip_by_value(self.slope * x + 0.5, 0.0, 1.0)
+
+    def derivative(self, x: tf.Tensor) -> tf.Tensor:
+        """``slope`` where ``|x| < ½ / slope``, else 0."""
+        return tf.where(tf.abs(x) < 0.5 / self.slope, tf.fill(tf.shape(x), tf.constant(self.slope, x.dtype)),
+                        tf.zeros_like(x))
+
+    def describe_parameters(self) -> list[str]:
+        return [f"slope={self.slope:g}"]
+
+
+@kind
+@dataclass(eq=False)
 class Sigmoid(ActivationFunction):
     """The logistic function ``σ(x) = 1 / (1 + e^(−x))``."""
 
@@ -424,3 +446,29 @@ class Log(ActivationFunction):
         """``log(x0 + dx) − log(x0) = log1p(dx / x0)``: no subtraction of two logarithms that round alike
         where ``dx`` is small beside ``x0``."""
         return tf.math.log1p(dx / x0)
+# --------------------------------------------------------------------------- inside normalisation layers
+@kind
+@dataclass(eq=False)
+class InverseSqrt(ActivationFunction):
+    """``1 / √(v + ε)``: the inverse standard deviation of a normalisation layer, from its variance ``v``."""
+
+    name = "inverse_sqrt"
+    keras_names = {}
+    epsilon: float = 1e-3
+
+    def __post_init__(self) -> None:
+        self.epsilon = float(self.epsilon)
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.math.rsqrt(x + self.epsilon)
+
+    def derivative(self, x: tf.Tensor) -> tf.Tensor:
+        return -0.5 * tf.math.rsqrt(x + self.epsilon) / (x + self.epsilon)
+
+    def closed_form_difference(self, x0: tf.Tensor, dx: tf.Tensor, plain: tf.Tensor) -> tf.Tensor:
+        """``1/√(a + d) − 1/√a = −d / (√a √(a + d) (√a + √(a + d)))`` with ``a = x0 + ε``: no cancellation."""
+        a, b = tf.sqrt(x0 + self.epsilon), tf.sqrt(x0 + dx + self.epsilon)
+        return -dx / (a * b * (a + b))
+
+    def describe_parameters(self) -> list[str]:
+        return [f"epsilon={self.epsilon:g}"]

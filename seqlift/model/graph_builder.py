@@ -19,6 +19,8 @@ from seqlift.model.graph import Model, Node
 from seqlift.model.keras_layers import layer_ops
 from seqlift.model.keras_spec import LayerSpec, ModelSpec
 from seqlift.model.keras_weights import WeightStore
+from seqlift.model.lambdas import declaration_for, lambda_help, lambda_names
+from seqlift.model.layer_graph import LayerGraph
 from seqlift.model.shapes import shape_text
 
 __all__ = ["build_model"]
@@ -46,8 +48,6 @@ class _GraphBuilder:
     def __init__(self, store: WeightStore, lambdas: Mapping[str, str] | None = None) -> None:
         self.store = store
         self.lambdas = lambdas
-        #: where each layer stands in its model, by weight path (for messages)
-        self.positions: dict[tuple[str, ...], str] = {}
         self.nodes: dict[str, Node] = {}
         self.shapes: dict[str, tuple] = {}
         self._ops: dict[tuple[str, ...], list[ops.Op]] = {}
@@ -67,11 +67,12 @@ class _GraphBuilder:
         self.shapes[name] = shape
         return name
 
-    def layer_ops(self, layer: LayerSpec, inputs: list[str], weight_path: tuple[str, ...]) -> list[ops.Op]:
-        """The layer's ops, made once per layer (the calls of a shared layer share them)."""
+    def layer_ops(self, layer: LayerSpec, inputs: list[str],
+                  weight_path: tuple[str, ...]) -> list[ops.Op] | LayerGraph:
+        """The layer's ops (or graph), made once per layer (the calls of a shared layer share them)."""
         if weight_path not in self._ops:
             self._ops[weight_path] = layer_ops(layer, [self.shapes[i] for i in inputs], self.store, weight_path,
-                                               self.lambdas, self.positions.get(weight_path, ""))
+                                               self.lambdas)
         return self._ops[weight_path]
 
     def build(
@@ -84,8 +85,6 @@ class _GraphBuilder:
     ) -> tuple[list[str], list[str]]:
         """Add ``spec``'s nodes; return (input node names, output node names)."""
         tensors: dict[tuple[str, int], list[str]] = {}
-        for index, layer in enumerate(spec.layers):
-            self.positions[weight_path + (layer.name,)] = f"layer {index + 1} of {len(spec.layers)} in model {spec.name!r}"
         input_nodes = []
         for position, ref in enumerate(spec.inputs):
             layer = spec.layer(ref.layer)
@@ -122,6 +121,10 @@ class _GraphBuilder:
                         raise SeqliftError(f"model {spec.name!r} refers to output {r.tensor} of layer {r.layer!r}, "
                                            f"which has {len(outs)}")
                     sources.append(outs[r.tensor])
+                lambda_path = weight_path + (layer.name,)
+                if layer.class_name == "Lambda" and declaration_for(
+                        self.lambdas, lambda_names(layer.name, lambda_path)) is None:
+                    raise _lambda_error(spec, layer, sources, layer_prefix)
                 tensors[(layer.name, call)] = self.call_layer(
                     layer, call, sources, node_prefix, layer_prefix, weight_path + (layer.name,)
                 )
@@ -157,10 +160,37 @@ class _GraphBuilder:
                 self.add(f"{base}:{i}", ops.Identity(), [out], qualified, label) for i, out in enumerate(inner_outputs)
             ]
         made = self.layer_ops(layer, sources, weight_path)
+        if isinstance(made, LayerGraph):
+            return self.add_layer_graph(made, sources, base, qualified, label)
         if len(made) == 1:
             return [self.add(base, made[0], sources, qualified, label)]
         preact = self.add(base + "/preact", made[0], sources, qualified, label)
         return [self.add(base, made[1], [preact], qualified, label)]
+
+    def add_layer_graph(self, graph: LayerGraph, sources: list[str], base: str, qualified: str,
+                        label: str) -> list[str]:
+        """Add the nodes of a layer's own graph (:mod:`seqlift.model.layer_graph`) under its name."""
+        names: dict[str, str] = {}
+        for sub in graph.nodes:
+            inputs = [sources[i] if isinstance(i, int) else names[i] for i in sub.inputs]
+            names[sub.name] = self.add(f"{base}/{sub.name}" if sub.name else base, sub.op, inputs, qualified, label)
+        return [names[name] for name in graph.outputs]
+
+
+def _lambda_error(spec: ModelSpec, layer: LayerSpec, sources: list[str], layer_prefix: str) -> SeqliftError:
+    """The one-line error for a ``Lambda`` layer, naming its position and the nodes before it (targets the
+    user can score instead)."""
+    called = [entry for entry in spec.layers if entry.class_name != "InputLayer"]
+    position = next(k for k, entry in enumerate(called, 1) if entry is layer)
+    before = ", ".join(repr(s) for s in sources)
+    name = layer.name
+    return SeqliftError(
+        f"layer {layer_prefix + name!r} (Lambda, layer {position} of {len(called)} in model {spec.name!r}, applied "
+        f"to {before}) runs Python code that is not in the file: declare what it computes with "
+        f"load_model(..., lambdas={{{name!r}: KIND}}) or --lambda {name}=KIND (ChromBPNet's logcount_predictions "
+        f"is logsumexp, BPNet's output-naming Lambdas identity), or score a layer before it (--target-layer / "
+        f"target_layer=, e.g. {sources[0]!r}); {lambda_help()}"
+    )
 
 
 def build_model(spec: ModelSpec, store: WeightStore, source: str, lambdas: Mapping[str, str] | None = None) -> Model:

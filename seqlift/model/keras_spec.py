@@ -75,6 +75,12 @@ class LayerSpec:
         For a nested model, its own spec.
     file_class
         The class name as written in the file.
+    call_options
+        The options (keyword arguments that are not tensors, such as
+        ``use_causal_mask``) of each call, in call order.
+    keras_major
+        The major version of the Keras that wrote the file (3 when unknown):
+        where one name means different functions (``hard_sigmoid``), the writer's.
     """
 
     name: str
@@ -83,6 +89,8 @@ class LayerSpec:
     calls: list[list[TensorRef]] = field(default_factory=list)
     model: "ModelSpec | None" = None
     file_class: str = ""
+    call_options: list[dict] = field(default_factory=list)
+    keras_major: int = 3
 
 
 @dataclass
@@ -189,16 +197,48 @@ def _keras_tensors_in(structure: Any) -> list[tuple[str, int, int]]:
     return []
 
 
-def _parse_inbound_node(node: Any, layer_name: str) -> list[tuple[str, int, int]]:
-    if isinstance(node, dict) and ("args" in node or "kwargs" in node):
-        if _keras_tensors_in(node.get("kwargs", {})):
+#: keyword arguments of a layer call that may carry tensors (attention layers' inputs), in input order
+_TENSOR_KEYWORDS = ("query", "value", "key")
+
+
+def _call_keywords(kwargs: dict, layer_name: str, tensors_in) -> tuple[list[tuple[str, int, int]], dict]:
+    """The input tensors passed by keyword (in :data:`_TENSOR_KEYWORDS` order) and the other options of a call.
+
+    ``tensors_in`` finds the tensor references in a value (each dialect writes them its own way).
+    A tensor under any other keyword (a mask, an initial state) is refused in one line.
+    """
+    tensors, options = [], {}
+    for key, value in kwargs.items():
+        found = tensors_in(value)
+        if found and key not in _TENSOR_KEYWORDS:
             raise SeqliftError(
-                f"layer {layer_name!r} is called with tensors as keyword arguments (such as a mask), "
-                f"which seqlift does not support"
+                f"layer {layer_name!r} is called with a tensor as {key}= (such as a mask), which seqlift does not "
+                f"support: masks and initial states are out of scope"
             )
-        return _keras_tensors_in(node.get("args", []))
+        if not found and value is not None:
+            options[key] = value
+    for key in _TENSOR_KEYWORDS:
+        if key in kwargs:
+            tensors.extend(tensors_in(kwargs[key]))
+    return tensors, options
+
+
+def _parse_inbound_node(node: Any, layer_name: str) -> tuple[list[tuple[str, int, int]], dict]:
+    """The input tensors of one call of a layer and the options it was called with."""
+    if isinstance(node, dict) and ("args" in node or "kwargs" in node):
+        keyword_tensors, options = _call_keywords(node.get("kwargs") or {}, layer_name, _keras_tensors_in)
+        return _keras_tensors_in(node.get("args", [])) + keyword_tensors, options
     if isinstance(node, (list, tuple)):
-        return [(e[0], int(e[1]), int(e[2])) for e in node if _is_ref(e)]
+        refs, options = [], {}
+        for entry in node:
+            if not _is_ref(entry):
+                continue
+            refs.append((entry[0], int(entry[1]), int(entry[2])))
+            if len(entry) == 4 and isinstance(entry[3], dict):
+                keyword_tensors, more = _call_keywords(entry[3], layer_name, _refs_in)
+                refs.extend(keyword_tensors)
+                options.update(more)
+        return refs, options
     raise SeqliftError(f"cannot read the inbound nodes of layer {layer_name!r} in the model config")
 
 
@@ -251,10 +291,10 @@ def _parse_layer_entry(entry: dict, major: int) -> LayerSpec:
     name = str(name)
     if _is_model_entry(entry):
         model = _parse_model(cls, cfg, name, major)
-        return LayerSpec(name, cls, cfg if isinstance(cfg, dict) else {}, [], model, file_class)
+        return LayerSpec(name, cls, cfg if isinstance(cfg, dict) else {}, [], model, file_class, keras_major=major)
     if not isinstance(cfg, dict):
         raise SeqliftError(f"layer {name!r} ({file_class}) has no config dictionary")
-    return LayerSpec(name, cls, cfg, [], None, file_class)
+    return LayerSpec(name, cls, cfg, [], None, file_class, keras_major=major)
 
 
 def _parse_model(cls: str, cfg: dict | list, outer_name: str | None, major: int) -> ModelSpec:
@@ -310,12 +350,15 @@ def _parse_functional(cfg: dict, outer_name: str | None, major: int) -> ModelSpe
     entries = cfg.get("layers") or []
     layers: list[LayerSpec] = []
     raw_calls: dict[str, list[list[tuple[str, int, int]]]] = {}
+    options: dict[str, list[dict]] = {}
     for entry in entries:
         layer = _parse_layer_entry(entry, major)
         if layer.name in raw_calls:
             raise SeqliftError(f"model {name!r} has two layers named {layer.name!r}")
         layers.append(layer)
-        raw_calls[layer.name] = [_parse_inbound_node(n, layer.name) for n in entry.get("inbound_nodes") or []]
+        parsed = [_parse_inbound_node(n, layer.name) for n in entry.get("inbound_nodes") or []]
+        raw_calls[layer.name] = [refs for refs, _ in parsed]
+        options[layer.name] = [opts for _, opts in parsed]
     by_name = {layer.name: layer for layer in layers}
     input_refs = _refs_in(cfg.get("input_layers", []))
     output_refs = _refs_in(cfg.get("output_layers", []))
@@ -350,6 +393,7 @@ def _parse_functional(cfg: dict, outer_name: str | None, major: int) -> ModelSpe
 
     for layer in layers:
         layer.calls = [[ref(t) for t in call] for call in raw_calls[layer.name]]
+        layer.call_options = options[layer.name]
     inputs = [ref(t) for t in input_refs]
     if not inputs:
         raise SeqliftError(f"functional model {name!r} has no input_layers in its config")

@@ -58,7 +58,19 @@ _KNOWN_VARIABLES = {
     "moving_mean",
     "moving_variance",
     "alpha",
+    "recurrent_kernel",
+    "depthwise_kernel",
+    "pointwise_kernel",
+    "scale",
+    "concat_score_weight",
 }
+
+#: Keras 3 saves the weights of a layer's sub-layers (a recurrent layer's ``cell``, a
+#: ``Bidirectional``'s two layers, an attention layer's projections) in groups named by
+#: attribute; this is the order in which the layers create them (their ``weights`` order,
+#: which legacy files and live models list). Other sub-groups follow, by name.
+_SUBLAYER_ORDER = ("forward_layer", "backward_layer", "cell", "query_dense", "key_dense", "value_dense",
+                   "output_dense")
 
 
 @dataclass(frozen=True)
@@ -341,6 +353,16 @@ def _vars_entries(vars_group: h5py.Group, label: str, source: str) -> list[_Entr
     return entries
 
 
+def _layer_entries(group: h5py.Group, label: str, source: str) -> list[_Entry]:
+    """A Keras 3 layer's own ``vars``, then those of its sub-layers (:data:`_SUBLAYER_ORDER`), recursively."""
+    entries = _vars_entries(group["vars"], label, source) if "vars" in group else []
+    subgroups = [key for key in group if key not in ("vars", *_CONTAINER_KEYS) and isinstance(group[key], h5py.Group)]
+    rank = {key: i for i, key in enumerate(_SUBLAYER_ORDER)}
+    for key in sorted(subgroups, key=lambda k: (rank.get(k, len(rank)), k)):
+        entries.extend(_layer_entries(group[key], f"{label}/{key}", source))
+    return entries
+
+
 def _all_named(group: h5py.Group) -> bool:
     """True when every layer's ``vars`` group below ``group`` carries a ``name`` attribute."""
     container = _container(group)
@@ -366,7 +388,7 @@ def _walk_named(group: h5py.Group, prefix: tuple[str, ...], file_path: str, stor
         name = _text(child["vars"].attrs["name"])
         path = prefix + (name,)
         label = f"{file_path}/{container.name.split('/')[-1]}/{key}"
-        entries = _vars_entries(child["vars"], label, store.source)
+        entries = _layer_entries(child, label, store.source)
         if entries:
             store._add_layer(path, entries)
         _walk_named(child, path, label, store)
@@ -389,10 +411,9 @@ def _walk_rebuilt(
             continue
         child = container[key]
         label = f"{file_path}/{key}"
-        if "vars" in child:
-            entries = _vars_entries(child["vars"], label, store.source)
-            if entries:
-                store._add_layer(prefix + (name,), entries)
+        entries = _layer_entries(child, label, store.source)
+        if entries:
+            store._add_layer(prefix + (name,), entries)
         if children is not None:
             _walk_rebuilt(child, children, prefix + (name,), label, store)
 

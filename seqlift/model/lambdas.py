@@ -118,6 +118,11 @@ def parse_lambda_options(items: Iterable[str] | None) -> dict[str, str]:
     return out
 
 
+def lambda_names(name: str, weight_path: tuple[str, ...]) -> list[str]:
+    """The names a Lambda layer may be declared by: its own, and its path among nested models."""
+    return [name, "/".join(weight_path)]
+
+
 def declaration_for(lambdas: Mapping[str, str] | None, names: Iterable[str]) -> LambdaDeclaration | None:
     """The declaration of a layer known by ``names`` (its name, its path among nested models): an exact
     name first, then the first matching pattern; None when undeclared."""

@@ -77,7 +77,8 @@ class Propagation(enum.Enum):
     #: linear with non-negative coefficients and no bias: maps the positive and negative
     #: parts of its inputs to those of its output
     SIGN_PRESERVING = "sign-preserving linear"
-    #: Dense or convolution, ``y = W x + b``: split by the sign of each term ``w_i Δx_i``
+    #: Dense or convolution, ``y = W x + b`` (any linear op with coefficients of either sign that can
+    #: apply ``|W|``: ``abs_apply``): split by the sign of each term ``w_i Δx_i``
     KERNEL = "kernel"
     #: ``y = s ⊙ x + b`` with scales of either sign (batch normalisation)
     SCALE = "scale"
@@ -91,6 +92,12 @@ class Propagation(enum.Enum):
     SOFTMAX = "softmax"
     #: log-sum-exp over an axis (:class:`seqlift.model.reductions.LogSumExp`)
     LOGSUMEXP = "log-sum-exp"
+    #: multilinear in its inputs (elementwise products, dot products, einsums): the exact Shapley split
+    PRODUCT = "product"
+    #: an elementwise function of several varying inputs (minimum, maximum): the exact Shapley split
+    ELEMENTWISE_JOINT = "elementwise function of several inputs"
+    #: a recurrent layer run over the steps of a sequence: its cell's rules, step by step
+    RECURRENT = "recurrent"
 
 
 def constant(value: np.ndarray | tf.Tensor | float | Sequence[float]) -> tf.Tensor:
@@ -188,6 +195,10 @@ class _Kernel(Linear):
 
     def homogeneous(self, x: tf.Tensor) -> tf.Tensor:
         return self.apply(x, self.kernel)
+
+    def abs_apply(self, x: tf.Tensor) -> tf.Tensor:
+        """``|W| x``: the layer with every coefficient replaced by its absolute value, without bias."""
+        return self.apply(x, tf.abs(self.kernel))
 
     @property
     def weights(self) -> dict[str, tf.Tensor]:
@@ -674,6 +685,10 @@ class Activation(Op):
     approximate
         ``gelu`` only: the tanh approximation instead of the exact erf form
         (Keras 3 default False).
+    epsilon
+        ``inverse_sqrt`` only: added to the variance.
+    slope
+        ``hard_sigmoid`` only: 1/6 (Keras 3) or 0.2 (Keras 2, tf.keras 2).
 
     Parameters a kind does not take are ignored. The kind's parameters read
     as attributes of the op (``op.alpha``).
@@ -689,13 +704,15 @@ class Activation(Op):
         negative_slope: float = 0.0,
         threshold: float = 0.0,
         approximate: bool = False,
+        epsilon: float | None = None,
+        slope: float | None = None,
     ) -> None:
         if kind not in ACTIVATIONS:
             raise ValueError(f"unknown activation kind {kind!r}")
         self.kind = kind
         self.function = ACTIVATIONS[kind].from_parameters(
             alpha=alpha, max_value=max_value, negative_slope=negative_slope, threshold=threshold,
-            approximate=approximate,
+            approximate=approximate, epsilon=epsilon, slope=slope,
         )
 
     def __getattr__(self, name: str) -> object:
