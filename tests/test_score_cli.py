@@ -139,9 +139,10 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     from keras import layers
 
     keras.Sequential([keras.Input((LENGTH, 5)), layers.Flatten(), layers.Dense(1)]).save(folder / "five.keras")
-    keras.Sequential([keras.Input((LENGTH, 4)), layers.LSTM(2), layers.Dense(1)]).save(folder / "lstm.keras")
+    keras.Sequential([keras.Input((LENGTH, 4)), layers.GroupNormalization(1), layers.Flatten(),
+                      layers.Dense(1)]).save(folder / "group_norm.keras")
     (folder / "garbage.keras").write_bytes(b"not a model at all\n")
-    return dict(paths, five=folder / "five.keras", lstm=folder / "lstm.keras", garbage=folder / "garbage.keras")
+    return dict(paths, five=folder / "five.keras", unsupported=folder / "group_norm.keras", garbage=folder / "garbage.keras")
 
 
 @pytest.fixture(scope="module")
@@ -368,7 +369,7 @@ def _bad_case(case: str, inputs: dict[str, Path], folder: Path) -> tuple[list[ob
     if case == "not a model":
         return [peaks, "--model", inputs["garbage"], "--genome", inputs["genome"]], "is not a Keras model file"
     if case == "unsupported layer":
-        return [peaks, "--model", inputs["lstm"], "--genome", inputs["genome"]], "(LSTM) is not supported"
+        return [peaks, "--model", inputs["unsupported"], "--genome", inputs["genome"]], "(GroupNormalization) is not supported"
     if case == "task beyond the outputs":
         return [peaks, *good, "--task", "0,5"], "task 5 is out of range: the target 'dense/preact' has 2 outputs"
     if case == "input not one-hot DNA":

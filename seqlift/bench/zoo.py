@@ -441,8 +441,8 @@ def danq_like(input_length: int = 1000, filters: int = 320, conv_kernel: int = 2
     ``Conv1D(filters, conv_kernel, 'valid', relu)``, ``MaxPooling1D(pool)``,
     ``Dropout(0.2)``, a ``Bidirectional(LSTM(lstm_units, return_sequences=True))``
     (merged by concatenation), ``Dropout(0.5)``, ``Flatten``,
-    ``Dense(dense_units, relu)`` and ``Dense(outputs, sigmoid)``. The defaults
-    are DanQ's (1,000 bp in, 919 outputs).
+    ``Dense(dense_units, relu)``, ``Dense(outputs)`` (layer ``logits``) and a
+    sigmoid. The defaults are DanQ's (1,000 bp in, 919 outputs).
 
     Returns
     -------
@@ -458,5 +458,11 @@ def danq_like(input_length: int = 1000, filters: int = 320, conv_kernel: int = 2
     x = layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True), name="bilstm")(x)
     x = layers.Flatten()(layers.Dropout(0.5)(x))
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
-    model = keras.Model(sequence, layers.Dense(outputs, activation="sigmoid", name="output")(x), name="danq_like")
+    logits = layers.Dense(outputs, name="logits")(x)
+    model = keras.Model(sequence, layers.Activation("sigmoid", name="output")(logits), name="danq_like")
     return randomize(model, seed)
+
+
+ZOO["danq"] = ZooModel(
+    "DanQ-shaped: 1,000 bp, conv 320x26, max pool 13, BiLSTM 320, dense 925, 919 outputs", danq_like, "logits",
+    2, 10, tiny=dict(input_length=60, filters=4, conv_kernel=5, pool=4, lstm_units=3, dense_units=5, outputs=4))
