@@ -225,11 +225,14 @@ def attribute(
         return _resolve_references(_chunk_references(references, inputs, start, stop, single_input), x_chunk, seed)
 
     n_refs = chunk_references(0, 1, [a[:1] for a in inputs])[0].shape[1]
-    if batch_size is None and batch_pairs < n_refs:
-        # a sequence's references in one pass, as seqlift score passes them: a pass split in two repeats the
-        # sequence's forward pass and leaves one small pass (20 references in passes of 16: 16 + 4)
-        batch_pairs = n_refs
-    seqs_per_chunk = max(1, batch_pairs // n_refs)
+    if batch_size is None:
+        # Whole sequences per pass, as many as come nearest the budget's pairs (at least one): a sequence's
+        # references split over two passes repeat its forward pass (20 references in passes of 16: 16 + 4),
+        # and rounding down wastes the budget (16 pairs of sequences with 10 references: passes of 10).
+        seqs_per_chunk = max(1, round(batch_pairs / n_refs))
+        batch_pairs = max(batch_pairs, n_refs)
+    else:
+        seqs_per_chunk = max(1, batch_pairs // n_refs)
     refs_per_pass = max(1, min(n_refs, batch_pairs))
     sums: dict[str, list[np.ndarray]] = {}
     for start in range(0, n, seqs_per_chunk):
