@@ -6,7 +6,7 @@
 * shap's ``DeepExplainer`` (DeepSHAP, Rescale) on the same Keras 3 models and
   references, in its own process (``tests/oracles/shap_oracle.py``: shap
   leaves gradient overrides behind), wherever it runs; where it does not
-  (``Dot``, recurrent and attention layers), the test records shap's refusal.
+  (``Dot``, LSTM, GRU, multi-head attention with layer normalisation), the test records shap's refusal.
 * Rescale and RevealCancel through LSTM and GRU layers: contributions carried
   forwards step by step in float64 (:class:`_Traced`), against seqlift's
   multipliers propagated backwards through the loop.
@@ -127,6 +127,12 @@ def _shap_models() -> dict[str, keras.Model]:
     models["dot"] = keras.Model(y, layers.Dense(2)(layers.Flatten()(dot)))
     z = keras.Input((length, 4))
     models["lstm"] = keras.Model(z, layers.Dense(2)(layers.LSTM(3)(z)))
+    g = keras.Input((length, 4))
+    models["gru"] = keras.Model(g, layers.Dense(2)(layers.GRU(3)(g)))
+    w = keras.Input((length, 4))
+    h = layers.Conv1D(4, 3, padding="same")(w)
+    attended = layers.Add()([layers.MultiHeadAttention(num_heads=2, key_dim=2)(h, h), h])
+    models["attention"] = keras.Model(w, layers.Dense(2)(layers.Flatten()(layers.LayerNormalization()(attended))))
     return {name: randomize(model, seed=5) for name, model in models.items()}
 
 
@@ -160,10 +166,11 @@ def test_rescale_agrees_with_shap_on_gated_convolutions_minima_and_maxima(shap_r
     assert np.abs(ours - theirs).max() <= 1e-5 * np.abs(theirs).max()
 
 
-def test_shap_cannot_explain_dot_products_or_recurrent_layers(shap_results):
-    """Where seqlift's own tests are the only check (hand computations and summation-to-delta)."""
+def test_shap_cannot_explain_dot_products_recurrent_or_attention_layers(shap_results):
+    """Where seqlift's own tests are the only check (hand computations, float64 forward computations and
+    summation-to-delta)."""
     *_, results = shap_results
-    for name in ("dot", "lstm"):
+    for name in ("dot", "lstm", "gru", "attention"):
         assert "error" in results[name], name
 
 
