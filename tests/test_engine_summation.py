@@ -81,6 +81,44 @@ def test_maxpool_gradient_rule_breaks_summation_against_a_shuffled_reference():
     assert np.abs(original.deltas).max() > 1e-2 * np.abs(original.target_deltas).max()
 
 
+@pytest.mark.parametrize("pooling", [
+    layers.MaxPooling1D(4),  # a remainder no window reaches
+    layers.MaxPooling1D(4, padding="same"),  # a padded window at each end
+    layers.MaxPooling1D(5, padding="same"),
+    layers.MaxPooling2D((2, 3), padding="same"),
+])
+def test_maxpool_routing_by_window_masks_equals_routing_through_the_pooling_gradient(pooling, monkeypatch):
+    """Where the windows tile the input, the routed rule spreads each window's terms over masks found
+    once per batch; bit for bit what routing each target's terms through TensorFlow's gradient gives,
+    ties (ReLU zeros, one-hot input) included."""
+    stack = [layers.Conv1D(6, 5, activation="relu", padding="same")]
+    if isinstance(pooling, layers.MaxPooling2D):
+        stack.append(layers.Reshape((37, 6, 1)))
+    model = sequential((37, 4), *stack, pooling, layers.Flatten(), layers.Dense(8, activation="relu"), layers.Dense(2))
+    randomize(model, seed=4)
+    x = seqlift.one_hot(["".join(np.random.default_rng(i).choice(list("ACGT"), 37)) for i in range(4)])
+
+    def scores():
+        return [seqlift.attribute(from_keras(model), x, references=5, method=method, task=[0, 1])
+                for method in ("rescale", "revealcancel")]
+
+    by_masks = scores()
+    monkeypatch.setattr(ops.MaxPool, "windows_tile", property(lambda self: False))
+    by_gradient = scores()
+    for fast, general in zip(by_masks, by_gradient):
+        assert fast.contributions.tobytes() == general.contributions.tobytes()
+        assert fast.hypothetical.tobytes() == general.hypothetical.tobytes()
+        _check_summation(fast)
+
+
+def test_maxpool_spread_copies_each_window_value_over_its_positions():
+    values = np.arange(1, 4, dtype=np.float32).reshape(1, 3, 1)
+    valid = ops.MaxPool(1, (3,)).spread(values, [10]).numpy().ravel()  # windows [0,3) [3,6) [6,9); 9 unreached
+    same = ops.MaxPool(1, (4,), padding="same").spread(values, [10]).numpy().ravel()  # pads 1: [-1,3) [3,7) [7,11)
+    assert valid.tolist() == [1, 1, 1, 2, 2, 2, 3, 3, 3, 0]
+    assert same.tolist() == [1, 1, 1, 2, 2, 2, 2, 3, 3, 3]
+
+
 def test_global_max_pool_ties_are_not_double_counted():
     """Equal maxima in a window: credit is shared, so the sum still holds (the original counts each tie fully)."""
     model = sequential((6, 2), layers.GlobalMaxPooling1D(), layers.Dense(1, use_bias=False))

@@ -79,6 +79,8 @@ class PairState:
     linearized : dict
         The recurrent layers' differences as linear maps on a tape
         (:func:`seqlift.engine.recurrence.linearized`), differentiated once per target unit.
+    routing : dict
+        Where the max-pooling layers route credit (:class:`seqlift.engine.node_rules.MaxRouting`).
     """
 
     x_acts: dict[str, tf.Tensor]
@@ -92,6 +94,7 @@ class PairState:
     abs_responses: dict[str, tf.Tensor] = field(default_factory=dict)
     rc_multipliers: dict[str, tuple[tf.Tensor, tf.Tensor]] = field(default_factory=dict)
     linearized: dict[str, Any] = field(default_factory=dict)
+    routing: dict[str, Any] = field(default_factory=dict)
 
     def delta(self, name: str) -> tf.Tensor:
         """``Δ = x − x0`` of node ``name``, one row per pair (computed once, when first needed)."""
@@ -101,7 +104,11 @@ class PairState:
 
     def x_at(self, name: str) -> tf.Tensor:
         """The input's activation of node ``name``, one row per pair."""
-        return self._by_sequence(self.x_acts[name][:, None], self.ref_acts[name], lambda a, r: tf.broadcast_to(a, tf.shape(r)))
+        return self.per_pair(self.x_acts[name], self.ref_acts[name])
+
+    def per_pair(self, per_sequence: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+        """A value of each sequence repeated for each of its pairs, shaped as ``like`` (one row per pair)."""
+        return self._by_sequence(per_sequence[:, None], like, lambda a, r: tf.broadcast_to(a, tf.shape(r)))
 
     def _by_sequence(self, per_sequence: tf.Tensor, per_pair: tf.Tensor, combine) -> tf.Tensor:
         """``combine`` a per-sequence value with the per-pair values of its references.

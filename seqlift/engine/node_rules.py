@@ -15,6 +15,8 @@ and one class registered with :func:`handles`.
 """
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import tensorflow as tf
@@ -250,11 +252,23 @@ class MaxRule(NodeRule):
     (:func:`seqlift.engine.rules.maxpool_routed_contributions`), or, with
     ``maxpool="gradient"``, the original deeplift's gradient through the input's argmax
     (for global max pooling, as the original: the whole multiplier to every tied maximum).
+
+    Where the windows tile the input (:attr:`seqlift.model.ops.MaxPool.windows_tile`,
+    the usual ``pool_size == strides``), the routing is found once per batch
+    (:class:`MaxRouting`) and each target's backward pass is one fused
+    elementwise pass (:func:`_routed`); elsewhere each target routes its terms
+    through TensorFlow's pooling gradient. Both give the same bits.
     """
 
     def backward(self, walk, node, m, state):
         single = m.collapse(state.delta(node.name))
         source = node.inputs[0]
+        if walk.maxpool == "deeplift" and isinstance(node.op, ops.MaxPool) and node.op.windows_tile:
+            routing = state.routing.get(node.name)
+            if routing is None:
+                routing = state.routing[node.name] = MaxRouting.of(node, state)
+            spatial = state.ref_acts[source].shape[1:-1].as_list()
+            return {source: Multipliers(_routed(single, routing, node.op, spatial))}
         x_in = state.x_at(source)
         with tf.GradientTape(persistent=True) as local:
             local.watch(x_in)
@@ -278,6 +292,73 @@ class MaxRule(NodeRule):
         small = tf.abs(dx) < rules.NEAR_ZERO
         fallback = local.gradient(y, x_in, output_gradients=single)
         return {source: Multipliers(tf.where(small, fallback, credited / tf.where(small, tf.ones_like(dx), dx)))}
+
+
+@dataclass
+class MaxRouting:
+    """Where a max-pooling layer's credit goes, for one batch (windows that tile the input).
+
+    Attributes
+    ----------
+    input_argmax, reference_argmax : tf.Tensor
+        bool, per pair and input position: the position is its window's argmax
+        at the sequence (at the reference), as TensorFlow's pooling gradient
+        chooses it among ties (found by routing ones through it).
+    to_input, to_reference : tf.Tensor
+        Per output: ``M − y0`` and ``y − M`` (``M = max(y, y0)``), the two terms
+        of :func:`seqlift.engine.rules.maxpool_routed_contributions` per unit multiplier.
+    small : tf.Tensor
+        bool, per input position: ``|Δx| <`` :data:`~seqlift.engine.rules.NEAR_ZERO`.
+    safe_delta : tf.Tensor
+        ``Δx``, with 1 where ``small``.
+    """
+
+    input_argmax: tf.Tensor
+    reference_argmax: tf.Tensor
+    to_input: tf.Tensor
+    to_reference: tf.Tensor
+    small: tf.Tensor
+    safe_delta: tf.Tensor
+
+    @classmethod
+    def of(cls, node: Node, state: PairState) -> "MaxRouting":
+        source = node.inputs[0]
+        x_seq = state.x_acts[source]  # the sequences' argmaxes are found once per sequence
+        with tf.GradientTape() as local:
+            local.watch(x_seq)
+            pooled = node.op(x_seq)
+        input_argmax = local.gradient(pooled, x_seq, output_gradients=tf.ones_like(pooled)) != 0
+        input_argmax = state.per_pair(input_argmax, state.ref_acts[source])
+        y0 = state.ref_acts[node.name]
+        reference_argmax = state.tape.gradient(y0, state.ref_acts[source], output_gradients=tf.ones_like(y0)) != 0
+        to_input, to_reference = rules.maxpool_routed_contributions(state.x_at(node.name), y0, 1.0)
+        dx = state.delta(source)
+        small = tf.abs(dx) < rules.NEAR_ZERO
+        return cls(input_argmax, reference_argmax, to_input, to_reference, small, tf.where(small, tf.ones_like(dx), dx))
+
+
+def _routed(single: tf.Tensor, routing: MaxRouting, op: ops.MaxPool, spatial: list[int]) -> tf.Tensor:
+    """The input multipliers of a max-pooling layer from its output's ``single``, through ``routing``."""
+    key = (op, tuple(spatial))
+    if key not in _ROUTED:  # one compiled pass per layer: the spreading is static
+        _ROUTED[key] = _fused(functools.partial(_routed_pass, op=op, spatial=list(spatial)))
+    return _ROUTED[key](single, routing.to_input, routing.to_reference, routing.input_argmax,
+                        routing.reference_argmax, routing.small, routing.safe_delta)
+
+
+def _routed_pass(single, to_input, to_reference, input_argmax, reference_argmax, small, safe_delta, op, spatial):
+    """``where(small, routed m, (m (M − y0) at x's argmax + m (y − M) at x0's argmax) / Δx)``,
+    each output's terms spread over its window (the same products, in the same order, as
+    routing them through TensorFlow's pooling gradient)."""
+    zero = tf.zeros_like(safe_delta)
+    fallback = tf.where(input_argmax, op.spread(single, spatial), zero)
+    credited = (tf.where(input_argmax, op.spread(single * to_input, spatial), zero)
+                + tf.where(reference_argmax, op.spread(single * to_reference, spatial), zero))
+    return tf.where(small, fallback, credited / safe_delta)
+
+
+#: the compiled routing pass of each max-pooling layer (op and input shape)
+_ROUTED: dict[tuple, object] = {}
 
 
 @handles(ops.Propagation.SOFTMAX)

@@ -481,6 +481,35 @@ class MaxPool(_Pool):
     def _pool(self, x: tf.Tensor) -> tf.Tensor:
         return tf.nn.max_pool(x, list(self.pool_size), list(self.strides), self.padding.upper())
 
+    @property
+    def windows_tile(self) -> bool:
+        """Whether every input position lies in at most one window (stride = pool size, channels last),
+        so that :meth:`spread` undoes the pooling's layout."""
+        return self.strides == self.pool_size and self.data_format == "channels_last"
+
+    def spread(self, values: tf.Tensor, input_spatial: Sequence[int]) -> tf.Tensor:
+        """Each output value copied to every input position of its window, 0 where no window reaches.
+
+        Only for windows that tile the input (:attr:`windows_tile`): along an axis of
+        length ``L`` with pool size ``k``, output ``o`` covers input positions
+        ``[o k − p, (o + 1) k − p)``, where ``p`` is the left padding (``valid``: 0;
+        ``same``: ``(out · k − L) // 2``, as TensorFlow pads).
+        """
+        values = tf.convert_to_tensor(values)
+        for axis, (size, length) in enumerate(zip(self.pool_size, input_spatial), start=1):
+            out = int(values.shape[axis])
+            left = (out * size - length) // 2 if self.padding == "same" else 0
+            repeated = tf.repeat(values, size, axis=axis)  # input positions [-left, out * size - left)
+            kept = min(length, out * size - left)
+            window = [slice(None)] * values.shape.rank
+            window[axis] = slice(left, left + kept)
+            values = repeated[tuple(window)]
+            if kept < length:
+                pads = [[0, 0]] * values.shape.rank
+                pads[axis] = [0, length - kept]
+                values = tf.pad(values, pads)
+        return values
+
 
 class AvgPool(_Pool, Linear):
     """Windowed mean (Keras ``AveragePooling1D``/``2D``); with ``'same'`` padding
