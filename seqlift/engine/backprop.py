@@ -8,8 +8,8 @@ node (:mod:`seqlift.engine.target_rules`) to the inputs, applying at each node t
 :mod:`seqlift.engine.rules` states). :class:`GuidedBackpropPass` walks the
 same graph at the input alone with the guided-backpropagation rule. Linear
 layers are transposed by TensorFlow's own autodiff on the reference forward
-pass, so every linear layer the model loader supports is covered without a
-hand-written transpose.
+pass (the graph's symbolic gradient, :func:`vector_jacobian`), so every linear
+layer the model loader supports is covered without a hand-written transpose.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 import tensorflow as tf
 
 from seqlift.engine.multipliers import Multipliers, PairState
-from seqlift.engine.node_rules import RESCALE, REVEALCANCEL, NonlinearityRule, rule_for
+from seqlift.engine.node_rules import RESCALE, REVEALCANCEL, NonlinearityRule, rule_for, vector_jacobian
 from seqlift.model import ops
 from seqlift.model.graph import Model
 
@@ -126,21 +126,18 @@ class DeepLiftPass:
 
         The inputs are run once per sequence; their activations are gathered to
         one row per pair only as differences (pairs come sequence by sequence,
-        ``per_seq`` references each). Everything the backward pass differentiates is recorded on
-        one persistent tape: the references' activations and the parts of the
-        RevealCancel nonlinearities (and of the layers below them).
+        ``per_seq`` references each). The backward pass differentiates the
+        references' activations (the linear layers' transposes) and the kernel
+        layers' ``|W| |Δx|`` by the graph's symbolic gradient
+        (:func:`vector_jacobian`), so nothing is recorded on a tape.
         """
         keep = set(self.nodes)
         x_acts = self.model.forward(x, keep=keep)
-        tape = tf.GradientTape(persistent=True)
-        with tape:
-            for r in refs:
-                tape.watch(r)
-            ref_acts = self.model.forward(refs, keep=keep)
-            state = PairState(x_acts, per_seq, ref_acts, tape)
-            for name, rule in self.nonlinearity.items():
-                if rule == REVEALCANCEL and isinstance(self.node_rules[name], NonlinearityRule):
-                    self.parts(name, state)
+        ref_acts = self.model.forward(refs, keep=keep)
+        state = PairState(x_acts, per_seq, ref_acts)
+        for name, rule in self.nonlinearity.items():
+            if rule == REVEALCANCEL and isinstance(self.node_rules[name], NonlinearityRule):
+                self.parts(name, state)
         return state
 
     def parts(self, name: str, state: PairState) -> tuple[tf.Tensor, tf.Tensor]:
@@ -172,7 +169,7 @@ class DeepLiftPass:
         node = self.model.nodes[name]
         if isinstance(node.op, ops.Identity):
             return {node.inputs[0]: m}
-        return transpose(node, m, state.ref_acts, state.tape)
+        return transpose(node, m, state.ref_acts)
 
 
 class GuidedBackpropPass:
@@ -192,10 +189,7 @@ class GuidedBackpropPass:
                     seed: Callable[[tf.Tensor], tf.Tensor]) -> list[tf.Tensor]:
         """Guided-backprop multipliers of each model input for a target at ``node``, whose
         gradient with respect to the node's values is ``seed(value)``."""
-        with tf.GradientTape(persistent=True) as tape:
-            for t in x:
-                tape.watch(t)
-            acts = self.model.forward(x, keep=set(self.nodes))
+        acts = self.model.forward(x, keep=set(self.nodes))
         pending = {node: seed(acts[node])}
         for name in reversed(self.nodes):
             if name not in pending:
@@ -209,26 +203,23 @@ class GuidedBackpropPass:
                 source = node.inputs[0]
                 g = {source: node.op.derivative(acts[source]) * tf.nn.relu(m)}
             else:
-                g = transpose(node, m, acts, tape)
+                g = transpose(node, m, acts)
             for source, grad in g.items():
                 pending[source] = pending[source] + grad if source in pending else grad
-        del tape
         return [pending.get(name, tf.zeros_like(t)) for name, t in zip(self.model.inputs, x)]
 
 
-def transpose(node, m: tf.Tensor, acts: dict[str, tf.Tensor], tape: tf.GradientTape) -> dict[str, tf.Tensor]:
+def transpose(node, m: tf.Tensor, acts: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     """``m`` mapped back through one node's op to each of its inputs (a vector-Jacobian product).
 
-    A single-input op is differentiated on the recorded forward pass. An op
-    with several inputs is re-applied to fresh copies of them, because a tape
+    A single-input op is differentiated where the forward pass applied it. An
+    op with several inputs is re-applied to fresh copies of them, because a
     gradient with respect to an input that depends on another input (as in
     ``Average(a, b, Add(a, b))``) would also follow the path through that one.
     """
     sources = list(dict.fromkeys(node.inputs))
     if len(node.inputs) == 1:
-        (grad,) = tape.gradient(acts[node.name], [acts[sources[0]]], output_gradients=m,
-                                unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return {sources[0]: grad}
+        return {sources[0]: vector_jacobian(acts[node.name], acts[sources[0]], m)}
     fresh = {s: tf.identity(acts[s]) for s in sources}
     with tf.GradientTape() as local:
         for value in fresh.values():

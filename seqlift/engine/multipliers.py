@@ -65,9 +65,8 @@ class PairState:
     per_seq : tf.Tensor
         References per sequence (pairs come sequence by sequence).
     ref_acts : dict
-        Activations of the references, one row per pair, recorded on ``tape``.
-    tape : tf.GradientTape
-        The persistent tape the backward pass differentiates (the linear layers' transposes).
+        Activations of the references, one row per pair (the backward pass differentiates them:
+        the linear layers' transposes).
     deltas, parts : dict
         ``Δ`` and ``(Δ⁺, Δ⁻)`` of each node, computed when first needed.
     scales : dict
@@ -86,7 +85,6 @@ class PairState:
     x_acts: dict[str, tf.Tensor]
     per_seq: tf.Tensor
     ref_acts: dict[str, tf.Tensor]
-    tape: tf.GradientTape
     deltas: dict[str, tf.Tensor] = field(default_factory=dict)
     scales: dict[str, tf.Tensor] = field(default_factory=dict)
     parts: dict[str, tuple[tf.Tensor, tf.Tensor]] = field(default_factory=dict)

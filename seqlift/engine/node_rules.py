@@ -60,6 +60,17 @@ def rule_for(node: Node) -> "NodeRule":
     return RULES[form]
 
 
+def vector_jacobian(y: tf.Tensor, x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
+    """``mᵀ ∂y/∂x``: the graph's symbolic gradient of ``y`` with respect to ``x``, weighted by ``m``.
+
+    Only the ops between ``x`` and ``y`` are differentiated (a tape would walk
+    everything it recorded, once per call). Graph mode only: the engine runs
+    inside compiled functions (:mod:`seqlift.engine.batch`).
+    """
+    (grad,) = tf.gradients(y, [x], grad_ys=m, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return grad
+
+
 def _fused(rule):
     """A rule compiled with XLA, which fuses its chain of elementwise operations.
 
@@ -158,8 +169,7 @@ class KernelRule(NodeRule):
         source = node.inputs[0]
         g = walk.linear_transpose(node.name, m.mean, state)[source]
         if not m.joined:
-            grad_abs = state.tape.gradient(state.abs_responses[node.name], state.abs_inputs[node.name],
-                                           output_gradients=m.half)
+            grad_abs = vector_jacobian(state.abs_responses[node.name], state.abs_inputs[node.name], m.half)
             g = _kernel_split_backward(state.delta(source), g, grad_abs)
         return {source: Multipliers(g)}
 
@@ -285,8 +295,8 @@ class MaxRule(NodeRule):
         to_input_argmax, to_reference_argmax = rules.maxpool_routed_contributions(
             y, state.ref_acts[node.name], single
         )
-        credited = local.gradient(y, x_in, output_gradients=to_input_argmax) + state.tape.gradient(
-            state.ref_acts[node.name], state.ref_acts[source], output_gradients=to_reference_argmax
+        credited = local.gradient(y, x_in, output_gradients=to_input_argmax) + vector_jacobian(
+            state.ref_acts[node.name], state.ref_acts[source], to_reference_argmax
         )
         dx = state.delta(source)
         small = tf.abs(dx) < rules.NEAR_ZERO
@@ -330,7 +340,7 @@ class MaxRouting:
         input_argmax = local.gradient(pooled, x_seq, output_gradients=tf.ones_like(pooled)) != 0
         input_argmax = state.per_pair(input_argmax, state.ref_acts[source])
         y0 = state.ref_acts[node.name]
-        reference_argmax = state.tape.gradient(y0, state.ref_acts[source], output_gradients=tf.ones_like(y0)) != 0
+        reference_argmax = vector_jacobian(y0, state.ref_acts[source], tf.ones_like(y0)) != 0
         to_input, to_reference = rules.maxpool_routed_contributions(state.x_at(node.name), y0, 1.0)
         dx = state.delta(source)
         small = tf.abs(dx) < rules.NEAR_ZERO
