@@ -11,7 +11,7 @@ from model_zoo import functional_two_inputs, randomize, sequential
 import seqlift
 from seqlift.engine import METHODS, rules
 from seqlift.errors import SeqliftError
-from seqlift.model import from_keras
+from seqlift.model import from_keras, invariant, ops
 
 
 def _dna(n: int, length: int, seed: int = 0) -> np.ndarray:
@@ -102,6 +102,55 @@ def test_scores_are_bitwise_the_same_whatever_the_batch_size(wide_cnn, method):
         for name in layer:
             np.testing.assert_array_equal(other.layers[name]["contributions"],
                                           results[0].layers[name]["contributions"])
+
+
+def _conv_transpose_float64(g, kernel, length, stride, dilation, padding):
+    """Wᵀg of a 1-D convolution from its definition: output o reads input o·s + j·d − left through tap j."""
+    size = kernel.shape[0]
+    span = (size - 1) * dilation + 1
+    left = {"valid": 0, "causal": span - 1,
+            "same": max((-(-length // stride) - 1) * stride + span - length, 0) // 2}[padding]
+    x = np.zeros((g.shape[0], length, kernel.shape[1]))
+    for o in range(g.shape[1]):
+        for j in range(size):
+            i = o * stride + j * dilation - left
+            if 0 <= i < length:
+                x[:, i] += g[:, o].astype(np.float64) @ kernel[j].astype(np.float64).T
+    return x
+
+
+@pytest.mark.parametrize("options", [
+    dict(padding="valid"), dict(padding="same"), dict(padding="causal"), dict(padding="same", strides=(2,)),
+    dict(padding="valid", dilation_rate=(2,)), dict(padding="causal", groups=2),
+], ids=["valid", "same", "causal", "stride2", "dilation2", "groups2"])
+def test_first_layer_convolution_transpose_is_exact_and_batch_invariant(options):
+    """A convolution over one-hot DNA (4 channels per group) is differentiated by invariant.py's pointwise
+    transpose: Wᵀg equals a float64 computation, and a row's bits do not depend on the batch."""
+    groups, length = options.get("groups", 1), 30
+    stride, dilation = options.get("strides", (1,))[0], options.get("dilation_rate", (1,))[0]
+    rng = np.random.default_rng(7)
+    kernel = rng.normal(size=(7, 4, 6 * groups)).astype(np.float32)
+    assert invariant._pointwise_pays(4, 6)
+    op = ops.Conv(kernel, None, 1, **options)
+    x = tf.constant(rng.normal(size=(17, length, 4 * groups)).astype(np.float32))
+    out = op.apply(x, op.kernel).shape[1]
+    g = rng.normal(size=(17, out, 6 * groups)).astype(np.float32)
+
+    def transpose(rows: int) -> np.ndarray:
+        part = x[:rows]
+        with tf.GradientTape() as tape:
+            tape.watch(part)
+            y = op.apply(part, op.kernel)
+        return tape.gradient(y, part, output_gradients=tf.constant(g[:rows])).numpy()
+
+    whole = transpose(17)
+    for group in range(groups):
+        channels, filters = slice(4 * group, 4 * group + 4), slice(6 * group, 6 * group + 6)
+        expected = _conv_transpose_float64(g[..., filters], kernel[..., filters], length, stride, dilation,
+                                           options["padding"])
+        np.testing.assert_allclose(whole[..., channels], expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    for rows in (1, 3):
+        np.testing.assert_array_equal(transpose(rows), whole[:rows])
 
 
 def test_references_split_over_batches_still_average_correctly(cnn):
