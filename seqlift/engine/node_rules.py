@@ -317,18 +317,15 @@ class MaxRouting:
     to_input, to_reference : tf.Tensor
         Per output: ``M − y0`` and ``y − M`` (``M = max(y, y0)``), the two terms
         of :func:`seqlift.engine.rules.maxpool_routed_contributions` per unit multiplier.
-    small : tf.Tensor
-        bool, per input position: ``|Δx| <`` :data:`~seqlift.engine.rules.NEAR_ZERO`.
-    safe_delta : tf.Tensor
-        ``Δx``, with 1 where ``small``.
+    delta : tf.Tensor
+        ``Δx`` of the layer's input.
     """
 
     input_argmax: tf.Tensor
     reference_argmax: tf.Tensor
     to_input: tf.Tensor
     to_reference: tf.Tensor
-    small: tf.Tensor
-    safe_delta: tf.Tensor
+    delta: tf.Tensor
 
     @classmethod
     def of(cls, node: Node, state: PairState) -> "MaxRouting":
@@ -342,9 +339,7 @@ class MaxRouting:
         y0 = state.ref_acts[node.name]
         reference_argmax = vector_jacobian(y0, state.ref_acts[source], tf.ones_like(y0)) != 0
         to_input, to_reference = rules.maxpool_routed_contributions(state.x_at(node.name), y0, 1.0)
-        dx = state.delta(source)
-        small = tf.abs(dx) < rules.NEAR_ZERO
-        return cls(input_argmax, reference_argmax, to_input, to_reference, small, tf.where(small, tf.ones_like(dx), dx))
+        return cls(input_argmax, reference_argmax, to_input, to_reference, state.delta(source))
 
 
 def _routed(single: tf.Tensor, routing: MaxRouting, op: ops.MaxPool, spatial: list[int]) -> tf.Tensor:
@@ -353,18 +348,20 @@ def _routed(single: tf.Tensor, routing: MaxRouting, op: ops.MaxPool, spatial: li
     if key not in _ROUTED:  # one compiled pass per layer: the spreading is static
         _ROUTED[key] = _fused(functools.partial(_routed_pass, op=op, spatial=list(spatial)))
     return _ROUTED[key](single, routing.to_input, routing.to_reference, routing.input_argmax,
-                        routing.reference_argmax, routing.small, routing.safe_delta)
+                        routing.reference_argmax, routing.delta)
 
 
-def _routed_pass(single, to_input, to_reference, input_argmax, reference_argmax, small, safe_delta, op, spatial):
-    """``where(small, routed m, (m (M − y0) at x's argmax + m (y − M) at x0's argmax) / Δx)``,
-    each output's terms spread over its window (the same products, in the same order, as
-    routing them through TensorFlow's pooling gradient)."""
-    zero = tf.zeros_like(safe_delta)
+def _routed_pass(single, to_input, to_reference, input_argmax, reference_argmax, delta, op, spatial):
+    """``where(small, routed m, (m (M − y0) at x's argmax + m (y − M) at x0's argmax) / Δx)``, with
+    ``small = |Δx| <`` :data:`~seqlift.engine.rules.NEAR_ZERO`, each output's terms spread over its
+    window (the same products, in the same order, as routing them through TensorFlow's pooling
+    gradient)."""
+    zero = tf.zeros_like(delta)
+    small = tf.abs(delta) < rules.NEAR_ZERO
     fallback = tf.where(input_argmax, op.spread(single, spatial), zero)
     credited = (tf.where(input_argmax, op.spread(single * to_input, spatial), zero)
                 + tf.where(reference_argmax, op.spread(single * to_reference, spatial), zero))
-    return tf.where(small, fallback, credited / safe_delta)
+    return tf.where(small, fallback, credited / tf.where(small, tf.ones_like(delta), delta))
 
 
 #: the compiled routing pass of each max-pooling layer (op and input shape)

@@ -243,8 +243,6 @@ def _overlap_add(size: int, channels: int, length: int, stride: int, dilation: i
     elementwise operations are compiled, so every row is computed alike
     whatever the batch.
     """
-    reach = (size - 1) * dilation
-
     @tf.function(jit_compile=True, autograph=False)
     def overlap_add(columns: tf.Tensor) -> tf.Tensor:
         out = int(columns.shape[1])
@@ -252,11 +250,15 @@ def _overlap_add(size: int, channels: int, length: int, stride: int, dilation: i
         spread = tf.reshape(columns, [-1, out, 1, size, channels])
         spread = tf.pad(spread, [[0, 0], [0, 0], [0, stride - 1], [0, 0], [0, 0]])
         spread = tf.reshape(spread, [-1, out * stride, size, channels])[:, :reached]
-        framed = tf.pad(spread, [[0, 0], [reach, max(left + length - reached, 0)], [0, 0], [0, 0]])
         total = None
         for j in range(size):
-            start = left + reach - j * dilation
-            term = framed[:, start:start + length, j]
+            # tap j brings row r of the spread columns to input position r − left + j d; each term is
+            # padded on its own (one padded frame read by every tap would be written out first)
+            first = j * dilation - left
+            begin = min(max(first, 0), length)
+            end = max(min(first + reached, length), begin)
+            rows = spread[:, begin - first:end - first, j]
+            term = tf.pad(rows, [[0, 0], [begin, length - end], [0, 0]])
             total = term if total is None else total + term
         return total
 
