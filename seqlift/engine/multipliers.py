@@ -9,12 +9,11 @@ multipliers), so that every target unit's backward pass reuses them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import tensorflow as tf
 
 
-@dataclass
 class Multipliers:
     """The multipliers of a node's positive and negative parts, ``m⁺`` and ``m⁻``.
 
@@ -24,10 +23,27 @@ class Multipliers:
     ``Wᵀ mean + sign(Δx) ⊙ |W|ᵀ half`` (:func:`seqlift.engine.rules.kernel_split_backward`).
     ``half`` is None while the two are equal, as they are everywhere except
     between a RevealCancel nonlinearity and the kernel layer that feeds it.
+
+    A rule whose joined multipliers come out of a fused pass may give,
+    instead of ``mean``, ``fold``: a function of an elementwise factor (or
+    None) that returns ``mean`` times it, computed in the same pass. A
+    Rescale nonlinearity below it then scales them (:meth:`scaled`) without
+    another pass over the layer; ``mean`` is computed only if read.
     """
 
-    mean: tf.Tensor
-    half: tf.Tensor | None = None
+    def __init__(self, mean: tf.Tensor | None = None, half: tf.Tensor | None = None,
+                 fold: Callable[[tf.Tensor | None], tf.Tensor] | None = None) -> None:
+        if mean is None and fold is None:
+            raise ValueError("Multipliers need a mean or a fold")
+        self._mean = mean
+        self.half = half
+        self.fold = fold if half is None else None
+
+    @property
+    def mean(self) -> tf.Tensor:
+        if self._mean is None:
+            self._mean = self.fold(None)
+        return self._mean
 
     @property
     def joined(self) -> bool:
@@ -40,6 +56,8 @@ class Multipliers:
         return Multipliers(self.mean + other.mean, half)
 
     def scaled(self, factor: tf.Tensor) -> "Multipliers":
+        if self.fold is not None:
+            return Multipliers(self.fold(factor))
         return Multipliers(self.mean * factor, None if self.joined else self.half * factor)
 
     def collapse(self, delta: tf.Tensor) -> tf.Tensor:

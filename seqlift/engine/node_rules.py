@@ -278,7 +278,7 @@ class MaxRule(NodeRule):
             if routing is None:
                 routing = state.routing[node.name] = MaxRouting.of(node, state)
             spatial = state.ref_acts[source].shape[1:-1].as_list()
-            return {source: Multipliers(_routed(single, routing, node.op, spatial))}
+            return {source: Multipliers(fold=lambda factor: _routed(single, routing, node.op, spatial, factor))}
         x_in = state.x_at(source)
         with tf.GradientTape(persistent=True) as local:
             local.watch(x_in)
@@ -342,26 +342,30 @@ class MaxRouting:
         return cls(input_argmax, reference_argmax, to_input, to_reference, state.delta(source))
 
 
-def _routed(single: tf.Tensor, routing: MaxRouting, op: ops.MaxPool, spatial: list[int]) -> tf.Tensor:
-    """The input multipliers of a max-pooling layer from its output's ``single``, through ``routing``."""
-    key = (op, tuple(spatial))
+def _routed(single: tf.Tensor, routing: MaxRouting, op: ops.MaxPool, spatial: list[int],
+            factor: tf.Tensor | None = None) -> tf.Tensor:
+    """The input multipliers of a max-pooling layer from its output's ``single``, through ``routing``
+    (times ``factor``, elementwise, where given: see :class:`Multipliers`)."""
+    key = (op, tuple(spatial), factor is None)
     if key not in _ROUTED:  # one compiled pass per layer: the spreading is static
         _ROUTED[key] = _fused(functools.partial(_routed_pass, op=op, spatial=list(spatial)))
-    return _ROUTED[key](single, routing.to_input, routing.to_reference, routing.input_argmax,
-                        routing.reference_argmax, routing.delta)
+    args = (single, routing.to_input, routing.to_reference, routing.input_argmax, routing.reference_argmax,
+            routing.delta)
+    return _ROUTED[key](*args) if factor is None else _ROUTED[key](*args, factor)
 
 
-def _routed_pass(single, to_input, to_reference, input_argmax, reference_argmax, delta, op, spatial):
+def _routed_pass(single, to_input, to_reference, input_argmax, reference_argmax, delta, factor=None, *, op, spatial):
     """``where(small, routed m, (m (M − y0) at x's argmax + m (y − M) at x0's argmax) / Δx)``, with
     ``small = |Δx| <`` :data:`~seqlift.engine.rules.NEAR_ZERO`, each output's terms spread over its
     window (the same products, in the same order, as routing them through TensorFlow's pooling
-    gradient)."""
+    gradient); then times ``factor`` if given."""
     zero = tf.zeros_like(delta)
     small = tf.abs(delta) < rules.NEAR_ZERO
     fallback = tf.where(input_argmax, op.spread(single, spatial), zero)
     credited = (tf.where(input_argmax, op.spread(single * to_input, spatial), zero)
                 + tf.where(reference_argmax, op.spread(single * to_reference, spatial), zero))
-    return tf.where(small, fallback, credited / tf.where(small, tf.ones_like(delta), delta))
+    routed = tf.where(small, fallback, credited / tf.where(small, tf.ones_like(delta), delta))
+    return routed if factor is None else routed * factor
 
 
 #: the compiled routing pass of each max-pooling layer (op and input shape)
