@@ -106,7 +106,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "PREFIX.dropped.tsv (drop)")
     p.add_argument("--batch-size", type=positive_integer, metavar="N",
                    help="SEQUENCES per model pass; each pass evaluates N x S (sequence, reference) pairs "
-                        "(twice with --revcomp average). Default: as many as fit in about 256 MiB of "
+                        "(twice with --revcomp average). Default: as many as fit in about 1 GiB of "
                         "activations, at most 256. Changes memory and speed, never the results")
     p.add_argument("--chunk-size", type=positive_integer, metavar="N",
                    help="regions read, scored and written at a time, the unit of resuming (default about "

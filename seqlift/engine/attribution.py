@@ -136,7 +136,7 @@ def attribute(
     batch_size : int, optional
         Number of (sequence, reference) pairs per batch (for integrated
         gradients, pairs × steps are evaluated in ``steps`` passes). Default:
-        as many as fit in about 256 MiB of activations, and at least one
+        as many as fit in about 1 GiB of activations, and at least one
         sequence's references.
     seed : int
         Seed of the dinucleotide shuffles when ``references`` is an int.

@@ -17,9 +17,13 @@ from seqlift.engine.backprop import ancestors
 from seqlift.engine.methods import METHODS
 from seqlift.model.graph import Model
 
-#: memory the activations of one batch may take (on the paper model, 661 pairs per batch
-#: peaked at 3.8 GiB and 160 at 1.7 GiB, equally fast)
-BATCH_BYTES = 256 * 2**20
+#: memory the activations of one batch may take. Measured side by side on the 2-core machine
+#: (2026-12-02, rescale, ratio of wall time to a plain gradient): the 1 kb CNN of issue 15 at 45
+#: pairs per batch (256 MiB) 1.36-1.44x, at 160 pairs 1.26-1.33x, at 320 pairs 1.24x; the
+#: Basset-like model at 20 pairs 1.17x, 80 pairs 1.05x; the paper's model flat from 200 to 1,000
+#: pairs. Peak resident memory at this budget: 1.7 GiB (1 kb CNN, 180 pairs, revealcancel),
+#: 5.2 GiB (the DanQ-shaped model at 40 pairs).
+BATCH_BYTES = 2**30
 #: fewest and most pairs per batch by default (more gains nothing on a CPU)
 MIN_PAIRS, MAX_PAIRS = 16, 4096
 #: copies of the activations a plain forward pass holds at once (a layer's input and output)
