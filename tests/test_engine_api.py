@@ -153,6 +153,20 @@ def test_first_layer_convolution_transpose_is_exact_and_batch_invariant(options)
         np.testing.assert_array_equal(transpose(rows), whole[:rows])
 
 
+def test_default_passes_share_the_sequences_evenly(cnn, monkeypatch):
+    """The default batch is filled with the budget's pairs only where that wastes no whole pass on padding."""
+    _, model = cnn
+    from seqlift.engine import attribution
+
+    monkeypatch.setattr(attribution, "pairs_per_batch", lambda *args: 88 * 3)  # a budget of 88 sequences
+    ends: list[int] = []
+    seqlift.attribute(model, _dna(100, 24), references=3, progress=ends.append)
+    assert ends == [56, 100]  # two passes of 56 (the second padded by 12), not 88 + 12 padded by 76
+    ends.clear()
+    seqlift.attribute(model, _dna(32, 24), references=3, progress=ends.append)
+    assert ends == [32]
+
+
 def test_references_split_over_batches_still_average_correctly(cnn):
     _, model = cnn
     x = _dna(3, 24, seed=3)

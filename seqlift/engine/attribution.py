@@ -229,7 +229,7 @@ def attribute(
         # Whole sequences per pass, as many as come nearest the budget's pairs (at least one): a sequence's
         # references split over two passes repeat its forward pass (20 references in passes of 16: 16 + 4),
         # and rounding down wastes the budget (16 pairs of sequences with 10 references: passes of 10).
-        seqs_per_chunk = max(1, round(batch_pairs / n_refs))
+        seqs_per_chunk = _even_passes(n, max(1, round(batch_pairs / n_refs)))
         batch_pairs = max(batch_pairs, n_refs)
     else:
         seqs_per_chunk = max(1, batch_pairs // n_refs)
@@ -259,6 +259,23 @@ def attribute(
         if progress is not None:
             progress(stop)
     return _finish(request, sums, n_refs)
+
+
+def _even_passes(n: int, most: int) -> int:
+    """Sequences per pass for ``n`` sequences, at most ``most``: the passes share them about equally.
+
+    The last pass is padded to the size of the others (one compiled shape per
+    run), so filling every pass to ``most`` would compute up to a whole pass
+    of padding (100 sequences in passes of 88: 176 computed). The even share
+    ``⌈n / passes⌉`` is rounded up to 3 significant bits (at most 8 sizes per
+    doubling, so repeated calls on different numbers of sequences reuse few
+    compiled shapes): 100 sequences in passes of at most 88 run as 2 passes of
+    56, 32 in passes of at most 18 as 2 of 16.
+    """
+    passes = -(-n // most)
+    even = -(-n // passes)
+    step = 1 << max(even.bit_length() - 3, 0)
+    return min(most, -(-even // step) * step)
 
 
 def _add_references_in_order(sums: dict[str, np.ndarray], key: str, values: np.ndarray) -> None:
