@@ -167,6 +167,28 @@ def test_default_passes_share_the_sequences_evenly(cnn, monkeypatch):
     assert ends == [32]
 
 
+@pytest.mark.parametrize("padding", ["same", "valid", "causal"])
+def test_strided_convolution_rows_do_not_depend_on_the_batch(padding):
+    """TensorFlow's strided kernel gives a row different bits with the batch size for some shapes
+    (kernel 21, stride 3, length 101, 4 -> 64 channels, 'same'); seqlift's does not, and agrees
+    with it to rounding."""
+    import tensorflow as tf
+
+    from seqlift.model import ops
+
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(21, 4, 64)).astype(np.float32)
+    op = ops.Conv(kernel, None, rank=1, strides=(3,), padding=padding)
+    x = rng.normal(size=(20, 101, 4)).astype(np.float32)
+    run = tf.function(lambda a: op(a))
+    full = run(tf.constant(x)).numpy()
+    for rows in (1, 2, 3, 5, 17):
+        assert run(tf.constant(x[:rows])).numpy().tobytes() == full[:rows].tobytes()
+    stock_input = np.pad(x, [(0, 0), (20, 0), (0, 0)]) if padding == "causal" else x
+    stock = tf.nn.convolution(stock_input, kernel, strides=[3], padding="VALID" if padding == "causal" else padding.upper())
+    np.testing.assert_allclose(full, stock.numpy(), rtol=1e-5, atol=1e-5 * np.abs(full).max())
+
+
 def test_references_split_over_batches_still_average_correctly(cnn):
     _, model = cnn
     x = _dna(3, 24, seed=3)
