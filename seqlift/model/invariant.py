@@ -2,7 +2,9 @@
 
 CPU libraries choose their algorithm, and with it the order of floating-point
 additions, by the shape of the whole call. TensorFlow's forward convolution
-gives every row the same bits whatever the batch size, but its matrix product
+with stride 1 gives every row the same bits whatever the batch size (its
+strided kernel does not always, so :class:`seqlift.model.ops.Conv` computes a
+strided convolution at stride 1 and keeps every s-th position), but its matrix product
 does not for larger matrices, and neither do the gradient kernels of either
 (``Conv2DBackpropInput``, ``MatMul`` with a transposed operand): a sequence's
 scores would then change in the last bits with ``batch_size``. seqlift's
