@@ -107,7 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_integer, metavar="N",
                    help="SEQUENCES per model pass; each pass evaluates N x S (sequence, reference) pairs "
                         "(twice with --revcomp average). Default: as many as fit in about 1 GiB of "
-                        "activations, at most 256. Changes memory and speed, never the results")
+                        "activations (at most 4,096 pairs). Changes memory and speed, never the results")
     p.add_argument("--chunk-size", type=positive_integer, metavar="N",
                    help="regions read, scored and written at a time, the unit of resuming (default about "
                         "1000, fewer for long windows or many tasks; rounded up to a multiple of the batch "
