@@ -330,11 +330,8 @@ class MaxRouting:
     @classmethod
     def of(cls, node: Node, state: PairState) -> "MaxRouting":
         source = node.inputs[0]
-        x_seq = state.x_acts[source]  # the sequences' argmaxes are found once per sequence
-        with tf.GradientTape() as local:
-            local.watch(x_seq)
-            pooled = node.op(x_seq)
-        input_argmax = local.gradient(pooled, x_seq, output_gradients=tf.ones_like(pooled)) != 0
+        pooled = state.x_acts[node.name]  # the sequences' argmaxes are found once per sequence
+        input_argmax = vector_jacobian(pooled, state.x_acts[source], tf.ones_like(pooled)) != 0
         input_argmax = state.per_pair(input_argmax, state.ref_acts[source])
         y0 = state.ref_acts[node.name]
         reference_argmax = vector_jacobian(y0, state.ref_acts[source], tf.ones_like(y0)) != 0
