@@ -147,21 +147,30 @@ class DeepLiftPass:
         return state.parts[name]
 
     # ----------------------------------------------------------------- backward
-    def backward(self, state: PairState, node: str, seed: tf.Tensor) -> dict[str, Multipliers]:
-        """Multipliers of every node, as :class:`Multipliers`, from multipliers ``seed`` at ``node``
-        (one row per pair: the target's multipliers with respect to the node's values)."""
-        pending: dict[str, Multipliers] = {node: Multipliers(seed)}
-        done: dict[str, Multipliers] = {}
+    def backward(self, state: PairState, seeds: list[tuple[str, tf.Tensor]]) -> list[dict[str, Multipliers]]:
+        """Multipliers of every node, as :class:`Multipliers`, for each target: from multipliers ``seed``
+        at ``node`` for each ``(node, seed)`` of ``seeds`` (one row per pair: the target's multipliers
+        with respect to the node's values).
+
+        The targets are walked back together, node by node, so that each
+        node's rule is handed every target's multipliers at once
+        (:meth:`~seqlift.engine.node_rules.NodeRule.backward_targets`).
+        """
+        pending: list[dict[str, Multipliers]] = [{node: Multipliers(seed)} for node, seed in seeds]
+        done: list[dict[str, Multipliers]] = [{} for _ in seeds]
         for name in reversed(self.nodes):
-            if name not in pending:
+            here = [k for k, waiting in enumerate(pending) if name in waiting]
+            if not here:
                 continue
-            m = pending.pop(name)
-            done[name] = m
+            ms = [pending[k].pop(name) for k in here]
+            for k, m in zip(here, ms):
+                done[k][name] = m
             node = self.model.nodes[name]
             if not node.inputs:
                 continue
-            for source, g in self.node_rules[name].backward(self, node, m, state).items():
-                pending[source] = pending[source] + g if source in pending else g
+            for k, grads in zip(here, self.node_rules[name].backward_targets(self, node, ms, state)):
+                for source, g in grads.items():
+                    pending[k][source] = pending[k][source] + g if source in pending[k] else g
         return done
 
     def linear_transpose(self, name: str, m: tf.Tensor, state: PairState) -> dict[str, tf.Tensor]:

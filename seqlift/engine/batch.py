@@ -58,11 +58,9 @@ def _batch_body(request: BatchRequest, method: Method) -> BatchFunction:
             if value is not None:
                 results.setdefault(key, []).append(_grouped(value, n, per_seq))
 
-        for score_set, rule in zip(request.targets, rules):
-            node = score_set.node
-            target = BoundTarget(node, rule, tf.gather(state.x_acts[node], pair_seq), state.ref_acts[node],
-                                 state.x_acts[node])
-            scores = scorer.target_scores(state, target)
+        targets = [BoundTarget(s.node, rule, tf.gather(state.x_acts[s.node], pair_seq), state.ref_acts[s.node],
+                               state.x_acts[s.node]) for s, rule in zip(request.targets, rules)]
+        for target, scores in zip(targets, scorer.scores(state, targets)):
             add("target_delta", target.delta() if scores.target_delta is None else scores.target_delta)
             for i, s in enumerate(scores.inputs):
                 add(f"contrib{i}", s.contributions)

@@ -113,6 +113,12 @@ class NodeRule:
         """The multipliers of each of the node's inputs, given the node's own ``m``."""
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def backward_targets(self, walk: "DeepLiftPass", node: Node, ms: list[Multipliers],
+                         state: PairState) -> list[dict[str, Multipliers]]:
+        """:meth:`backward` for several targets' multipliers at the node (one target at a time, unless
+        the rule can do better)."""
+        return [self.backward(walk, node, m, state) for m in ms]
+
 
 def _transposed(walk: "DeepLiftPass", node: Node, m: Multipliers, state: PairState) -> dict[str, Multipliers]:
     """``m`` through a linear op's transpose, its mean and half-difference alike."""
@@ -492,8 +498,14 @@ class RecurrentRule(NodeRule):
     chooses_nonlinearity = True
 
     def backward(self, walk, node, m, state):
+        return self.backward_targets(walk, node, [m], state)[0]
+
+    def backward_targets(self, walk, node, ms, state):
+        """Every target's multipliers in one pass back through the loop (the targets stacked)."""
         source = node.inputs[0]
         if node.name not in state.linearized:
             state.linearized[node.name] = recurrence.linearized(
                 node.op, state.ref_acts[source], state.delta(source), walk.nonlinearity[node.name] == REVEALCANCEL)
-        return {source: Multipliers(state.linearized[node.name].transpose(m.collapse(state.delta(node.name))))}
+        delta = state.delta(node.name)
+        stacked = tf.stack([m.collapse(delta) for m in ms])
+        return [{source: Multipliers(g)} for g in tf.unstack(state.linearized[node.name].transpose(stacked), num=len(ms))]

@@ -8,7 +8,8 @@ paper). Each operation applies the rule of :mod:`seqlift.engine.rules` that
 the same operation gets as a layer of the graph:
 
 * a kernel ``v U``: the linear rule, parts split by the sign of each term
-  (:func:`~seqlift.engine.rules.kernel_split_forward`);
+  (:func:`~seqlift.engine.rules.kernel_split_forward`, with ``|Δv|`` written
+  ``sign(Δv) Δv``);
 * a sum, ``1 − v`` and a split into gates: linear (parts add, swap, split);
 * an activation: Rescale (:func:`~seqlift.engine.rules.rescale_multiplier`,
   ``Δy`` from the activation's closed-form difference) or RevealCancel
@@ -17,23 +18,30 @@ the same operation gets as a layer of the graph:
   (:func:`~seqlift.engine.rules.product_multipliers`), the product's parts split
   by its own sign.
 
-Every rule multiplies differences by coefficients computed from the
-reference and the differences' values (held constant), so the differences at
-the layer's output are a *linear* function of the difference at its input, and
-evaluated at the actual difference they are the actual ones: the input's value
-is ``reference + Δ`` throughout, and no difference is ever taken by
-subtracting two nearly equal values. The DeepLIFT multipliers of the layer's
-input are then the transpose of that linear map applied to the output's
-multipliers, which is exactly what propagating multipliers backwards through
-each rule computes (the transpose of a composition is the composition of the
-transposes, in reverse order). TensorFlow computes it as the gradient of the
-loop (:func:`linearized`), which runs the recurrence backwards, step by step.
-Memory grows linearly with the number of steps: the backward loop keeps each
-step's coefficients (a few times the layer's gate activations per pair).
+Every rule multiplies differences by *coefficients* (the signs, multipliers and
+shares above) computed from the reference and the differences' values, so,
+with the coefficients held, the differences at a step's output are a linear
+function of the differences at its input, and the whole layer's output
+difference a linear function of its input's. :class:`TangentAlgebra` is that
+linear function: the same cell run on differences alone, each operation
+taking its coefficients in the order :class:`DifferenceAlgebra` recorded them.
+
+The DeepLIFT multipliers of the layer's input are the transpose of the linear
+map applied to the output's multipliers (the transpose of a composition is the
+composition of the transposes, in reverse order): :meth:`Linearized.transpose`
+runs the steps backwards in a loop of its own, each step's transpose the
+symbolic gradient of that one step's linear map (a small graph, no loop
+inside it), reading the coefficients the forward loop kept for the step.
+TensorFlow's own gradient of a loop is not used: the graph builds it anew for
+every target differentiated, seconds each for an LSTM. Memory grows linearly
+with the number of steps (each step's coefficients, a few times the layer's
+gate activations per pair).
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Union
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Union
 
 import tensorflow as tf
 
@@ -64,28 +72,84 @@ def total(delta: Delta) -> tf.Tensor:
     return delta.pos + delta.neg if isinstance(delta, Parts) else delta
 
 
-def _valued(linear: tf.Tensor, exact: tf.Tensor) -> tf.Tensor:
-    """``linear`` (a rule's coefficients times a difference) holding the rule's exact value.
+def _positive_share(value: tf.Tensor) -> tf.Tensor:
+    """The share of a term that goes to the positive part: 1, 0, or ½ where the term is 0."""
+    return 0.5 * (1.0 + tf.sign(value))
 
-    The two differ by rounding only, but the signs the next kernel splits by
-    are read from values: a ReLU whose parts cross 0 while its input stays
-    below 0 has an output difference of exactly 0 (split half and half, as
-    the graph's rules split it), which the product of a multiplier and a part
-    would leave as rounding noise of either sign. The correction is held
-    constant, so the map's coefficients (its transpose) are unchanged.
+
+class TangentAlgebra:
+    """A cell's operations on differences alone (:data:`Delta`): the linear map the rules make, each
+    operation's coefficients taken, in order, from ``coefficients``.
+
+    Parameters
+    ----------
+    revealcancel
+        Differences carry parts (RevealCancel at the activations), else they are whole (Rescale).
+    coefficients
+        The rules' coefficients, in the order the operations consume them (as
+        :class:`DifferenceAlgebra` records them).
     """
-    return linear + tf.stop_gradient(exact - linear)
 
+    def __init__(self, revealcancel: bool, coefficients: deque) -> None:
+        self.revealcancel = revealcancel
+        self.coefficients = coefficients
 
-def _split_by_own_sign(delta: tf.Tensor) -> Parts:
-    """A difference's parts by its sign, as a linear map of it: ``Δ⁺ = q Δ``, ``Δ⁻ = (1 − q) Δ`` with ``q``
-    1, 0 or ½ (at 0) held constant."""
-    q = 0.5 * (1.0 + tf.sign(tf.stop_gradient(delta)))
-    return Parts(q * delta, (1.0 - q) * delta)
+    def _next(self) -> tf.Tensor:
+        return self.coefficients.popleft()
+
+    def kernel(self, d: Delta, kernel: tf.Tensor, bias: tf.Tensor | None = None) -> Delta:
+        """``Δv U`` (the bias cancels); with parts, ``½ (Δv U ± sign(Δv) Δv |U|)``."""
+        whole = total(d)
+        dy = PlainAlgebra.kernel(whole, kernel)
+        if not self.revealcancel:
+            return dy
+        response = PlainAlgebra.kernel(self._next() * whole, tf.abs(kernel))
+        return Parts(*rules.kernel_split_forward(dy, response))
+
+    @staticmethod
+    def add(a: Delta, b: Delta) -> Delta:
+        return tf.nest.map_structure(tf.add, a, b)
+
+    def activate(self, function: ops.Activation | None, d: Delta) -> Delta:
+        """Each part times its multiplier."""
+        if function is None:
+            return d
+        if self.revealcancel:
+            return Parts(self._next() * d.pos, self._next() * d.neg)
+        return self._next() * d
+
+    def product(self, a: Delta, b: Delta) -> tf.Tensor:
+        """``m_a Δa + m_b Δb``, the product's difference (whole)."""
+        return self._next() * total(a) + self._next() * total(b)
+
+    def by_own_sign(self, product: tf.Tensor) -> Delta:
+        """A product's difference split into parts by its sign (with parts), ``q Δ`` and ``(1 − q) Δ``."""
+        if not self.revealcancel:
+            return product
+        share = self._next()
+        return Parts(share * product, (1.0 - share) * product)
+
+    def multiply(self, a: Delta, b: Delta) -> Delta:
+        return self.by_own_sign(self.product(a, b))
+
+    @staticmethod
+    def one_minus(d: Delta) -> Delta:
+        return Parts(-d.neg, -d.pos) if isinstance(d, Parts) else -d
+
+    @staticmethod
+    def split(d: Delta, parts: int) -> list[Delta]:
+        if isinstance(d, Parts):
+            return [Parts(p, n) for p, n in zip(tf.split(d.pos, parts, -1), tf.split(d.neg, parts, -1))]
+        return tf.split(d, parts, axis=-1)
 
 
 class DifferenceAlgebra:
     """A cell's operations on :class:`Diff` values, each by its DeepLIFT rule (see the module docstring).
+
+    Each operation computes its coefficients from the values, records them
+    (:meth:`take_recorded`) and applies them with :class:`TangentAlgebra`;
+    an activation's difference is its closed-form (exact) difference, which
+    its coefficients reproduce up to rounding.
 
     Parameters
     ----------
@@ -95,104 +159,169 @@ class DifferenceAlgebra:
 
     def __init__(self, revealcancel: bool) -> None:
         self.revealcancel = revealcancel
+        self._recorded: list[tf.Tensor] = []
+        self._tangent = TangentAlgebra(revealcancel, deque())
+
+    def _with(self, *coefficients: tf.Tensor) -> TangentAlgebra:
+        """The tangent algebra, handed ``coefficients`` (which are recorded)."""
+        self._recorded.extend(coefficients)
+        self._tangent.coefficients.extend(coefficients)
+        return self._tangent
+
+    def take_recorded(self) -> list[tf.Tensor]:
+        """The coefficients recorded since the last call, in order."""
+        recorded, self._recorded = self._recorded, []
+        return recorded
 
     def kernel(self, v: Diff, kernel: tf.Tensor, bias: tf.Tensor | None = None) -> Diff:
-        reference = PlainAlgebra.kernel(v.reference, kernel, bias)
-        d = total(v.delta)
-        dy = PlainAlgebra.kernel(d, kernel)
-        if not self.revealcancel:
-            return Diff(reference, dy)
-        # |W| |Δx|, with |Δx| = sign(Δx) Δx written linearly in Δx
-        response = PlainAlgebra.kernel(tf.sign(tf.stop_gradient(d)) * d, tf.abs(kernel))
-        return Diff(reference, Parts(*rules.kernel_split_forward(dy, response)))
+        signs = (tf.sign(total(v.delta)),) if self.revealcancel else ()
+        return Diff(PlainAlgebra.kernel(v.reference, kernel, bias), self._with(*signs).kernel(v.delta, kernel))
 
-    @staticmethod
-    def add(a: Diff, b: Diff) -> Diff:
-        return Diff(a.reference + b.reference, tf.nest.map_structure(tf.add, a.delta, b.delta))
+    def add(self, a: Diff, b: Diff) -> Diff:
+        return Diff(a.reference + b.reference, self._tangent.add(a.delta, b.delta))
 
     def activate(self, function: ops.Activation | None, v: Diff) -> Diff:
         if function is None:
             return v
         x0 = v.reference
+        difference = function.difference if function.has_closed_form_difference else None
         if self.revealcancel:
-            pos, neg = (tf.stop_gradient(p) for p in v.delta)
-            difference = function.difference if function.has_closed_form_difference else None
+            pos, neg = v.delta
             dy_pos, dy_neg = rules.revealcancel_parts(x0, pos, neg, function, difference)
-            m_pos, m_neg = rules.revealcancel_multipliers(x0, pos, neg, dy_pos, dy_neg, function.derivative)
-            return Diff(function(x0), Parts(_valued(m_pos * v.delta.pos, dy_pos), _valued(m_neg * v.delta.neg, dy_neg)))
-        dx = tf.stop_gradient(v.delta)
-        dy = function.difference(x0, dx) if function.has_closed_form_difference else function(x0 + dx) - function(x0)
-        return Diff(function(x0), _valued(rules.rescale_multiplier(x0, dx, dy, function.derivative) * v.delta, dy))
+            self._recorded.extend(rules.revealcancel_multipliers(x0, pos, neg, dy_pos, dy_neg, function.derivative))
+            delta = Parts(dy_pos, dy_neg)
+        else:
+            dx = v.delta
+            delta = difference(x0, dx) if difference is not None else function(x0 + dx) - function(x0)
+            self._recorded.append(rules.rescale_multiplier(x0, dx, delta, function.derivative))
+        return Diff(function(x0), delta)  # the exact difference (the recorded multipliers are for the transpose)
 
     def multiply(self, a: Diff, b: Diff) -> Diff:
         da, db = total(a.delta), total(b.delta)
-        m_a, m_b = rules.product_multipliers(a.reference, tf.stop_gradient(da), b.reference, tf.stop_gradient(db))
-        product = m_a * da + m_b * db
-        return Diff(a.reference * b.reference, _split_by_own_sign(product) if self.revealcancel else product)
+        product = self._with(*rules.product_multipliers(a.reference, da, b.reference, db)).product(da, db)
+        shares = (_positive_share(product),) if self.revealcancel else ()
+        return Diff(a.reference * b.reference, self._with(*shares).by_own_sign(product))
 
-    @staticmethod
-    def one_minus(v: Diff) -> Diff:
-        delta = Parts(-v.delta.neg, -v.delta.pos) if isinstance(v.delta, Parts) else -v.delta
-        return Diff(1.0 - v.reference, delta)
+    def one_minus(self, v: Diff) -> Diff:
+        return Diff(1.0 - v.reference, self._tangent.one_minus(v.delta))
 
-    @staticmethod
-    def split(v: Diff, parts: int) -> list[Diff]:
-        references = tf.split(v.reference, parts, axis=-1)
-        if isinstance(v.delta, Parts):
-            deltas = [Parts(p, n) for p, n in zip(tf.split(v.delta.pos, parts, -1), tf.split(v.delta.neg, parts, -1))]
-        else:
-            deltas = tf.split(v.delta, parts, axis=-1)
-        return [Diff(r, d) for r, d in zip(references, deltas)]
+    def split(self, v: Diff, parts: int) -> list[Diff]:
+        return [Diff(r, d) for r, d in zip(tf.split(v.reference, parts, axis=-1), self._tangent.split(v.delta, parts))]
 
     def zeros(self, batch: tf.Tensor, units: int) -> Diff:
         zero = PlainAlgebra.zeros(batch, units)
         return Diff(zero, Parts(zero, zero) if self.revealcancel else zero)
 
 
-class Linearized(NamedTuple):
+def _zeros_like_delta(revealcancel: bool, shape: tf.Tensor) -> Delta:
+    """Fresh zero differences of ``shape`` (parts with RevealCancel): the point a linear map is
+    differentiated at (its gradient does not depend on it)."""
+    if revealcancel:
+        return Parts(tf.zeros(shape), tf.zeros(shape))
+    return tf.zeros(shape)
+
+
+def _transposed(outputs: list[tf.Tensor], inputs: list[tf.Tensor], multipliers: list[tf.Tensor]) -> list[tf.Tensor]:
+    """``Σ_k m_kᵀ ∂outputs_k/∂inputs``: the transpose of a linear map, applied (its symbolic gradient)."""
+    return tf.gradients(outputs, inputs, grad_ys=multipliers, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
+@dataclass
+class Linearized:
     """A recurrent layer's output difference as a linear function of its input difference.
 
-    ``tape`` is None inside a compiled function (the graph's own symbolic
-    gradient, :func:`tf.gradients`, differentiates it), else an eager
-    persistent tape that recorded it.
+    Attributes
+    ----------
+    op
+        The layer.
+    revealcancel
+        Whether the differences carry parts.
+    input_shape
+        The input's dynamic shape ``(batch, steps, features)``.
+    projection
+        The coefficients of the input's projection (its kernel's signs, with parts).
+    steps, widths
+        Each step's coefficients, concatenated (a ``TensorArray`` of ``(batch, Σ widths)``), and the widths.
     """
 
-    input_delta: tf.Tensor
-    output_delta: tf.Tensor
-    tape: tf.GradientTape | None
+    op: Recurrent
+    revealcancel: bool
+    input_shape: tf.Tensor
+    projection: list[tf.Tensor]
+    steps: Any
+    widths: list[int]
+
+    def _tangent(self, coefficients: list[tf.Tensor]) -> TangentAlgebra:
+        return TangentAlgebra(self.revealcancel, deque(coefficients))
 
     def transpose(self, output_multipliers: tf.Tensor) -> tf.Tensor:
-        """The input's multipliers from the output's: the transpose of the linear map, run back through
-        the loop."""
-        if self.tape is None:
-            (grad,) = tf.gradients(self.output_delta, self.input_delta, grad_ys=output_multipliers,
-                                   unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            return grad
-        return self.tape.gradient(self.output_delta, self.input_delta, output_gradients=output_multipliers,
-                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        """The input's multipliers from the output's, for several targets at once: the transpose of
+        the linear map, run back through the steps.
+
+        Parameters
+        ----------
+        output_multipliers
+            ``(targets, batch, steps, units)``, or ``(targets, batch, units)``
+            for a layer that returns its last step.
+
+        Returns
+        -------
+        tf.Tensor
+            ``(targets, batch, steps, features)``. The coefficients ``(batch, …)``
+            broadcast over the targets, so each step is one pass for all of them.
+        """
+        op, cell, rc = self.op, self.op.cell, self.revealcancel
+        steps = self.input_shape[1]
+        rows = tf.shape(output_multipliers)[:2]  # targets, batch
+        state_shape = tf.concat([rows, [cell.units]], 0)
+        projected_shape = tf.concat([rows, [int(cell.kernel.shape[-1])]], 0)
+        zero_state = _zeros_like_delta(rc, state_shape)
+        if op.return_sequences:
+            per_step = tf.TensorArray(tf.float32, size=steps).unstack(tf.transpose(output_multipliers, [2, 0, 1, 3]))
+            last = tf.zeros(state_shape)
+        else:
+            per_step, last = None, output_multipliers
+
+        def seeded(state_m, extra):
+            """The state's multipliers, ``extra`` added to the output's (the first state), whole or each part."""
+            first = tf.nest.map_structure(lambda m: m + extra, state_m[0])
+            return (first,) + tuple(state_m[1:])
+
+        initial = seeded((zero_state,) * cell.states, last)
+        projected_m = [tf.TensorArray(tf.float32, size=steps) for _ in tf.nest.flatten(zero_state)]
+
+        def body(t, state_m, projected_m):
+            if per_step is not None:
+                state_m = seeded(state_m, per_step.read(t))
+            kept = tf.ensure_shape(self.steps.read(t), [None, sum(self.widths)])
+            coefficients = tf.split(kept, self.widths, axis=-1) if self.widths else []
+            projected_t = _zeros_like_delta(rc, projected_shape)
+            state_t = tuple(_zeros_like_delta(rc, state_shape) for _ in range(cell.states))
+            _, new_state = cell.step(self._tangent(coefficients), projected_t, state_t)
+            inputs = tf.nest.flatten(projected_t) + tf.nest.flatten(state_t)
+            grads = _transposed(tf.nest.flatten(new_state), inputs, tf.nest.flatten(state_m))
+            n = len(tf.nest.flatten(projected_t))
+            projected_m = [array.write(t, g) for array, g in zip(projected_m, grads[:n])]
+            return t - 1, tf.nest.pack_sequence_as(state_m, grads[n:]), projected_m
+
+        _, _, projected_m = tf.while_loop(lambda t, *_: t >= 0, body, (steps - 1, initial, projected_m))
+        projected_m = [array.stack() for array in projected_m]  # (steps, targets, batch, width), processing order
+        if op.go_backwards:
+            projected_m = [tf.reverse(m, [0]) for m in projected_m]
+        projected_m = [tf.transpose(m, [1, 2, 0, 3]) for m in projected_m]
+        x = tf.zeros(tf.concat([rows[:1], self.input_shape], 0))
+        projected = cell.project(self._tangent(self.projection), x)
+        (grad,) = _transposed(tf.nest.flatten(projected), [x], projected_m)
+        return grad
 
 
 def linearized(op: Recurrent, reference: tf.Tensor, delta: tf.Tensor, revealcancel: bool) -> Linearized:
-    """Run ``op``'s loop on (reference, difference) pairs with :class:`DifferenceAlgebra`, ready to be
-    transposed for as many target units as asked (:meth:`Linearized.transpose`).
-
-    In a compiled function the loop is built with no tape recording: a tape
-    would make TensorFlow wrap the loop in a function and build its gradient
-    at once (for a persistent tape, ready for higher orders), which cost 15 s
-    of tracing per LSTM layer; the graph's symbolic gradient builds it once,
-    when asked.
-    """
+    """Run ``op``'s loop on (reference, difference) pairs with :class:`DifferenceAlgebra`, keeping every
+    step's coefficients, ready to be transposed for as many target units as asked
+    (:meth:`Linearized.transpose`)."""
     algebra = DifferenceAlgebra(revealcancel)
-    delta = tf.identity(delta)
-
-    def run() -> tf.Tensor:
-        output = op.run(algebra, Diff(reference, delta), algebra.zeros(tf.shape(reference)[0], op.cell.units))
-        return total(output.delta)
-
-    if not tf.executing_eagerly():
-        return Linearized(delta, run(), None)
-    tape = tf.GradientTape(persistent=True)
-    with tape:
-        tape.watch(delta)
-        output_delta = run()
-    return Linearized(delta, output_delta, tape)
+    projected = op.steps(algebra, Diff(reference, delta))
+    projection = algebra.take_recorded()
+    _, steps, widths = op.loop(algebra, projected, algebra.zeros(tf.shape(reference)[0], op.cell.units),
+                               keep=algebra.take_recorded)
+    return Linearized(op, revealcancel, tf.shape(delta), projection, steps, widths)

@@ -3,11 +3,14 @@
 A scorer is built once per compiled batch function (:mod:`seqlift.engine.batch`)
 from a :class:`BatchRequest`. Inside the compiled function,
 :meth:`BatchScorer.forward` runs the forward passes of a batch (shared by all
-its targets) and :meth:`BatchScorer.target_scores` gives, for one target (a
+its targets) and :meth:`BatchScorer.scores` gives, for each target (a
 :class:`~seqlift.engine.target_rules.BoundTarget`: a target kind at a node,
 with the node's values at the sequences and references), the multipliers,
 contributions and hypothetical contributions of each model input (and of the
-inner layers asked for). Packing these into the function's results is written
+inner layers asked for). Most scorers take the targets one at a time
+(:class:`OneTargetAtATime`); DeepLIFT walks back through the graph once for
+all of them, so that a rule can transpose its layer for every target in one
+pass (a recurrent layer's loop). Packing these into the function's results is written
 once, in :mod:`seqlift.engine.batch`.
 
 Pairs come sequence by sequence: ``x`` has one row per sequence, ``refs``
@@ -125,8 +128,15 @@ class BatchScorer(Protocol):
     def forward(self, x: list[tf.Tensor], refs: list[tf.Tensor], per_seq: tf.Tensor) -> ForwardState:
         """Forward passes of a batch."""
 
-    def target_scores(self, state: ForwardState, target: BoundTarget) -> TargetScores:
-        """Scores of every input (and inner layer) for one target."""
+    def scores(self, state: ForwardState, targets: list[BoundTarget]) -> list[TargetScores]:
+        """Scores of every input (and inner layer) for each target."""
+
+
+class OneTargetAtATime:
+    """A scorer whose targets are scored one after the other, by its ``target_scores(state, target)``."""
+
+    def scores(self, state: ForwardState, targets: list[BoundTarget]) -> list[TargetScores]:
+        return [self.target_scores(state, target) for target in targets]
 
 
 def hypothetical(m: tf.Tensor, r: tf.Tensor) -> tf.Tensor:
@@ -161,9 +171,12 @@ class DeepLiftScorer:
         pairs = self.walker.forward(x, refs, per_seq)
         return ForwardState(x, refs, per_seq, pairs.x_acts, pairs.ref_acts, pairs)
 
-    def target_scores(self, state, target):
+    def scores(self, state, targets):
+        seeds = [(target.node, target.multipliers()) for target in targets]
+        return [self._scores(state, mults) for mults in self.walker.backward(state.carried, seeds)]
+
+    def _scores(self, state: ForwardState, mults: dict[str, Multipliers]) -> TargetScores:
         pairs = state.carried
-        mults = self.walker.backward(pairs, target.node, target.multipliers())
         inputs = []
         for i, (name, r) in enumerate(zip(self.request.model.inputs, state.refs)):
             if name in mults:
@@ -181,7 +194,7 @@ class DeepLiftScorer:
         return TargetScores(inputs, layers)
 
 
-class IntegratedGradientsScorer:
+class IntegratedGradientsScorer(OneTargetAtATime):
     """Integrated gradients from each reference: the mean gradient at ``steps`` midpoints
     ``r + (k + ½)/steps · (x − r)`` (a midpoint Riemann sum), times ``x − r``."""
 
@@ -210,7 +223,7 @@ class IntegratedGradientsScorer:
         return TargetScores(inputs)
 
 
-class InputGradientScorer:
+class InputGradientScorer(OneTargetAtATime):
     """Multipliers that do not depend on the reference: the gradient at the input, or
     guided backpropagation (:class:`~seqlift.engine.backprop.GuidedBackpropPass`),
     computed once per sequence.
@@ -260,7 +273,7 @@ class InputGradientScorer:
         return TargetScores(inputs)
 
 
-class MutagenesisScorer:
+class MutagenesisScorer(OneTargetAtATime):
     """In-silico mutagenesis: every single-base substitution of the one-hot DNA inputs.
 
     For a sequence ``x``, a position ``i`` of one of its one-hot inputs (shape

@@ -22,7 +22,7 @@ so a row's result does not depend on the batch) and applies the gates.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import tensorflow as tf
 
@@ -224,34 +224,55 @@ class Recurrent(ops.Op):
         self.return_sequences = bool(return_sequences)
         self.go_backwards = bool(go_backwards)
 
-    def run(self, algebra, x, zeros):
-        """The layer's output, computed with ``algebra`` on its input ``x``.
-
-        ``zeros`` is the algebra's zero state for one ``(batch, units)`` value.
-        Memory: the loop keeps each step's output (``return_sequences``), and
-        a gradient through it (or the DeepLIFT backward pass) keeps what each
-        step's backward pass needs, so memory grows linearly with the number
-        of steps.
-        """
+    def steps(self, algebra, x):
+        """The input's projection ``x W + b`` (:meth:`_Cell.project`, computed with ``algebra``), step by
+        step in processing order: time-major ``(steps, batch, …)``, reversed for ``go_backwards``."""
         projected = _time_major(self.cell.project(algebra, x))
         if self.go_backwards:
             projected = tf.nest.map_structure(lambda t: tf.reverse(t, [0]), projected)
+        return projected
+
+    def loop(self, algebra, projected, zeros, keep: Callable[[], list[tf.Tensor]] | None = None):
+        """Run the cell over the projected steps (:meth:`steps`) from the zero state ``zeros`` (the
+        algebra's zero for one ``(batch, units)`` value).
+
+        Returns the layer's output: every step's, batch-major and in processing
+        order, with ``return_sequences``, else the last. With ``keep``, also
+        what ``keep()`` gives after each step (a list of ``(batch, k_i)``
+        tensors, the same widths every step), concatenated per step in a
+        ``TensorArray`` of ``steps`` elements, and the widths ``k_i``.
+        Memory: the loop keeps each step's output (``return_sequences``) and
+        what ``keep`` gives, so it grows linearly with the number of steps.
+        """
         steps = tf.shape(tf.nest.flatten(projected)[0])[0]
         # read step by step from arrays (whose gradient is written step by step, unlike a slice's)
         read = [tf.TensorArray(tf.float32, size=steps).unstack(leaf) for leaf in tf.nest.flatten(projected)]
         written = [tf.TensorArray(tf.float32, size=steps) for _ in tf.nest.flatten(zeros)] if self.return_sequences else []
+        kept = [tf.TensorArray(tf.float32, size=steps)] if keep is not None else []
+        widths: list[int] = []
 
-        def body(t, state, written):
+        def body(t, state, written, kept):
             projected_t = tf.nest.pack_sequence_as(projected, [array.read(t) for array in read])
             output, state = self.cell.step(algebra, projected_t, state)
             written = [array.write(t, leaf) for array, leaf in zip(written, tf.nest.flatten(output))]
-            return t + 1, state, written
+            if keep is not None:
+                values = keep()
+                widths[:] = [int(v.shape[-1]) for v in values]
+                batch = tf.shape(tf.nest.flatten(state)[0])[0]
+                kept = [kept[0].write(t, tf.concat(values, axis=-1) if values else tf.zeros(tf.stack([batch, 0])))]
+            return t + 1, state, written, kept
 
-        _, state, written = tf.while_loop(lambda t, *_: t < steps, body,
-                                          (tf.constant(0), (zeros,) * self.cell.states, written))
-        if not self.return_sequences:
-            return state[0]  # every cell's output is its first state
-        return _time_major(tf.nest.pack_sequence_as(zeros, [array.stack() for array in written]))
+        _, state, written, kept = tf.while_loop(lambda t, *_: t < steps, body,
+                                                (tf.constant(0), (zeros,) * self.cell.states, written, kept))
+        if self.return_sequences:
+            output = _time_major(tf.nest.pack_sequence_as(zeros, [array.stack() for array in written]))
+        else:
+            output = state[0]  # every cell's output is its first state
+        return output if keep is None else (output, kept[0], widths)
+
+    def run(self, algebra, x, zeros):
+        """The layer's output, computed with ``algebra`` on its input ``x`` (see :meth:`loop`)."""
+        return self.loop(algebra, self.steps(algebra, x), zeros)
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         return self.run(PlainAlgebra, x, PlainAlgebra.zeros(tf.shape(x)[0], self.cell.units))
