@@ -104,6 +104,58 @@ def test_scores_are_bitwise_the_same_whatever_the_batch_size(wide_cnn, method):
                                           results[0].layers[name]["contributions"])
 
 
+@pytest.fixture(scope="module")
+def recurrent_model():
+    """A bidirectional LSTM over every step, then a GRU's last step: each loop's DeepLIFT pass runs all
+    targets at once, its kept coefficients and its transpose must be computed alike for every row."""
+    keras_model = sequential(
+        (30, 4),
+        layers.Conv1D(6, 5, activation="relu"),
+        layers.Bidirectional(layers.LSTM(8, return_sequences=True)),
+        layers.GRU(5, go_backwards=True),
+        layers.Dense(3),
+    )
+    randomize(keras_model, seed=11)
+    return from_keras(keras_model)
+
+
+@pytest.mark.parametrize("method", ["rescale", "revealcancel"])
+def test_recurrent_scores_are_bitwise_the_same_whatever_the_batch_size(recurrent_model, method):
+    x = _dna(5, 30, seed=3)
+    results = [seqlift.attribute(recurrent_model, x, 4, method=method, task=[0, 1, 2], batch_size=size,
+                                 return_multipliers=True) for size in (64, 1, 3, 7)]
+    assert np.abs(results[0].contributions).max() > 0
+    for other in results[1:]:
+        np.testing.assert_array_equal(other.contributions, results[0].contributions)
+        np.testing.assert_array_equal(other.multipliers, results[0].multipliers)
+        np.testing.assert_array_equal(other.deltas, results[0].deltas)
+
+
+@pytest.mark.parametrize("method", ["rescale", "revealcancel", "gradient"])
+def test_smooth_activations_on_short_rows_are_bitwise_the_same_whatever_the_batch_size(method):
+    """TensorFlow's exp, sigmoid, log1p, rsqrt... round the elements past a tensor's last whole vector
+    packet differently; rows of 5, 7 or 9 values must not take their bits from the batch's size."""
+    keras_model = sequential(
+        (6, 4),
+        layers.Flatten(),
+        layers.Dense(5, activation="sigmoid"),
+        layers.Dense(7, activation="elu"),
+        layers.LayerNormalization(),
+        layers.Dense(9, activation="softplus"),
+        layers.Dense(5, activation="gelu"),
+        layers.Dense(5, activation="swish"),
+        layers.Dense(2),
+    )
+    model = from_keras(randomize(keras_model, seed=5))
+    x = _dna(6, 6, seed=2)
+    results = [seqlift.attribute(model, x, 3, method=method, task=[0, 1], batch_size=size, return_multipliers=True)
+               for size in (64, 1, 5)]
+    assert np.abs(results[0].contributions).max() > 0
+    for other in results[1:]:
+        np.testing.assert_array_equal(other.contributions, results[0].contributions)
+        np.testing.assert_array_equal(other.multipliers, results[0].multipliers)
+
+
 def _conv_transpose_float64(g, kernel, length, stride, dilation, padding):
     """Wᵀg of a 1-D convolution from its definition: output o reads input o·s + j·d − left through tap j."""
     size = kernel.shape[0]

@@ -57,6 +57,9 @@ class ActivationFunction:
     name: ClassVar[str]
     #: Keras ``activation=`` strings meaning this kind, and the parameters each implies
     keras_names: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    #: whether the kind computes with IEEE-exact operations only (compare, multiply, add, clip), which give
+    #: every element the same bits whatever the tensor's size (others: :func:`seqlift.model.invariant.elementwise`)
+    exact_arithmetic: ClassVar[bool] = False
     #: ``closed_form_difference(x0, dx, plain)`` where the kind has one (see the subclasses), else None
     closed_form_difference: ClassVar[Callable[..., tf.Tensor] | None] = None
 
@@ -94,6 +97,7 @@ class ReLU(ActivationFunction):
     """Keras' ``ReLU`` layer: ``min(x, max_value)`` for ``x > threshold``, else
     ``negative_slope · (x − threshold)``; plain ``max(x, 0)`` by default."""
 
+    exact_arithmetic = True
     name = "relu"
     keras_names = {"relu": {}, "relu6": {"max_value": 6.0}}
     max_value: float | None = None
@@ -144,6 +148,7 @@ class ReLU(ActivationFunction):
 class LeakyReLU(ActivationFunction):
     """``x`` above 0, ``alpha · x`` below (Keras ``negative_slope``, formerly ``alpha``)."""
 
+    exact_arithmetic = True
     name = "leaky_relu"
     keras_names = {"leaky_relu": {"alpha": 0.2}}
     alpha: Any = 0.2
@@ -244,6 +249,7 @@ class HardSigmoid(ActivationFunction):
     """``clip(slope · x + ½, 0, 1)``: Keras 3's ``hard_sigmoid`` has slope 1/6 (``relu6(x + 3) / 6``),
     Keras 2 and tf.keras 2's 0.2 (the Keras reader sets it from the Keras version that wrote the file)."""
 
+    exact_arithmetic = True
     name = "hard_sigmoid"
     keras_names = {"hard_sigmoid": {}}
     slope: float = 1.0 / 6.0

@@ -23,6 +23,13 @@ scores are bit-for-bit the same whatever the batch size:
 
 Both carry custom gradients, so automatic differentiation through a model
 uses the same invariant kernels.
+
+Elementwise functions need care too: TensorFlow's CPU kernels for ``exp``,
+``expm1``, ``log``, ``log1p``, ``sigmoid``, ``rsqrt``, ``pow`` and the
+activations built on them compute whole vector packets with one
+approximation and the leftover elements of a tensor with another, which
+round differently, so an element's bits depend on where the tensor ends.
+:func:`elementwise` gives every row a whole number of packets.
 """
 from __future__ import annotations
 
@@ -33,6 +40,10 @@ import tensorflow as tf
 
 #: rows per block of :func:`matmul`
 ROW_BLOCK = 16
+
+#: elements per row that :func:`elementwise` pads each row to a multiple of (a multiple of every CPU
+#: vector packet of float32: 4 for SSE, 8 for AVX, 16 for AVX-512)
+ROW_ALIGN = 16
 
 #: 1-D convolutions with at most this many input channels (per group) are
 #: transposed by :func:`_conv_transpose_pointwise` ...
@@ -89,6 +100,27 @@ def matmul(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         return out, grad
 
     return product(x)
+
+
+def elementwise(fn: Callable[..., tf.Tensor], *tensors: tf.Tensor) -> tf.Tensor:
+    """``fn(*tensors)`` for an elementwise ``fn``, each row's result not depending on the batch.
+
+    The tensors (one shape, rows on axis 0) are flattened to one row each and
+    padded with zeros to a multiple of :data:`ROW_ALIGN` elements, so
+    TensorFlow's vectorised kernels compute every element in whole packets
+    (their thread ranges are packet-aligned), whatever the number of rows;
+    the padding is cut off after. Rows already a multiple long (known from
+    the static shape) are passed as they are.
+    """
+    shape = tensors[0].shape
+    per_row = shape[1:].num_elements() if shape.rank else None
+    if shape.rank is None or shape.rank < 2 or (per_row is not None and per_row % ROW_ALIGN == 0):
+        return fn(*tensors)
+    dynamic = tf.shape(tensors[0])
+    rows, size = dynamic[0], tf.reduce_prod(dynamic[1:])
+    pad = (-size) % ROW_ALIGN
+    flat = [tf.pad(tf.reshape(t, tf.stack([rows, size])), [[0, 0], [0, pad]]) for t in tensors]
+    return tf.reshape(fn(*flat)[:, :size], dynamic)
 
 
 def conv_padding(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import ClassVar, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -769,8 +769,14 @@ class Activation(Op):
     def weights(self) -> dict[str, tf.Tensor]:
         return self.function.weights
 
+    def _by_rows(self, fn: Callable[..., tf.Tensor], *tensors: tf.Tensor) -> tf.Tensor:
+        """``fn(*tensors)``, each row's bits independent of the batch (:func:`invariant.elementwise`)."""
+        if self.function.exact_arithmetic:
+            return fn(*tensors)
+        return invariant.elementwise(fn, *tensors)
+
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        return self.function(x)
+        return self._by_rows(self.function, x)
 
     def derivative(self, x: tf.Tensor) -> tf.Tensor:
         """The exact elementwise derivative ``f'(x)``.
@@ -778,7 +784,7 @@ class Activation(Op):
         At the kinks of the piecewise-linear kinds the left derivative is
         used, so the ReLU's derivative at 0 is 0.
         """
-        return self.function.derivative(x)
+        return self._by_rows(self.function.derivative, x)
 
     @property
     def has_closed_form_difference(self) -> bool:
@@ -793,9 +799,16 @@ class Activation(Op):
         their digits where ``f`` saturates and the two float32 values round
         alike.
         """
-        plain = self(x0 + dx) - self(x0)
-        closed = self.function.closed_form_difference
-        return plain if closed is None else closed(x0, dx, plain)
+        function = self.function
+
+        def difference(x0: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
+            plain = function(x0 + dx) - function(x0)
+            return plain if function.closed_form_difference is None else function.closed_form_difference(x0, dx, plain)
+
+        if x0.shape != dx.shape:  # flattened row by row alike
+            shape = tf.broadcast_dynamic_shape(tf.shape(x0), tf.shape(dx))
+            x0, dx = tf.broadcast_to(x0, shape), tf.broadcast_to(dx, shape)
+        return self._by_rows(difference, x0, dx)
 
     def describe(self) -> str:
         inside = ", ".join([self.kind] + self.function.describe_parameters())
