@@ -179,6 +179,23 @@ class KernelRule(NodeRule):
             g = _kernel_split_backward(state.delta(source), g, grad_abs)
         return {source: Multipliers(g)}
 
+    def backward_targets(self, walk, node, ms, state):
+        """A Dense layer transposes every target's multipliers in one product (``Wᵀ`` and ``|W|ᵀ`` read
+        once for all of them: a wide layer's product is bound by reading its kernel); the same
+        blocked product its gradient uses, so the same bits."""
+        if not isinstance(node.op, ops.Dense) or len(ms) == 1:
+            return super().backward_targets(walk, node, ms, state)
+        source, kernel = node.inputs[0], node.op.kernel
+        means = tf.unstack(node.op.apply(tf.stack([m.mean for m in ms]), tf.transpose(kernel)), num=len(ms))
+        split = [k for k, m in enumerate(ms) if not m.joined]
+        halves = {}
+        if split:
+            stacked = node.op.apply(tf.stack([ms[k].half for k in split]), tf.transpose(tf.abs(kernel)))
+            halves = dict(zip(split, tf.unstack(stacked, num=len(split))))
+        delta = state.delta(source)
+        return [{source: Multipliers(_kernel_split_backward(delta, g, halves[k]) if k in halves else g)}
+                for k, g in enumerate(means)]
+
 
 @handles(ops.Propagation.SCALE)
 class ScaleRule(NodeRule):
