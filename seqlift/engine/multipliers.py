@@ -94,8 +94,8 @@ class PairState:
     abs_inputs, abs_responses : dict
         ``|Δx|`` and ``|W| |Δx|`` of the kernel layers whose parts were split.
     linearized : dict
-        The recurrent layers' differences as linear maps on a tape
-        (:func:`seqlift.engine.recurrence.linearized`), differentiated once per target unit.
+        The recurrent layers' differences as linear maps (their kept coefficients,
+        :func:`seqlift.engine.recurrence.linearized`), transposed once for all target units.
     routing : dict
         Where the max-pooling layers route credit (:class:`seqlift.engine.node_rules.MaxRouting`).
     """
