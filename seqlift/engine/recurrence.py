@@ -148,6 +148,18 @@ def _fused(rule):
     return tf.function(rule, jit_compile=True, autograph=False, reduce_retracing=True)
 
 
+_SHARED: dict[tuple, ops.Activation] = {}
+
+
+def _shared(function: ops.Activation) -> ops.Activation:
+    """One activation per kind and parameters (those with weights excepted), so that the cells of a
+    layer's two directions, and of several layers, share their compiled rules (XLA compiles each once)."""
+    if function.weights:
+        return function
+    parameters = tuple((name, getattr(function.function, name)) for name in function.function.parameter_names())
+    return _SHARED.setdefault((function.kind, parameters), function)
+
+
 @_fused
 def _rescaled_activation(function: ops.Activation, x0: tf.Tensor, dx: tf.Tensor):
     """``f(x0)``, ``Δy`` and the Rescale multiplier of an activation inside a cell."""
@@ -205,10 +217,10 @@ class DifferenceAlgebra:
         if function is None:
             return v
         if self.revealcancel:
-            reference, dy_pos, dy_neg, *multipliers = _revealcancel_activation(function, v.reference, *v.delta)
+            reference, dy_pos, dy_neg, *multipliers = _revealcancel_activation(_shared(function), v.reference, *v.delta)
             delta = Parts(dy_pos, dy_neg)
         else:
-            reference, delta, *multipliers = _rescaled_activation(function, v.reference, v.delta)
+            reference, delta, *multipliers = _rescaled_activation(_shared(function), v.reference, v.delta)
         self._recorded.extend(multipliers)
         return Diff(reference, delta)  # the exact difference (the recorded multipliers are for the transpose)
 
