@@ -10,7 +10,9 @@ attention, normalisation, recurrent layers, convolution variants):
   non-zero biases (the genomics default is computed where it resolves some
   nonlinearity otherwise than Rescale does, and is Rescale's computation elsewhere);
 * the gradient equals TensorFlow's gradient of the Keras model, and
-  gradient x input, guided backprop and integrated gradients run and are finite.
+  gradient x input, guided backprop and integrated gradients run and are finite;
+* RevealCancel gives every pair the same bits scored alone as in one batch
+  (shards equal whole runs).
 """
 from __future__ import annotations
 
@@ -72,9 +74,22 @@ def _distinct_deeplift_methods(model, target: str) -> list[str]:
     return [m for m in DEEPLIFT_METHODS if m != "genomics_default" or choices[m] != choices["rescale"]]
 
 
+@pytest.fixture(scope="module")
+def seqlift_models():
+    """Each case's seqlift model, built once, so that the tests share its compiled passes."""
+    built = {}
+
+    def model(case: str):
+        if case not in built:
+            built[case] = from_keras(keras3_model(case))
+        return built[case]
+
+    return model
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_deeplift_sums_to_delta(case):
-    model = from_keras(keras3_model(case))
+def test_deeplift_sums_to_delta(case, seqlift_models):
+    model = seqlift_models(case)
     rng = np.random.default_rng(0)
     x = inputs(seed=2)
     references = rng.normal(0.0, 1.0, (len(x), 3, *x.shape[1:])).astype(np.float32)
@@ -82,6 +97,20 @@ def test_deeplift_sums_to_delta(case):
         result = seqlift.attribute(model, x, references, method=method, task=0)
         assert np.all(np.isfinite(result.contributions)), method
         _check_summation(result)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_revealcancel_scores_each_pair_alike_in_any_batch(case, seqlift_models):
+    model = seqlift_models(case)
+    rng = np.random.default_rng(0)
+    x = inputs(seed=2)
+    references = rng.normal(0.0, 1.0, (len(x), 3, *x.shape[1:])).astype(np.float32)
+    whole, alone = (seqlift.attribute(model, x, references, method="revealcancel", task=0, batch_size=size)
+                    for size in (None, 1))
+    assert np.abs(whole.contributions).max() > 0
+    np.testing.assert_array_equal(alone.contributions, whole.contributions)
+    np.testing.assert_array_equal(alone.hypothetical, whole.hypothetical)
+    np.testing.assert_array_equal(alone.deltas, whole.deltas)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
