@@ -87,12 +87,17 @@ def seqlift_models():
     return model
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_deeplift_sums_to_delta(case, seqlift_models):
-    model = seqlift_models(case)
+def _pairs() -> tuple[np.ndarray, np.ndarray]:
+    """The DeepLIFT tests' inputs and random references (3 per input)."""
     rng = np.random.default_rng(0)
     x = inputs(seed=2)
-    references = rng.normal(0.0, 1.0, (len(x), 3, *x.shape[1:])).astype(np.float32)
+    return x, rng.normal(0.0, 1.0, (len(x), 3, *x.shape[1:])).astype(np.float32)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_deeplift_sums_to_delta(case, seqlift_models):
+    x, references = _pairs()
+    model = seqlift_models(case)
     for method in _distinct_deeplift_methods(model, model.outputs[0]):
         result = seqlift.attribute(model, x, references, method=method, task=0)
         assert np.all(np.isfinite(result.contributions)), method
@@ -101,10 +106,8 @@ def test_deeplift_sums_to_delta(case, seqlift_models):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_revealcancel_scores_each_pair_alike_in_any_batch(case, seqlift_models):
+    x, references = _pairs()
     model = seqlift_models(case)
-    rng = np.random.default_rng(0)
-    x = inputs(seed=2)
-    references = rng.normal(0.0, 1.0, (len(x), 3, *x.shape[1:])).astype(np.float32)
     whole, alone = (seqlift.attribute(model, x, references, method="revealcancel", task=0, batch_size=size)
                     for size in (None, 1))
     assert np.abs(whole.contributions).max() > 0
