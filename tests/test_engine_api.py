@@ -205,6 +205,31 @@ def test_first_layer_convolution_transpose_is_exact_and_batch_invariant(options)
         np.testing.assert_array_equal(transpose(rows), whole[:rows])
 
 
+@pytest.mark.parametrize("shape", [(1000, 21, 4, 64, "valid"), (200, 11, 4, 50, "same"), (333, 25, 1, 128, "causal"),
+                                   (120, 13, 8, 96, "same"), (60, 3, 4, 16, "valid")],
+                         ids=["cnn1kb", "paper", "one-channel", "eight-channels", "short"])
+def test_tap_grouped_first_layer_transpose_is_exact_and_batch_invariant(shape):
+    """First layers (stride 1, at most 128 filters) are transposed with their taps in groups: Wᵀg equals a
+    float64 computation, and a row's bits do not depend on the batch."""
+    length, size, channels, filters, padding = shape
+    rng = np.random.default_rng(11)
+    kernel = rng.normal(size=(size, channels, filters)).astype(np.float32)
+    op = ops.Conv(kernel, None, 1, padding=padding)
+    x = tf.constant(rng.normal(size=(7, length, channels)).astype(np.float32))
+    g = rng.normal(size=(7, op.apply(x, op.kernel).shape[1], filters)).astype(np.float32)
+    calls = []
+    grouped = invariant._conv_transpose_tap_groups
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(invariant, "_conv_transpose_tap_groups", lambda *a: calls.append(a) or grouped(*a))
+        transpose = tf.function(lambda rows: invariant.conv_transpose(rows, op.kernel, [length], [1], [1], padding))
+        whole = transpose(tf.constant(g)).numpy()
+        assert calls, "the tap-grouped path was not taken"
+        expected = _conv_transpose_float64(g, kernel, length, 1, 1, padding)
+        np.testing.assert_allclose(whole, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+        for rows in (1, 2, 3, 5):
+            np.testing.assert_array_equal(transpose(tf.constant(g[:rows])).numpy(), whole[:rows])
+
+
 def test_default_passes_share_the_sequences_evenly(cnn, monkeypatch):
     """The default batch is filled with the budget's pairs only where that wastes no whole pass on padding."""
     _, model = cnn
