@@ -238,7 +238,7 @@ def test_default_passes_share_the_sequences_evenly(cnn, monkeypatch):
     monkeypatch.setattr(attribution, "pairs_per_batch", lambda *args: 88 * 3)  # a budget of 88 sequences
     ends: list[int] = []
     seqlift.attribute(model, _dna(100, 24), references=3, progress=ends.append)
-    assert ends == [56, 100]  # two passes of 56 (the second padded by 12), not 88 + 12 padded by 76
+    assert ends == [52, 100]  # two passes of 52 (the second padded by 4), not 88 + 12 padded by 76
     ends.clear()
     seqlift.attribute(model, _dna(32, 24), references=3, progress=ends.append)
     assert ends == [32]
