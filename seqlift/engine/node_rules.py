@@ -194,7 +194,7 @@ class KernelRule(NodeRule):
         split = [k for k, m in enumerate(ms) if not m.joined]
         halves = {}
         if split:
-            stacked = _stacked_transpose(op, tf.abs(op.kernel), inputs, [ms[k].half for k in split])
+            stacked = _stacked_transpose(op, op.abs_kernel, inputs, [ms[k].half for k in split])
             halves = dict(zip(split, stacked))
         delta = state.delta(source)
         return [{source: Multipliers(_kernel_split_backward(delta, g, halves[k]) if k in halves else g)}

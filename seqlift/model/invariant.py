@@ -169,6 +169,7 @@ def conv_transpose(
     strides: Sequence[int],
     dilations: Sequence[int],
     padding: str,
+    flipped: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """The transpose of a channels-last convolution applied to ``g``.
 
@@ -193,6 +194,8 @@ def conv_transpose(
         One int per spatial axis.
     padding
         ``'valid'``, ``'same'`` or ``'causal'``.
+    flipped
+        :func:`flipped_kernel` of ``kernel``, where the caller keeps it (computed here otherwise).
 
     Returns
     -------
@@ -214,10 +217,16 @@ def conv_transpose(
         pads.append([reach, reach + unreached])
         crops.append((left, left + int(input_spatial[axis])))
     pads.append([0, 0])
-    flipped = tf.reverse(kernel, list(range(rank)))
-    swapped = tf.transpose(flipped, [*range(rank), rank + 1, rank])
-    full = tf.nn.convolution(tf.pad(g, pads), swapped, padding="VALID", dilations=list(dilations))
+    flipped = flipped_kernel(kernel) if flipped is None else flipped
+    full = tf.nn.convolution(tf.pad(g, pads), flipped, padding="VALID", dilations=list(dilations))
     return full[(slice(None), *(slice(a, b) for a, b in crops), slice(None))]
+
+
+def flipped_kernel(kernel: tf.Tensor) -> tf.Tensor:
+    """The kernel of :func:`conv_transpose`'s forward convolution: ``kernel`` ``(*spatial, in, out)``
+    flipped along its spatial axes, its channels swapped."""
+    rank = kernel.shape.rank - 2
+    return tf.transpose(tf.reverse(kernel, list(range(rank))), [*range(rank), rank + 1, rank])
 
 
 def _conv_transpose_pointwise(

@@ -105,6 +105,24 @@ def constant(value: np.ndarray | tf.Tensor | float | Sequence[float]) -> tf.Tens
     return tf.constant(np.asarray(value, dtype=np.float32))
 
 
+def derived_constant(owner: object, name: str, source: tf.Tensor, fn: Callable[[tf.Tensor], tf.Tensor]) -> tf.Tensor:
+    """``fn(source)``, computed once as a constant and kept on ``owner`` while ``source`` is the same tensor.
+
+    The weights' derived forms (``|W|``, a flipped kernel) would otherwise be
+    operations of every pass, and TensorFlow does not fold constants over
+    10 MB (DeepSEA's third convolution is 15 MB). A ``source`` that is not a
+    constant (a tensor of the traced graph) gets ``fn`` in the graph.
+    """
+    if not isinstance(source, tf.__internal__.EagerTensor):
+        return fn(source)
+    cache = owner.__dict__.setdefault("_derived_constants", {})
+    kept = cache.get(name)
+    if kept is None or kept[0] is not source:
+        with tf.init_scope():  # computed now, outside any function being traced
+            kept = cache[name] = (source, fn(source))
+    return kept[1]
+
+
 def _channels_last_perm(rank: int) -> list[int]:
     """Axis order taking a channels_first tensor of ``rank`` spatial axes to channels_last."""
     return [0, *range(2, rank + 2), 1]
@@ -198,7 +216,12 @@ class _Kernel(Linear):
 
     def abs_apply(self, x: tf.Tensor) -> tf.Tensor:
         """``|W| x``: the layer with every coefficient replaced by its absolute value, without bias."""
-        return self.apply(x, tf.abs(self.kernel))
+        return self.apply(x, self.abs_kernel)
+
+    @property
+    def abs_kernel(self) -> tf.Tensor:
+        """``|W|``, a constant computed once (:func:`derived_constant`)."""
+        return derived_constant(self, "abs_kernel", self.kernel, tf.abs)
 
     @property
     def weights(self) -> dict[str, tf.Tensor]:
@@ -325,13 +348,18 @@ class Conv(_Kernel):
         if not spatial.is_fully_defined():  # free length: TensorFlow's own gradient
             return forward(x)
 
+        # the transpose's flipped kernel, a constant computed once where the kernel is one (its own or |W|)
+        flipped = [derived_constant(self, f"flipped {id(kernel)}", kernel, invariant.flipped_kernel)
+                   if groups == 1 else None]
+
         @tf.custom_gradient
         def convolve(inputs: tf.Tensor) -> tf.Tensor:
             def grad(g: tf.Tensor) -> tf.Tensor:
                 g_parts = tf.split(g, groups, axis=-1) if groups > 1 else [g]
                 backs = [
-                    invariant.conv_transpose(part, k, spatial.as_list(), self.strides, self.dilation_rate, self.padding)
-                    for part, k in zip(g_parts, k_parts)
+                    invariant.conv_transpose(part, k, spatial.as_list(), self.strides, self.dilation_rate, self.padding,
+                                             f)
+                    for part, k, f in zip(g_parts, k_parts, flipped * groups)
                 ]
                 return backs[0] if groups == 1 else tf.concat(backs, axis=-1)
 
