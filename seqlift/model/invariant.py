@@ -69,12 +69,23 @@ def _pointwise_pays(channels: int, filters: int) -> bool:
     )
 
 
-def _blocked_matmul(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+def _blocked_matmul(x: tf.Tensor, kernel: tf.Tensor, transpose_kernel: bool = False) -> tf.Tensor:
+    """``x @ kernel`` (``kernelᵀ`` with ``transpose_kernel``) for ``x`` ``(rows, K)``, as one batched
+    product of blocks of :data:`ROW_BLOCK` rows (the last padded with zeros). Written with few
+    operations: a recurrent layer builds several in every step's graph, and tracing costs per
+    operation."""
     rows = tf.shape(x)[0]
     padded = tf.pad(x, [[0, (-rows) % ROW_BLOCK], [0, 0]])
-    blocks = tf.reshape(padded, [-1, ROW_BLOCK, tf.shape(x)[1]])
-    product = tf.matmul(blocks, kernel)
-    return tf.reshape(product, [-1, tf.shape(kernel)[1]])[:rows]
+    blocks = tf.reshape(padded, [-1, ROW_BLOCK, _static_or_dynamic(x, 1)])
+    product = tf.matmul(blocks, kernel, transpose_b=transpose_kernel)
+    flat = tf.reshape(product, [-1, _static_or_dynamic(kernel, 0 if transpose_kernel else 1)])
+    return tf.slice(flat, [0, 0], [rows, -1])
+
+
+def _static_or_dynamic(t: tf.Tensor, axis: int) -> int | tf.Tensor:
+    """The length of ``t`` along ``axis``: a Python int where the static shape knows it."""
+    known = t.shape[axis]
+    return int(known) if known is not None else tf.shape(t)[axis]
 
 
 def matmul(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
@@ -93,16 +104,22 @@ def matmul(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         ``(..., N)``. Its gradient with respect to ``x`` is ``g @ kernelᵀ``,
         computed the same way.
     """
-    kernel_t = tf.transpose(kernel)
+    flat_input = x.shape.rank == 2
 
     @tf.custom_gradient
     def product(inputs: tf.Tensor) -> tf.Tensor:
-        shape = tf.shape(inputs)
-        flat = tf.reshape(inputs, [-1, shape[-1]])
-        out = tf.reshape(_blocked_matmul(flat, kernel), tf.concat([shape[:-1], tf.shape(kernel)[1:]], 0))
+        if flat_input:
+            out = _blocked_matmul(inputs, kernel)
+        else:
+            shape = tf.shape(inputs)
+            flat = tf.reshape(inputs, [-1, _static_or_dynamic(inputs, -1)])
+            out = tf.reshape(_blocked_matmul(flat, kernel),
+                             tf.concat([shape[:-1], [_static_or_dynamic(kernel, 1)]], 0))
 
         def grad(g: tf.Tensor) -> tf.Tensor:
-            back = _blocked_matmul(tf.reshape(g, [-1, tf.shape(g)[-1]]), kernel_t)
+            if flat_input:
+                return _blocked_matmul(g, kernel, transpose_kernel=True)
+            back = _blocked_matmul(tf.reshape(g, [-1, _static_or_dynamic(g, -1)]), kernel, transpose_kernel=True)
             return tf.reshape(back, shape)
 
         return out, grad
