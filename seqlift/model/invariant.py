@@ -105,6 +105,9 @@ def matmul(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         computed the same way.
     """
     flat_input = x.shape.rank == 2
+    # a tensor of the graph being built (a constant captured here): the gradient, built later and perhaps
+    # inside a loop's gradient, must not capture the constant itself
+    kernel = tf.convert_to_tensor(kernel)
 
     @tf.custom_gradient
     def product(inputs: tf.Tensor) -> tf.Tensor:
