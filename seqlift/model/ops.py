@@ -349,7 +349,8 @@ class Conv(_Kernel):
             return forward(x)
 
         # the transpose's flipped kernel, a constant computed once where the kernel is one (its own or |W|)
-        flipped = [derived_constant(self, f"flipped {id(kernel)}", kernel, invariant.flipped_kernel)
+        # (as a tensor of the graph being built, which a gradient built later inside a loop may use)
+        flipped = [tf.convert_to_tensor(derived_constant(self, f"flipped {id(kernel)}", kernel, invariant.flipped_kernel))
                    if groups == 1 else None]
 
         @tf.custom_gradient
