@@ -76,6 +76,11 @@ def _fused(rule):
 
     Each rule reads and writes several tensors of a layer's size; unfused, the
     memory traffic of those passes costs more than the layer's convolution.
+    XLA compiles once per shape (~0.1 s each, in the first call), so only the
+    long chains are fused: ``g + sign(Δx) ⊙ a`` (the kernel's split backward)
+    runs as TensorFlow's three kernels, which cost the same on ChromBPNet's
+    revealcancel (1.90x the gradient against 2.04x fused, side by side) and
+    spare its nine convolution shapes' compilations (first call 3.7 -> 3.1 s).
     """
     return tf.function(rule, jit_compile=True, autograph=False, reduce_retracing=True)
 
@@ -91,7 +96,6 @@ def _revealcancel(x0, dx_pos, dx_neg, fn, difference, derivative):
 
 
 _revealcancel = _fused(_revealcancel)
-_kernel_split_backward = _fused(rules.kernel_split_backward)
 
 
 class NodeRule:
@@ -176,7 +180,7 @@ class KernelRule(NodeRule):
         g = walk.linear_transpose(node.name, m.mean, state)[source]
         if not m.joined:
             grad_abs = vector_jacobian(state.abs_responses[node.name], state.abs_inputs[node.name], m.half)
-            g = _kernel_split_backward(state.delta(source), g, grad_abs)
+            g = rules.kernel_split_backward(state.delta(source), g, grad_abs)
         return {source: Multipliers(g)}
 
     def backward_targets(self, walk, node, ms, state):
@@ -197,7 +201,7 @@ class KernelRule(NodeRule):
             stacked = _stacked_transpose(op, op.abs_kernel, inputs, [ms[k].half for k in split])
             halves = dict(zip(split, stacked))
         delta = state.delta(source)
-        return [{source: Multipliers(_kernel_split_backward(delta, g, halves[k]) if k in halves else g)}
+        return [{source: Multipliers(rules.kernel_split_backward(delta, g, halves[k]) if k in halves else g)}
                 for k, g in enumerate(means)]
 
 
