@@ -32,3 +32,24 @@ def test_keras_and_graph_gradient_floors_agree(tmp_path):
     ours = seqlift.attribute(model, refs[:, 0], refs[:, :1], method="gradient", task=[0, 1, 2],
                              return_multipliers=True)
     np.testing.assert_allclose(ours.multipliers, graph[:, ::4], rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_a_childs_peak_memory_is_its_own_not_its_parents():
+    """A child of a process holding 400 MB reports its own peak (a bare interpreter's tens of MB), where
+    ``ru_maxrss`` reports the parent's 400 MB; and a watched child's peak includes what it allocated."""
+    import subprocess
+    import sys
+
+    from seqlift.bench.memory import peak_resident_mib, run_and_watch
+
+    held = np.ones(50_000_000)  # 400 MB, every page touched
+    code = ("import resource; from seqlift.bench.memory import peak_resident_mib; "
+            "print(peak_resident_mib(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    own, maxrss = (float(v) for v in subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                     check=True).stdout.split())
+    assert maxrss > 380 and own < 150, (own, maxrss)
+    assert peak_resident_mib() >= held.nbytes / 2**20
+    allocating = subprocess.Popen([sys.executable, "-c", "import time, numpy; a = numpy.ones(25_000_000); "
+                                   "time.sleep(0.3)"])
+    status, peak = run_and_watch(allocating)
+    assert status == 0 and 190 < peak < 380, peak

@@ -209,18 +209,18 @@ def _ism(model, target: str, tasks: list[int], x: np.ndarray, repeats: int) -> d
 def _peak_memory_mb(n: int, shuffles: int) -> float:
     """Peak resident memory (MiB) of a child process scoring ``n`` sequences."""
     code = (
-        "import resource, sys\n"
         "from seqlift.bench import engine_bench as b\n"
         "import seqlift\n"
         "label, path, weights = b._model_files()\n"
         "model = seqlift.load_model(path, weights=weights)\n"
         f"x, refs = b._workload({n}, {shuffles})\n"
         "seqlift.attribute(model, x, refs, method='genomics_default', task=[0, 1, 2])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "from seqlift.bench.memory import peak_resident_mib\n"
+        "print(peak_resident_mib())\n"
     )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    return int(done.stdout.strip().splitlines()[-1]) / 1024
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def _oracles(path: Path, weights: Path | None, model, x, refs, tasks, floor) -> dict:

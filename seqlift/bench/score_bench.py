@@ -4,7 +4,7 @@ Runs the real command in a child process on a random genome (one 2 Mb
 chromosome), random 100 bp regions and a tiny convolutional model (100 bp
 input, 8 filters, one output), with the default settings (10 shuffles,
 genomics_default, automatic batch and chunk sizes). Each size runs in its own
-child, whose peak resident memory (``ru_maxrss`` from ``wait4``) is reported
+child, whose own peak resident memory (:mod:`seqlift.bench.memory`) is reported
 with its wall time, start-up (Python, TensorFlow, model loading) included.
 Streaming should make the peak memory of the largest run about that of the
 smallest.
@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from seqlift.bench.memory import run_and_watch
 
 LENGTH = 100
 CHROM_SIZE = 2_000_000
@@ -58,17 +60,20 @@ def _write_model(path: Path, seed: int) -> None:
 
 
 def run_child(command: list[str], cwd: Path) -> tuple[float, int, int, str]:
-    """Run ``command``; (wall seconds, exit status, peak RSS in bytes, stderr tail)."""
+    """Run ``command``; (wall seconds, exit status, peak RSS in bytes, stderr tail).
+
+    The peak is the child's own (:func:`seqlift.bench.memory.run_and_watch`), not ``wait4``'s
+    ``ru_maxrss``, which would count this process's memory at the fork.
+    """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
+        returncode, peak_mib = run_and_watch(process)
         wall = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         tail = err.read().decode(errors="replace").strip().splitlines()[-1:]
-    return wall, process.returncode, usage.ru_maxrss * 1024, tail[0] if tail else ""
+    return wall, returncode, int((peak_mib or 0) * 1024 * 1024), tail[0] if tail else ""
 
 
 def measure(quick: bool = False) -> list[dict]:

@@ -161,16 +161,16 @@ def _child(code: str) -> list[str]:
 def _peak_memory_mib(name: str, n: int) -> float:
     """Peak resident memory (MiB) of a child process scoring ``n`` sequences of zoo model ``name``."""
     code = (
-        "import resource\n"
         "import seqlift\n"
         "from seqlift.bench import zoo, zoo_bench\n"
         f"entry = zoo.ZOO[{name!r}]\n"
         "model = entry.build()\n"
         f"x = zoo_bench._dna({n}, int(model.inputs[0].shape[1]))\n"
         "seqlift.attribute(model, x, entry.shuffles, task=list(entry.tasks), target_layer=entry.target)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "from seqlift.bench.memory import peak_resident_mib\n"
+        "print(peak_resident_mib())\n"
     )
-    return int(_child(code)[-1]) / 1024
+    return float(_child(code)[-1])
 
 
 def paper_cold_call(sequences: int = 800, shuffles: int = 20) -> tuple[float, float]:
