@@ -19,7 +19,9 @@ scores are bit-for-bit the same whatever the batch size:
   for 1-D convolutions with few input channels (the first layer of a DNA
   model), whose transpose has too few output channels for the CPU library to
   run well, as a pointwise forward convolution followed by an overlap-add in
-  a fixed order (:func:`_conv_transpose_pointwise`).
+  a fixed order (:func:`_conv_transpose_pointwise`), or, at stride 1 with up
+  to 128 filters, as one forward convolution of the kernel's taps in groups
+  and a shorter overlap-add (:func:`_conv_transpose_tap_groups`).
 
 Both carry custom gradients, so automatic differentiation through a model
 uses the same invariant kernels.
@@ -202,7 +204,9 @@ def conv_transpose(
     reaches, on the right), convolved with dilation ``d`` by the kernel flipped
     along its spatial axes with input and output channels swapped, and cropped
     by ``p_l``, ``p_r``. 1-D convolutions with few input channels
-    (:func:`_pointwise_pays`) take :func:`_conv_transpose_pointwise` instead.
+    (:func:`_pointwise_pays`) take :func:`_conv_transpose_tap_groups` (stride
+    and dilation 1, at most :data:`TAP_GROUP_MAX_FILTERS` filters) or
+    :func:`_conv_transpose_pointwise` instead.
 
     Parameters
     ----------

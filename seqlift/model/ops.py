@@ -348,10 +348,12 @@ class Conv(_Kernel):
         if not spatial.is_fully_defined():  # free length: TensorFlow's own gradient
             return forward(x)
 
-        # the transpose's flipped kernel, a constant computed once where the kernel is one (its own or |W|)
-        # (as a tensor of the graph being built, which a gradient built later inside a loop may use)
-        flipped = [tf.convert_to_tensor(derived_constant(self, f"flipped {id(kernel)}", kernel, invariant.flipped_kernel))
-                   if groups == 1 else None]
+        # the transpose's flipped kernel: a constant computed once where the kernel is one (its own or |W|),
+        # entering the graph being built as a tensor (a gradient built later inside a loop may use it)
+        flipped = None
+        if groups == 1:
+            flipped = tf.convert_to_tensor(derived_constant(self, f"flipped {id(kernel)}", kernel,
+                                                            invariant.flipped_kernel))
 
         @tf.custom_gradient
         def convolve(inputs: tf.Tensor) -> tf.Tensor:
@@ -359,8 +361,8 @@ class Conv(_Kernel):
                 g_parts = tf.split(g, groups, axis=-1) if groups > 1 else [g]
                 backs = [
                     invariant.conv_transpose(part, k, spatial.as_list(), self.strides, self.dilation_rate, self.padding,
-                                             f)
-                    for part, k, f in zip(g_parts, k_parts, flipped * groups)
+                                             flipped)
+                    for part, k in zip(g_parts, k_parts)
                 ]
                 return backs[0] if groups == 1 else tf.concat(backs, axis=-1)
 
