@@ -71,21 +71,7 @@ def vector_jacobian(y: tf.Tensor, x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     return grad
 
 
-def _fused(rule):
-    """A rule compiled with XLA, which fuses its chain of elementwise operations.
-
-    Each rule reads and writes several tensors of a layer's size; unfused, the
-    memory traffic of those passes costs more than the layer's convolution.
-    XLA compiles once per shape (~0.1 s each, in the first call), so only the
-    long chains are fused: ``g + sign(Δx) ⊙ a`` (the kernel's split backward)
-    runs as TensorFlow's three kernels, which cost the same on ChromBPNet's
-    revealcancel (1.90x the gradient against 2.04x fused, side by side) and
-    spare its nine convolution shapes' compilations (first call 3.7 -> 3.1 s).
-    """
-    return tf.function(rule, jit_compile=True, autograph=False, reduce_retracing=True)
-
-
-_rescale_multiplier = _fused(rules.rescale_multiplier)
+_rescale_multiplier = rules.fused(rules.rescale_multiplier)
 
 
 def _revealcancel(x0, dx_pos, dx_neg, fn, difference, derivative):
@@ -95,7 +81,7 @@ def _revealcancel(x0, dx_pos, dx_neg, fn, difference, derivative):
     return dy_pos, dy_neg, 0.5 * (r_pos + r_neg), 0.5 * (r_pos - r_neg)
 
 
-_revealcancel = _fused(_revealcancel)
+_revealcancel = rules.fused(_revealcancel)
 
 
 class NodeRule:
@@ -386,7 +372,7 @@ def _routed(single: tf.Tensor, routing: MaxRouting, op: ops.MaxPool, spatial: li
     (times ``factor``, elementwise, where given: see :class:`Multipliers`)."""
     key = (op, tuple(spatial), factor is None)
     if key not in _ROUTED:  # one compiled pass per layer: the spreading is static
-        _ROUTED[key] = _fused(functools.partial(_routed_pass, op=op, spatial=list(spatial)))
+        _ROUTED[key] = rules.fused(functools.partial(_routed_pass, op=op, spatial=list(spatial)))
     args = (single, routing.to_input, routing.to_reference, routing.input_argmax, routing.reference_argmax,
             routing.delta)
     return _ROUTED[key](*args) if factor is None else _ROUTED[key](*args, factor)

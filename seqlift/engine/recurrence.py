@@ -143,11 +143,6 @@ class TangentAlgebra:
         return tf.split(d, parts, axis=-1)
 
 
-def _fused(rule):
-    """A rule compiled with XLA: one pass over the step's values instead of one per operation."""
-    return tf.function(rule, jit_compile=True, autograph=False, reduce_retracing=True)
-
-
 _SHARED: dict[tuple, ops.Activation] = {}
 
 
@@ -160,14 +155,14 @@ def _shared(function: ops.Activation) -> ops.Activation:
     return _SHARED.setdefault((function.kind, parameters), function)
 
 
-@_fused
+@rules.fused
 def _rescaled_activation(function: ops.Activation, x0: tf.Tensor, dx: tf.Tensor):
     """``f(x0)``, ``Δy`` and the Rescale multiplier of an activation inside a cell."""
     dy = function.difference(x0, dx)  # by its closed form where it has one
     return function(x0), dy, rules.rescale_multiplier(x0, dx, dy, function.derivative)
 
 
-@_fused
+@rules.fused
 def _revealcancel_activation(function: ops.Activation, x0: tf.Tensor, dx_pos: tf.Tensor, dx_neg: tf.Tensor):
     """``f(x0)``, the RevealCancel parts ``Δy⁺, Δy⁻`` and their multipliers ``m⁺, m⁻``."""
     difference = function.difference if function.has_closed_form_difference else None

@@ -19,11 +19,27 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Callable
 
 import tensorflow as tf
 
 #: below this |Δx| a difference quotient is replaced by its limit (a derivative)
 NEAR_ZERO = 1e-7
+
+
+def fused(rule: Callable) -> Callable:
+    """A rule compiled with XLA, which fuses its chain of elementwise operations (the node rules'
+    and the recurrent cells' activations use it).
+
+    Each rule reads and writes several tensors of a layer's size; unfused, the
+    memory traffic of those passes costs more than the layer's convolution.
+    XLA compiles once per shape (~0.1 s each, in the first call), so only the
+    long chains are fused: ``g + sign(Δx) ⊙ a`` (the kernel's split backward)
+    runs as TensorFlow's three kernels, which cost the same on ChromBPNet's
+    revealcancel (1.90x the gradient against 2.04x fused, side by side) and
+    spare its nine convolution shapes' compilations (first call 3.7 -> 3.1 s).
+    """
+    return tf.function(rule, jit_compile=True, autograph=False, reduce_retracing=True)
 
 
 def split_by_sign(delta: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
