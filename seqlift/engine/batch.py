@@ -1,7 +1,8 @@
 """The compiled function that scores one batch of (sequence, reference) pairs, and its cache.
 
 :func:`compiled_batch` builds, once per model, targets, method and options,
-a ``tf.function`` around the method's scorer (:mod:`seqlift.engine.scorers`)
+a ``tf.function`` around the method's scorer (:mod:`seqlift.engine.scorers`),
+called with the engine's graph optimizer options (:mod:`seqlift.engine.graph_options`),
 and keeps it in the model's :attr:`~seqlift.model.graph.Model.compiled`. The
 function takes the batch's inputs (one row per sequence), references (one row
 per pair, sequence by sequence) and the references per sequence, and returns
@@ -18,6 +19,7 @@ from typing import Callable
 
 import tensorflow as tf
 
+from seqlift.engine.graph_options import with_engine_graph_options
 from seqlift.engine.methods import Method
 from seqlift.engine.scorers import BatchRequest
 from seqlift.engine.target_rules import BoundTarget, rule_for_kind
@@ -33,8 +35,9 @@ def compiled_batch(request: BatchRequest, method: Method) -> BatchFunction:
     key = ("batch", request.targets, method.name, request.maxpool, request.layers, steps, window)
     if key not in model.compiled:
         spec = [tf.TensorSpec((None,) + tuple(s), tf.float32) for s in model.input_shapes]
-        model.compiled[key] = tf.function(_batch_body(request, method), reduce_retracing=True, autograph=False,
-                                          input_signature=[spec, spec, tf.TensorSpec((), tf.int32)])
+        function = tf.function(_batch_body(request, method), reduce_retracing=True, autograph=False,
+                               input_signature=[spec, spec, tf.TensorSpec((), tf.int32)])
+        model.compiled[key] = with_engine_graph_options(function)
     return model.compiled[key]
 
 
