@@ -189,6 +189,9 @@ def test_every_intermediate_node_matches_keras(folder):
 DERIVATIVE_CASES = [
     ("relu", {}),
     ("relu", {"max_value": 1.0, "negative_slope": 0.2, "threshold": 0.3}),
+    ("relu", {"max_value": 6.0}),
+    ("relu", {"negative_slope": 0.2}),
+    ("relu", {"threshold": 0.3}),
     ("sigmoid", {}),
     ("tanh", {}),
     ("softplus", {}),

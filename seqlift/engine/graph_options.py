@@ -56,4 +56,5 @@ def with_engine_graph_options(function: Callable) -> Callable:
         finally:
             ctx.function_call_options = saved
 
+    call.__wrapped__ = function  # the tf.function itself (its traces, concrete functions)
     return call

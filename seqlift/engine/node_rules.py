@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
-from seqlift.engine import recurrence, rules
+from seqlift.engine import activation_rules, recurrence, rules
 from seqlift.engine.multipliers import Multipliers, PairState
 from seqlift.errors import SeqliftError
 from seqlift.model import ops
@@ -69,19 +69,6 @@ def vector_jacobian(y: tf.Tensor, x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     """
     (grad,) = tf.gradients(y, [x], grad_ys=m, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     return grad
-
-
-_rescale_multiplier = rules.fused(rules.rescale_multiplier)
-
-
-def _revealcancel(x0, dx_pos, dx_neg, fn, difference, derivative):
-    """RevealCancel's output parts and its multipliers as (mean, half-difference), in one pass."""
-    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, fn, difference)
-    r_pos, r_neg = rules.revealcancel_multipliers(x0, dx_pos, dx_neg, dy_pos, dy_neg, derivative)
-    return dy_pos, dy_neg, 0.5 * (r_pos + r_neg), 0.5 * (r_pos - r_neg)
-
-
-_revealcancel = rules.fused(_revealcancel)
 
 
 class NodeRule:
@@ -253,10 +240,8 @@ class NonlinearityRule(NodeRule):
     def parts(self, walk, node, state):
         pos, neg = walk.parts(node.inputs[0], state)
         if walk.nonlinearity[node.name] == REVEALCANCEL:
-            op = node.op
-            x0 = state.ref_acts[node.inputs[0]]
-            difference = op.difference if op.has_closed_form_difference else None
-            dy_pos, dy_neg, mean, half = _revealcancel(x0, pos, neg, op, difference, op.derivative)
+            dy_pos, dy_neg, mean, half = activation_rules.revealcancel_node(node.op, state.ref_acts[node.inputs[0]],
+                                                                            pos, neg)
             state.rc_multipliers[node.name] = (mean, half)
             return dy_pos, dy_neg
         scale = self.rescale(node, state)
@@ -270,7 +255,7 @@ class NonlinearityRule(NodeRule):
             x0, dx = state.ref_acts[source], state.delta(source)
             # where the nonlinearity saturates, Δy from its closed form (the forward values cancel)
             dy = node.op.difference(x0, dx) if node.op.has_closed_form_difference else state.delta(node.name)
-            state.scales[node.name] = _rescale_multiplier(x0, dx, dy, node.op.derivative)
+            state.scales[node.name] = activation_rules.rescale_multiplier(node.op, x0, dx, dy)
         return state.scales[node.name]
 
     def backward(self, walk, node, m, state):

@@ -45,7 +45,7 @@ from typing import Any, NamedTuple, Union
 
 import tensorflow as tf
 
-from seqlift.engine import rules
+from seqlift.engine import activation_rules, rules
 from seqlift.model import ops
 from seqlift.model.recurrent import PlainAlgebra, Recurrent
 
@@ -143,34 +143,6 @@ class TangentAlgebra:
         return tf.split(d, parts, axis=-1)
 
 
-_SHARED: dict[tuple, ops.Activation] = {}
-
-
-def _shared(function: ops.Activation) -> ops.Activation:
-    """One activation per kind and parameters (those with weights excepted), so that the cells of a
-    layer's two directions, and of several layers, share their compiled rules (XLA compiles each once)."""
-    if function.weights:
-        return function
-    parameters = tuple((name, getattr(function.function, name)) for name in function.function.parameter_names())
-    return _SHARED.setdefault((function.kind, parameters), function)
-
-
-@rules.fused
-def _rescaled_activation(function: ops.Activation, x0: tf.Tensor, dx: tf.Tensor):
-    """``f(x0)``, ``Δy`` and the Rescale multiplier of an activation inside a cell."""
-    dy = function.difference(x0, dx)  # by its closed form where it has one
-    return function(x0), dy, rules.rescale_multiplier(x0, dx, dy, function.derivative)
-
-
-@rules.fused
-def _revealcancel_activation(function: ops.Activation, x0: tf.Tensor, dx_pos: tf.Tensor, dx_neg: tf.Tensor):
-    """``f(x0)``, the RevealCancel parts ``Δy⁺, Δy⁻`` and their multipliers ``m⁺, m⁻``."""
-    difference = function.difference if function.has_closed_form_difference else None
-    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, function, difference)
-    return (function(x0), dy_pos, dy_neg,
-            *rules.revealcancel_multipliers(x0, dx_pos, dx_neg, dy_pos, dy_neg, function.derivative))
-
-
 class DifferenceAlgebra:
     """A cell's operations on :class:`Diff` values, each by its DeepLIFT rule (see the module docstring).
 
@@ -212,10 +184,10 @@ class DifferenceAlgebra:
         if function is None:
             return v
         if self.revealcancel:
-            reference, dy_pos, dy_neg, *multipliers = _revealcancel_activation(_shared(function), v.reference, *v.delta)
+            reference, dy_pos, dy_neg, *multipliers = activation_rules.revealcancel_in_cell(function, v.reference, *v.delta)
             delta = Parts(dy_pos, dy_neg)
         else:
-            reference, delta, *multipliers = _rescaled_activation(_shared(function), v.reference, v.delta)
+            reference, delta, *multipliers = activation_rules.rescaled_in_cell(function, v.reference, v.delta)
         self._recorded.extend(multipliers)
         return Diff(reference, delta)  # the exact difference (the recorded multipliers are for the transpose)
 

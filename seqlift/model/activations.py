@@ -124,13 +124,14 @@ class ReLU(ActivationFunction):
 
     def derivative(self, x: tf.Tensor) -> tf.Tensor:
         """1 between ``threshold`` and ``max_value``, ``negative_slope`` below, 0 above (0 at the kink)."""
-        one = tf.ones_like(x)
         inside = x > self.threshold
         if self.max_value is not None:
             inside = tf.logical_and(inside, x < self.max_value)
-        below = tf.fill(tf.shape(x), tf.constant(self.negative_slope, x.dtype))
-        above = tf.zeros_like(x)
-        return tf.where(inside, one, tf.where(x > self.threshold, above, below))
+        if self.negative_slope == 0.0 and self.max_value is None:
+            return tf.cast(inside, x.dtype)
+        # scalars broadcast: few graph operations (each costs in every compiled rule that uses the derivative)
+        outside = tf.where(x > self.threshold, tf.constant(0.0, x.dtype), tf.constant(self.negative_slope, x.dtype))
+        return tf.where(inside, tf.constant(1.0, x.dtype), outside)
 
     def describe_parameters(self) -> list[str]:
         shown = []

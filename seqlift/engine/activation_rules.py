@@ -1,0 +1,84 @@
+"""The nonlinearities' rules as XLA-compiled functions of the activation, one trace per kind and parameters.
+
+Each function here takes the activation op (:class:`seqlift.model.ops.Activation`)
+and tensors, and applies :mod:`seqlift.engine.rules` inside one
+:func:`~seqlift.engine.rules.fused` function, which XLA compiles once per
+shape. ``tf.function`` traces its function again for every Python argument
+it has not seen, and two activation ops of one kind and parameters are
+different objects (as are two bound methods of one op: ``op.derivative``
+is a new object at every access). So each function is handed
+:func:`shared`'s one activation per kind and parameters and reaches the
+derivative and the closed-form difference through it: ChromBPNet's nine
+ReLU layers are traced once, not nine times (~60 ms each), and layers whose
+values have one shape share one XLA compilation.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from seqlift.engine import rules
+from seqlift.model import ops
+
+_SHARED: dict[tuple, ops.Activation] = {}
+
+
+def shared(function: ops.Activation) -> ops.Activation:
+    """One activation per kind and parameters; an activation with weights (PReLU) is its own."""
+    if function.weights:
+        return function
+    parameters = tuple((name, getattr(function.function, name)) for name in function.function.parameter_names())
+    return _SHARED.setdefault((function.kind, parameters), function)
+
+
+def rescale_multiplier(function: ops.Activation, x0: tf.Tensor, dx: tf.Tensor, dy: tf.Tensor) -> tf.Tensor:
+    """The Rescale multiplier ``Δy/Δx`` of a node (:func:`seqlift.engine.rules.rescale_multiplier`)."""
+    return _rescale_multiplier(shared(function), x0, dx, dy)
+
+
+def revealcancel_node(function: ops.Activation, x0: tf.Tensor, dx_pos: tf.Tensor,
+                      dx_neg: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """A node's RevealCancel output parts ``Δy⁺, Δy⁻`` and its multipliers as mean and half-difference,
+    ``½ (m⁺ + m⁻)`` and ``½ (m⁺ − m⁻)`` (what its backward pass applies)."""
+    return _revealcancel_node(shared(function), x0, dx_pos, dx_neg)
+
+
+def rescaled_in_cell(function: ops.Activation, x0: tf.Tensor, dx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """``f(x0)``, ``Δy`` (by the closed form where there is one) and the Rescale multiplier, of an
+    activation inside a recurrent cell."""
+    return _rescaled_in_cell(shared(function), x0, dx)
+
+
+def revealcancel_in_cell(function: ops.Activation, x0: tf.Tensor, dx_pos: tf.Tensor,
+                         dx_neg: tf.Tensor) -> tuple[tf.Tensor, ...]:
+    """``f(x0)``, the RevealCancel parts ``Δy⁺, Δy⁻`` and their multipliers ``m⁺, m⁻``, of an
+    activation inside a recurrent cell."""
+    return _revealcancel_in_cell(shared(function), x0, dx_pos, dx_neg)
+
+
+def _closed_form(function: ops.Activation):
+    return function.difference if function.has_closed_form_difference else None
+
+
+@rules.fused
+def _rescale_multiplier(function, x0, dx, dy):
+    return rules.rescale_multiplier(x0, dx, dy, function.derivative)
+
+
+@rules.fused
+def _revealcancel_node(function, x0, dx_pos, dx_neg):
+    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, function, _closed_form(function))
+    r_pos, r_neg = rules.revealcancel_multipliers(x0, dx_pos, dx_neg, dy_pos, dy_neg, function.derivative)
+    return dy_pos, dy_neg, 0.5 * (r_pos + r_neg), 0.5 * (r_pos - r_neg)
+
+
+@rules.fused
+def _rescaled_in_cell(function, x0, dx):
+    dy = function.difference(x0, dx)
+    return function(x0), dy, rules.rescale_multiplier(x0, dx, dy, function.derivative)
+
+
+@rules.fused
+def _revealcancel_in_cell(function, x0, dx_pos, dx_neg):
+    dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, function, _closed_form(function))
+    return (function(x0), dy_pos, dy_neg,
+            *rules.revealcancel_multipliers(x0, dx_pos, dx_neg, dy_pos, dy_neg, function.derivative))

@@ -1,0 +1,70 @@
+"""What the engine asks TensorFlow to trace, optimize and compile (issue 15's first call)."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers
+from tensorflow.core.protobuf import rewriter_config_pb2
+from tensorflow.python.eager import context
+
+import seqlift
+from seqlift.engine import activation_rules, graph_options
+from seqlift.model import from_keras
+
+Rewriter = rewriter_config_pb2.RewriterConfig
+
+
+def _relu_tower(lengths_shrink: tuple[int, ...]) -> keras.Model:
+    """Convolutions with ReLU, each shortening the sequence, so that every ReLU sees another shape."""
+    x = inputs = keras.Input((60, 4))
+    for i, width in enumerate(lengths_shrink):
+        x = layers.Conv1D(6, width + 1, activation="relu", name=f"conv{i}")(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    return keras.Model(inputs, layers.Dense(1, name="out")(x))
+
+
+@pytest.mark.parametrize("method,rule", [("revealcancel", "_revealcancel_node"), ("rescale", "_rescale_multiplier")])
+def test_layers_with_one_activation_share_one_trace_of_its_rule(method, rule):
+    keras.utils.set_random_seed(0)
+    model = from_keras(_relu_tower((2, 4, 6, 8)))
+    x = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (2, 60))]
+    fused = getattr(activation_rules, rule)
+    before = fused.experimental_get_tracing_count()
+    seqlift.attribute(model, x, 3, method=method)
+    # four ReLU layers of four shapes: at most one trace for the first shape and one with the shape relaxed
+    # (a trace per layer before the activations were shared)
+    assert fused.experimental_get_tracing_count() - before <= 2
+
+
+def test_equal_activations_are_one_object_and_weighted_ones_their_own():
+    from seqlift.model import ops
+
+    assert activation_rules.shared(ops.Activation("relu")) is activation_rules.shared(ops.Activation("relu"))
+    assert activation_rules.shared(ops.Activation("relu", max_value=6.0)) is not activation_rules.shared(
+        ops.Activation("relu"))
+    prelu = ops.Activation("prelu", alpha=np.full(3, 0.1, np.float32))
+    assert activation_rules.shared(prelu) is prelu
+
+
+def test_engine_functions_are_optimized_once_without_the_accelerator_passes_on_a_cpu():
+    if tf.config.list_logical_devices("GPU"):
+        pytest.skip("the layout and memory optimizers keep their defaults where a GPU is visible")
+    config = tf.compat.v1.ConfigProto.FromString(graph_options._engine_call_options().config_proto_serialized)
+    rewrite = config.graph_options.rewrite_options
+    assert rewrite.meta_optimizer_iterations == Rewriter.ONE
+    assert rewrite.layout_optimizer == Rewriter.OFF
+    assert rewrite.memory_optimization == Rewriter.NO_MEM_OPT
+
+
+def test_options_the_user_set_are_kept_and_the_threads_own_restored():
+    tf.config.optimizer.set_experimental_options({"layout_optimizer": True})
+    try:
+        config = tf.compat.v1.ConfigProto.FromString(graph_options._engine_call_options().config_proto_serialized)
+        assert config.graph_options.rewrite_options.layout_optimizer == Rewriter.ON
+        call = graph_options.with_engine_graph_options(
+            tf.function(lambda x: x + 1.0, autograph=False, input_signature=[tf.TensorSpec((None,))]))
+        before = context.context().function_call_options
+        assert call(tf.constant([1.0])).numpy().tolist() == [2.0]
+        assert context.context().function_call_options is before
+    finally:
+        tf.config.optimizer.set_experimental_options({"layout_optimizer": None})  # back to TensorFlow's default
