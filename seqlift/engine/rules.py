@@ -28,12 +28,12 @@ NEAR_ZERO = 1e-7
 
 
 def fused(rule: Callable) -> Callable:
-    """A rule compiled with XLA, which fuses its chain of elementwise operations (the node rules'
-    and the recurrent cells' activations use it).
+    """A rule compiled with XLA, which fuses its chain of elementwise operations (the nonlinearities'
+    rules, :mod:`seqlift.engine.activation_rules`, and max pooling's routed pass use it).
 
     Each rule reads and writes several tensors of a layer's size; unfused, the
     memory traffic of those passes costs more than the layer's convolution.
-    XLA compiles once per shape (~0.1 s each, in the first call), so only the
+    XLA compiles once per shape (~0.2 s each, in the first call), so only the
     long chains are fused: ``g + sign(Δx) ⊙ a`` (the kernel's split backward)
     runs as TensorFlow's three kernels, which cost the same on ChromBPNet's
     revealcancel (1.90x the gradient against 2.04x fused, side by side) and
