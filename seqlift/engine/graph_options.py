@@ -52,14 +52,19 @@ def _engine_call_options() -> Any:
 
 def with_engine_graph_options(function: Callable) -> Callable:
     """``function`` (a ``tf.function``), called with the engine's grappler options (see the module
-    docstring); the thread's own options are restored after each call."""
+    docstring); the thread's own options are restored after each call. The options are built at the
+    first call and kept: every call of the function passes the same ones (grappler reads them once,
+    when it optimizes the graph), and the batches' loop does not rebuild them."""
     if context is None or not hasattr(context, "FunctionCallOptions"):  # pragma: no cover
         return function
+    kept: list[Any] = []
 
     def call(*args: Any) -> Any:
         ctx = context.context()
         saved = ctx.function_call_options
-        ctx.function_call_options = _engine_call_options()
+        if not kept:
+            kept.append(_engine_call_options())
+        ctx.function_call_options = kept[0]
         try:
             return function(*args)
         finally:
