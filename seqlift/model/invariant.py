@@ -122,14 +122,22 @@ def matmul(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
                              tf.concat([shape[:-1], [_static_or_dynamic(kernel, 1)]], 0))
 
         def grad(g: tf.Tensor) -> tf.Tensor:
-            if flat_input:
-                return _blocked_matmul(g, kernel, transpose_kernel=True)
-            back = _blocked_matmul(tf.reshape(g, [-1, _static_or_dynamic(g, -1)]), kernel, transpose_kernel=True)
-            return tf.reshape(back, shape)
+            return matmul_transposed(g, kernel)
 
         return out, grad
 
     return product(x)
+
+
+def matmul_transposed(g: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """``g @ kernelᵀ`` over the last axis of ``g`` (``kernel`` ``(K, N)``, ``g`` ``(..., N)``), each row
+    computed alike: the transpose of :func:`matmul`, its gradient."""
+    if g.shape.rank == 2:
+        return _blocked_matmul(g, kernel, transpose_kernel=True)
+    back = _blocked_matmul(tf.reshape(g, [-1, _static_or_dynamic(g, -1)]), kernel, transpose_kernel=True)
+    out = tf.reshape(back, tf.concat([tf.shape(g)[:-1], [_static_or_dynamic(kernel, 0)]], 0))
+    out.set_shape(g.shape[:-1].concatenate(kernel.shape[:1]))
+    return out
 
 
 def elementwise(fn: Callable[..., tf.Tensor], *tensors: tf.Tensor) -> tf.Tensor:
