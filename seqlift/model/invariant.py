@@ -74,14 +74,19 @@ def _pointwise_pays(channels: int, filters: int) -> bool:
 def _blocked_matmul(x: tf.Tensor, kernel: tf.Tensor, transpose_kernel: bool = False) -> tf.Tensor:
     """``x @ kernel`` (``kernelᵀ`` with ``transpose_kernel``) for ``x`` ``(rows, K)``, as one batched
     product of blocks of :data:`ROW_BLOCK` rows (the last padded with zeros). Written with few
-    operations: a recurrent layer builds several in every step's graph, and tracing costs per
-    operation."""
-    rows = tf.shape(x)[0]
-    padded = tf.pad(x, [[0, (-rows) % ROW_BLOCK], [0, 0]])
-    blocks = tf.reshape(padded, [-1, ROW_BLOCK, _static_or_dynamic(x, 1)])
+    operations (16): a recurrent layer builds several in every step's graph, and tracing costs per
+    operation. The padding ``[[0, (−rows) mod ROW_BLOCK], [0, 0]]`` and the kept size ``[rows, −1]``
+    come from the shape ``[rows, K]`` with one operation each."""
+    width = _static_or_dynamic(x, 1)
+    if not isinstance(width, int):
+        x = tf.ensure_shape(x, [None, int(kernel.shape[1 if transpose_kernel else 0])])
+        width = int(x.shape[1])
+    shape = tf.shape(x)
+    padding = tf.stack([[0, 0], tf.math.floormod(-shape, [ROW_BLOCK, width])], axis=1)
+    blocks = tf.reshape(tf.pad(x, padding), [-1, ROW_BLOCK, width])
     product = tf.matmul(blocks, kernel, transpose_b=transpose_kernel)
     flat = tf.reshape(product, [-1, _static_or_dynamic(kernel, 0 if transpose_kernel else 1)])
-    return tf.slice(flat, [0, 0], [rows, -1])
+    return tf.slice(flat, [0, 0], shape - [0, width + 1])
 
 
 def _static_or_dynamic(t: tf.Tensor, axis: int) -> int | tf.Tensor:
