@@ -104,6 +104,27 @@ def test_scores_are_bitwise_the_same_whatever_the_batch_size(wide_cnn, method):
                                           results[0].layers[name]["contributions"])
 
 
+@pytest.mark.parametrize("method", ["rescale", "revealcancel"])
+def test_wide_dense_kernels_multiply_through_their_transposed_copy_alike(monkeypatch, method):
+    """With every Dense kernel counted wide, the products go through the kernels' transposed copies
+    (invariant.TRANSPOSED_FORWARD_BYTES): identical bits whatever the batch, the plain path's scores."""
+    keras_model = sequential((40, 4), layers.Conv1D(8, 5, activation="relu"), layers.Flatten(),
+                             layers.Dense(24, activation="relu", name="wide"), layers.Dense(2))
+    randomize(keras_model, seed=3)
+    x = _dna(5, 40, seed=2)
+    plain = seqlift.attribute(from_keras(keras_model), x, 4, method=method, task=[0, 1])
+    monkeypatch.setattr(invariant, "TRANSPOSED_FORWARD_BYTES", 0)
+    model = from_keras(keras_model)
+    results = [seqlift.attribute(model, x, 4, method=method, task=[0, 1], batch_size=size) for size in (1000, 1, 7)]
+    wide = next(node.op for node in model.nodes.values() if isinstance(node.op, ops.Dense))
+    assert "transposed kernel" in wide.__dict__["_derived_constants"]
+    for other in results[1:]:
+        np.testing.assert_array_equal(other.contributions, results[0].contributions)
+        np.testing.assert_array_equal(other.deltas, results[0].deltas)
+    np.testing.assert_allclose(results[0].contributions, plain.contributions, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results[0].deltas, plain.deltas, rtol=1e-5, atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def recurrent_model():
     """A bidirectional LSTM over every step, then a GRU's last step: each loop's DeepLIFT pass runs all

@@ -24,7 +24,7 @@ import tensorflow as tf
 from seqlift.engine import activation_rules, recurrence, rules
 from seqlift.engine.multipliers import Multipliers, PairState
 from seqlift.errors import SeqliftError
-from seqlift.model import ops
+from seqlift.model import invariant, ops
 from seqlift.model.graph import Node
 
 if TYPE_CHECKING:
@@ -166,26 +166,21 @@ class KernelRule(NodeRule):
         if len(ms) == 1 or not isinstance(node.op, ops.Dense):
             return super().backward_targets(walk, node, ms, state)
         source, op = node.inputs[0], node.op
-        inputs = state.ref_acts[source]
-        means = _stacked_transpose(op, op.kernel, inputs, [m.mean for m in ms])
+        means = _stacked_transpose(op.kernel, [m.mean for m in ms])
         split = [k for k, m in enumerate(ms) if not m.joined]
         halves = {}
         if split:
-            stacked = _stacked_transpose(op, op.abs_kernel, inputs, [ms[k].half for k in split])
+            stacked = _stacked_transpose(op.abs_kernel, [ms[k].half for k in split])
             halves = dict(zip(split, stacked))
         delta = state.delta(source)
         return [{source: Multipliers(rules.kernel_split_backward(delta, g, halves[k]) if k in halves else g)}
                 for k, g in enumerate(means)]
 
 
-def _stacked_transpose(op: ops.Op, kernel: tf.Tensor, inputs: tf.Tensor, ms: list[tf.Tensor]) -> list[tf.Tensor]:
-    """Each of ``ms`` through the transpose of ``x ↦ op.apply(x, kernel)``, in one call: the
-    gradient of the layer applied to zeros shaped like ``inputs`` with ``len(ms)`` times the rows
-    (the map is linear, so the point does not matter; its forward value is never computed)."""
-    shape = tf.shape(inputs)
-    x = tf.zeros(tf.concat([[len(ms) * shape[0]], shape[1:]], 0))
-    x.set_shape([None] + inputs.shape[1:].as_list())
-    return tf.split(vector_jacobian(op.apply(x, kernel), x, tf.concat(ms, axis=0)), len(ms))
+def _stacked_transpose(kernel: tf.Tensor, ms: list[tf.Tensor]) -> list[tf.Tensor]:
+    """Each of ``ms`` through the transpose of a Dense layer ``x ↦ x @ kernel``, ``m ↦ m @ kernelᵀ``,
+    in one call on them stacked along the batch."""
+    return tf.split(invariant.matmul_transposed(tf.concat(ms, axis=0), kernel), len(ms))
 
 
 @handles(ops.Propagation.SCALE)

@@ -245,11 +245,21 @@ class Dense(_Kernel):
     def __init__(self, kernel: np.ndarray | tf.Tensor, bias: np.ndarray | tf.Tensor | None) -> None:
         self.kernel = constant(kernel)
         self.bias = None if bias is None else constant(bias)
+        self._transposed(self.kernel)  # a wide kernel's copy made with the model, not in its first call
 
-    @staticmethod
-    def apply(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-        """``x @ kernel`` on the last axis of ``x``, without bias."""
-        return invariant.matmul(x, kernel)
+    def _transposed(self, kernel: tf.Tensor) -> tf.Tensor | None:
+        """The layer's own kernel transposed where it is wide (:data:`invariant.TRANSPOSED_FORWARD_BYTES`),
+        computed once and kept (:func:`derived_constant`); None for other kernels. ``|W|`` (RevealCancel's
+        extra pass) keeps its plain product: a copy of it made in the first call cost that call 0.45 s on
+        the DanQ-shaped model (a 177 MB allocation), more than the pass gains."""
+        if kernel is not self.kernel or kernel.shape.num_elements() * kernel.dtype.size < invariant.TRANSPOSED_FORWARD_BYTES:
+            return None
+        return tf.convert_to_tensor(derived_constant(self, "transposed kernel", kernel, tf.transpose))
+
+    def apply(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+        """``x @ kernel`` on the last axis of ``x``, without bias (a wide kernel through its transposed
+        copy, :meth:`_transposed`)."""
+        return invariant.matmul(x, kernel, self._transposed(kernel))
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         y = self.apply(x, self.kernel)
