@@ -121,7 +121,6 @@ def matmul(x: tf.Tensor, kernel: tf.Tensor, transposed: tf.Tensor | None = None)
         ``(..., N)``. Its gradient with respect to ``x`` is ``g @ kernelᵀ``,
         computed the same way.
     """
-    flat_input = x.shape.rank == 2
     # a tensor of the graph being built (a constant captured here): the gradient, built later and perhaps
     # inside a loop's gradient, must not capture the constant itself
     kernel = tf.convert_to_tensor(kernel)
@@ -131,12 +130,7 @@ def matmul(x: tf.Tensor, kernel: tf.Tensor, transposed: tf.Tensor | None = None)
 
     @tf.custom_gradient
     def product(inputs: tf.Tensor) -> tf.Tensor:
-        if flat_input:
-            out = forward(inputs)
-        else:
-            shape = tf.shape(inputs)
-            flat = tf.reshape(inputs, [-1, _static_or_dynamic(inputs, -1)])
-            out = tf.reshape(forward(flat), tf.concat([shape[:-1], [_static_or_dynamic(kernel, 1)]], 0))
+        out = _on_rows(inputs, forward, kernel.shape[1])
 
         def grad(g: tf.Tensor) -> tf.Tensor:
             return matmul_transposed(g, kernel)
@@ -149,11 +143,17 @@ def matmul(x: tf.Tensor, kernel: tf.Tensor, transposed: tf.Tensor | None = None)
 def matmul_transposed(g: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     """``g @ kernelᵀ`` over the last axis of ``g`` (``kernel`` ``(K, N)``, ``g`` ``(..., N)``), each row
     computed alike: the transpose of :func:`matmul`, its gradient."""
-    if g.shape.rank == 2:
-        return _blocked_matmul(g, kernel, transpose_kernel=True)
-    back = _blocked_matmul(tf.reshape(g, [-1, _static_or_dynamic(g, -1)]), kernel, transpose_kernel=True)
-    out = tf.reshape(back, tf.concat([tf.shape(g)[:-1], [_static_or_dynamic(kernel, 0)]], 0))
-    out.set_shape(g.shape[:-1].concatenate(kernel.shape[:1]))
+    return _on_rows(g, lambda rows: _blocked_matmul(rows, kernel, transpose_kernel=True), kernel.shape[0])
+
+
+def _on_rows(x: tf.Tensor, product: Callable[[tf.Tensor], tf.Tensor], width: int | None) -> tf.Tensor:
+    """``product`` of ``x``'s rows ``(rows, K) -> (rows, width)``, its leading axes flattened into rows and
+    restored after."""
+    if x.shape.rank == 2:
+        return product(x)
+    flat = product(tf.reshape(x, [-1, _static_or_dynamic(x, -1)]))
+    out = tf.reshape(flat, tf.concat([tf.shape(x)[:-1], [width if width is not None else tf.shape(flat)[-1]]], 0))
+    out.set_shape(x.shape[:-1].concatenate([width]))
     return out
 
 
