@@ -42,6 +42,13 @@ def revealcancel_node(function: ops.Activation, x0: tf.Tensor, dx_pos: tf.Tensor
     return _revealcancel_node(shared(function), x0, dx_pos, dx_neg)
 
 
+def revealcancel_after_kernel(function: ops.Activation, x0: tf.Tensor, delta_kernel: tf.Tensor,
+                              abs_response: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """:func:`revealcancel_node` of a node fed by a Dense or convolution layer, whose parts are made from
+    the layer's ``Δy`` and ``|W| |Δx|`` (:func:`seqlift.engine.rules.kernel_split_forward`) in the same pass."""
+    return _revealcancel_after_kernel(shared(function), x0, delta_kernel, abs_response)
+
+
 def rescaled_in_cell(function: ops.Activation, x0: tf.Tensor, dx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """``f(x0)``, ``Δy`` (by the closed form where there is one) and the Rescale multiplier, of an
     activation inside a recurrent cell."""
@@ -64,11 +71,18 @@ def _rescale_multiplier(function, x0, dx, dy):
     return rules.rescale_multiplier(x0, dx, dy, function.derivative)
 
 
-@rules.fused
-def _revealcancel_node(function, x0, dx_pos, dx_neg):
+def _revealcancel(function, x0, dx_pos, dx_neg):
     dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, function, _closed_form(function))
     r_pos, r_neg = rules.revealcancel_multipliers(x0, dx_pos, dx_neg, dy_pos, dy_neg, function.derivative)
     return dy_pos, dy_neg, 0.5 * (r_pos + r_neg), 0.5 * (r_pos - r_neg)
+
+
+_revealcancel_node = rules.fused(_revealcancel)
+
+
+@rules.fused
+def _revealcancel_after_kernel(function, x0, delta_kernel, abs_response):
+    return _revealcancel(function, x0, *rules.kernel_split_forward(delta_kernel, abs_response))
 
 
 @rules.fused
