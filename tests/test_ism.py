@@ -178,7 +178,7 @@ def test_scores_are_bitwise_the_same_whatever_the_batch_and_the_block_of_mutants
     for block_bytes in (None, 4 * budget.FORWARD_COPIES * 5 * budget.activation_floats(from_keras(keras_model),
                                                                                          "out/preact")):
         if block_bytes:
-            monkeypatch.setattr(budget, "BATCH_BYTES", block_bytes)
+            monkeypatch.setattr(budget, "FORWARD_BLOCK_BYTES", block_bytes)
         model = from_keras(keras_model)  # a fresh model: its compiled functions read the block size
         if block_bytes:
             assert budget.forward_passes_per_block(model, "out/preact") == 5
@@ -201,7 +201,7 @@ def test_the_block_of_mutants_of_a_model_of_free_length_follows_the_length():
         fixed = budget.forward_passes_per_block(model, "out", length)
         assert int(budget.forward_passes_per_block(model, "out", tf.constant(length))) == fixed
         floats = budget.activation_floats(model, "out", length)
-        assert fixed == max(1, budget.BATCH_BYTES // (4 * budget.FORWARD_COPIES * floats))
+        assert fixed == max(1, budget.FORWARD_BLOCK_BYTES // (4 * budget.FORWARD_COPIES * floats))
     assert budget.forward_passes_per_block(model, "out", 100_000) < budget.forward_passes_per_block(model, "out", 17)
 
 

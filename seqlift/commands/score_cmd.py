@@ -106,8 +106,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "PREFIX.dropped.tsv (drop)")
     p.add_argument("--batch-size", type=positive_integer, metavar="N",
                    help="SEQUENCES per model pass; each pass evaluates N x S (sequence, reference) pairs "
-                        "(twice with --revcomp average). Default: as many as fit in about 1 GiB of "
-                        "activations (at most 4,096 pairs). Changes memory and speed, never the results")
+                        "(twice with --revcomp average). Default: as many as fit in about 2 GiB of "
+                        "activations (at most 256 pairs). Changes memory and speed, never the results")
     p.add_argument("--chunk-size", type=positive_integer, metavar="N",
                    help="regions read, scored and written at a time, the unit of resuming (default about "
                         "1000, fewer for long windows or many tasks; rounded up to a multiple of the batch "

@@ -136,8 +136,8 @@ def attribute(
     batch_size : int, optional
         Number of (sequence, reference) pairs per batch (for integrated
         gradients, pairs × steps are evaluated in ``steps`` passes). Default:
-        as many as fit in about 1 GiB of activations, and at least one
-        sequence's references.
+        as many as fit in about 2 GiB of activations (at most 256), and at
+        least one sequence's references.
     seed : int
         Seed of the dinucleotide shuffles when ``references`` is an int.
     steps : int

@@ -17,15 +17,20 @@ from seqlift.engine.backprop import ancestors
 from seqlift.engine.methods import METHODS
 from seqlift.model.graph import Model
 
-#: memory the activations of one batch may take. Measured side by side on the 2-core machine
-#: (2026-12-02, rescale, ratio of wall time to a plain gradient): the 1 kb CNN of issue 15 at 45
-#: pairs per batch (256 MiB) 1.36-1.44x, at 160 pairs 1.26-1.33x, at 320 pairs 1.24x; the
-#: Basset-like model at 20 pairs 1.17x, 80 pairs 1.05x; the paper's model flat from 200 to 1,000
-#: pairs. Peak resident memory at this budget: 1.7 GiB (1 kb CNN, 180 pairs, revealcancel),
-#: 5.2 GiB (the DanQ-shaped model at 40 pairs).
-BATCH_BYTES = 2**30
-#: fewest and most pairs per batch by default (more gains nothing on a CPU)
-MIN_PAIRS, MAX_PAIRS = 16, 4096
+#: memory the activations of one batch of (sequence, reference) pairs may take. Each pass has a cost of
+#: its own, whatever its size (~48 ms of the DeepSEA-shaped model's revealcancel, ~19 ms of the Basset-like
+#: one's, measured as the intercept of the time of passes of 10 to 80 pairs), which larger passes share:
+#: side by side on the 2-core machine (2026-12-03, ratio of wall time to a plain gradient), the
+#: DeepSEA-shaped model's revealcancel at 20 pairs 2.38x, 40 pairs 2.33x, 80 pairs 2.26x; at 54 pairs
+#: (this budget) 2.22-2.23x against 2.29-2.31x at 27 (1 GiB), its genomics default 1.20-1.22x against
+#: 1.27-1.29x. Peak resident memory at this budget: 1.8 GiB (DeepSEA-shaped), 2.7 GiB (DanQ-shaped, 75 pairs).
+BATCH_BYTES = 2**31
+#: fewest and most pairs per batch by default. Beyond a few hundred pairs a pass gains nothing and holds
+#: more memory: the paper's model's revealcancel ran alike at 250 and 1,000 pairs (2.18 and 2.23x) and
+#: the 1 kb CNN's at 40 to 320 (2.02, 2.02, 2.07, 2.09x at 40, 80, 160, 320)
+MIN_PAIRS, MAX_PAIRS = 16, 256
+#: memory the activations of one block of in-silico mutagenesis's forward passes may take
+FORWARD_BLOCK_BYTES = 2**30
 #: copies of the activations a plain forward pass holds at once (a layer's input and output)
 FORWARD_COPIES = 2
 
@@ -70,11 +75,11 @@ def forward_passes_per_block(model: Model, targets: str | Sequence[str], width: 
 
     In-silico mutagenesis evaluates its mutants in blocks of this many,
     whatever the batch: :data:`FORWARD_COPIES` copies of the activations per
-    pass within :data:`BATCH_BYTES`, at least 1. ``width`` may be a tensor
+    pass within :data:`FORWARD_BLOCK_BYTES`, at least 1. ``width`` may be a tensor
     (see :func:`activation_floats`); the result is then a tensor.
     """
     floats = activation_floats(model, targets, width)
     if isinstance(floats, int):
-        return max(1, BATCH_BYTES // (4 * FORWARD_COPIES * max(floats, 1)))
-    passes = BATCH_BYTES // (4 * FORWARD_COPIES * tf.maximum(tf.cast(floats, tf.int64), 1))
+        return max(1, FORWARD_BLOCK_BYTES // (4 * FORWARD_COPIES * max(floats, 1)))
+    passes = FORWARD_BLOCK_BYTES // (4 * FORWARD_COPIES * tf.maximum(tf.cast(floats, tf.int64), 1))
     return tf.cast(tf.maximum(passes, 1), tf.int32)
