@@ -146,3 +146,20 @@ def test_graphs_with_branches_shared_layers_and_nesting_sum_to_delta(build):
         for method in DEEPLIFT_METHODS:
             result = seqlift.attribute(model, x, references, method=method, target_layer=target, task=list(range(units)))
             _check_summation(result)
+
+
+@pytest.mark.parametrize("method", DEEPLIFT_METHODS)
+def test_a_kernel_layer_feeding_a_nonlinearity_sums_to_delta_as_an_inner_layer(method):
+    """Scores at a convolution's output, whose parts RevealCancel splits by the terms ``w_i Δx_i`` (made
+    inside the nonlinearity's own pass): they sum to the target's change like the input's."""
+    model = sequential((30, 4), layers.Conv1D(5, 7, name="conv"), layers.Activation("relu"),
+                       layers.Conv1D(4, 5, name="conv2"), layers.Activation("tanh"), layers.Flatten(),
+                       layers.Dense(2, name="head"))
+    randomize(model, seed=5)
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, (3, 30, 4)).astype(np.float32)
+    references = rng.normal(0, 1, (3, 4, 30, 4)).astype(np.float32)
+    result = seqlift.attribute(from_keras(model), x, references, method=method, task=[0, 1], layers=["conv", "conv2"])
+    for name in ("conv", "conv2"):
+        total = result.layers[name]["contributions"].reshape(2, 3, -1).sum(-1)
+        np.testing.assert_allclose(total, result.target_deltas, rtol=1e-4, atol=1e-5 * np.abs(result.target_deltas).max())

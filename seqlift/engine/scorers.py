@@ -189,7 +189,12 @@ class DeepLiftScorer:
         layers = {}
         for name in self.request.layers:
             m = mults.get(name, Multipliers(tf.zeros_like(pairs.delta(name))))
-            p_pos, p_neg = pairs.parts.get(name) or rules.split_by_sign(pairs.delta(name))
+            if name in pairs.parts or not m.joined:
+                # the node's own parts: found in the forward pass, or made now (a kernel layer whose split
+                # the RevealCancel nonlinearity it feeds made inside its own pass)
+                p_pos, p_neg = self.walker.parts(name, pairs)
+            else:  # joined multipliers credit any split of Δ alike
+                p_pos, p_neg = rules.split_by_sign(pairs.delta(name))
             layers[name] = Scores(m.contributions(p_pos, p_neg), m.mean)
         return TargetScores(inputs, layers)
 
