@@ -246,7 +246,7 @@ class NonlinearityRule(NodeRule):
             if isinstance(walk.node_rules[source], KernelRule) and source not in state.parts:
                 # the kernel layer's parts made inside the rule's fused pass rather than by four TensorFlow
                 # kernels over the layer (side by side: the 1 kb CNN's revealcancel 2.18 -> 1.98x the gradient,
-                # the paper's 2.31 -> 2.25x); a later reader of the parts makes them again
+                # the paper's 2.26 and 2.31 -> 2.22 and 2.28x); a later reader of the parts makes them again
                 operands = KernelRule.split_operands(walk.model.nodes[source], state)
                 dy_pos, dy_neg, mean, half = activation_rules.revealcancel_after_kernel(node.op, x0, *operands)
             else:
