@@ -132,3 +132,24 @@ def test_gradient_methods(case):
     for method in ("grad_x_input", "guided_backprop", "integrated_gradients"):
         result = seqlift.attribute(model, x, references, method=method, task=0, steps=2)
         assert np.all(np.isfinite(result.contributions)) and np.abs(result.contributions).max() > 0, method
+
+
+@pytest.mark.parametrize("method", ["rescale", "revealcancel"])
+def test_deeplift_runs_a_recurrent_layer_on_the_references_once(method, monkeypatch):
+    """The references' forward pass takes each recurrent layer's output from the layer's DeepLIFT loop
+    (its reference track) instead of running the steps again: a loop for the inputs and one for the pairs,
+    per layer; and the target's change is still the model's own."""
+    from seqlift.model.recurrent import Recurrent
+
+    keras_model = keras3_model("recurrent_layers")
+    model = from_keras(keras_model)
+    layers = sum(isinstance(node.op, Recurrent) for node in model.nodes.values())
+    runs = []
+    original = Recurrent.loop
+    monkeypatch.setattr(Recurrent, "loop", lambda self, *a, **k: runs.append(self) or original(self, *a, **k))
+    x, references = _pairs()
+    result = seqlift.attribute(model, x, references, method=method, task=0)
+    assert layers == 5 and len(runs) == 2 * layers
+    predicted = keras_outputs(keras_model, [np.concatenate([x, references.reshape(-1, *x.shape[1:])])])[0][:, 0]
+    expected = (predicted[:len(x), None] - predicted[len(x):].reshape(len(x), -1)).mean(axis=1)  # over references
+    np.testing.assert_allclose(result.target_deltas, expected, atol=1e-5)

@@ -13,12 +13,13 @@ layer the model loader supports is covered without a hand-written transpose.
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, Iterable
 
 import tensorflow as tf
 
 from seqlift.engine.multipliers import Multipliers, PairState
-from seqlift.engine.node_rules import RESCALE, REVEALCANCEL, NonlinearityRule, rule_for, vector_jacobian
+from seqlift.engine.node_rules import RESCALE, REVEALCANCEL, NonlinearityRule, RecurrentRule, rule_for, vector_jacobian
 from seqlift.model import ops
 from seqlift.model.graph import Model
 
@@ -129,12 +130,16 @@ class DeepLiftPass:
         ``per_seq`` references each). The backward pass differentiates the
         references' activations (the linear layers' transposes) and the kernel
         layers' ``|W| |Δx|`` by the graph's symbolic gradient
-        (:func:`vector_jacobian`), so nothing is recorded on a tape.
+        (:func:`vector_jacobian`), so nothing is recorded on a tape. A recurrent
+        layer's output on the references comes from its DeepLIFT loop
+        (:meth:`~seqlift.engine.node_rules.RecurrentRule.reference_output`), which
+        runs the references' steps beside their differences' anyway.
         """
         keep = set(self.nodes)
-        x_acts = self.model.forward(x, keep=keep)
-        ref_acts = self.model.forward(refs, keep=keep)
-        state = PairState(x_acts, per_seq, ref_acts)
+        state = PairState(self.model.forward(x, keep=keep), per_seq, {})
+        loops = {name: functools.partial(RecurrentRule.reference_output, self, self.model.nodes[name], state)
+                 for name, rule in self.node_rules.items() if isinstance(rule, RecurrentRule)}
+        state.ref_acts.update(self.model.forward(refs, keep=keep, substitute=loops))
         for name, rule in self.nonlinearity.items():
             if rule == REVEALCANCEL and isinstance(self.node_rules[name], NonlinearityRule):
                 self.parts(name, state)

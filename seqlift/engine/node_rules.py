@@ -516,12 +516,27 @@ class RecurrentRule(NodeRule):
     def backward(self, walk, node, m, state):
         return self.backward_targets(walk, node, [m], state)[0]
 
-    def backward_targets(self, walk, node, ms, state):
-        """Every target's multipliers in one pass back through the loop (the targets stacked)."""
-        source = node.inputs[0]
+    @staticmethod
+    def linearized(walk, node, state) -> recurrence.Linearized:
+        """The layer's differences as a linear map (its loop run on the pairs once, then kept)."""
         if node.name not in state.linearized:
+            source = node.inputs[0]
             state.linearized[node.name] = recurrence.linearized(
                 node.op, state.ref_acts[source], state.delta(source), walk.nonlinearity[node.name] == REVEALCANCEL)
+        return state.linearized[node.name]
+
+    @classmethod
+    def reference_output(cls, walk, node, state, reference_input: tf.Tensor) -> tf.Tensor:
+        """The layer's output on the references, ``reference_input`` its input's: the reference track of
+        :meth:`linearized`'s loop, which runs the references' steps anyway, so the forward pass of the
+        references does not run them a second time (DanQ-shaped model: one loop and one projection of
+        the input fewer per direction)."""
+        state.ref_acts[node.inputs[0]] = reference_input
+        return cls.linearized(walk, node, state).reference
+
+    def backward_targets(self, walk, node, ms, state):
+        """Every target's multipliers in one pass back through the loop (the targets stacked)."""
         delta = state.delta(node.name)
         stacked = tf.stack([m.collapse(delta) for m in ms])
-        return [{source: Multipliers(g)} for g in tf.unstack(state.linearized[node.name].transpose(stacked), num=len(ms))]
+        transposed = self.linearized(walk, node, state).transpose(stacked)
+        return [{node.inputs[0]: Multipliers(g)} for g in tf.unstack(transposed, num=len(ms))]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -113,6 +113,7 @@ class Model:
         self,
         inputs: tf.Tensor | np.ndarray | Sequence | Mapping[str, object],
         keep: Iterable[str] | None = None,
+        substitute: Mapping[str, Callable[..., tf.Tensor]] | None = None,
     ) -> dict[str, tf.Tensor]:
         """Run the graph on a batch.
 
@@ -124,6 +125,9 @@ class Model:
         keep
             Node names whose values to return besides the outputs; None
             returns every node's value.
+        substitute
+            Node name -> a function of the node's input values that computes its value in place of
+            its op (a caller that computes the same value on the way to something else).
 
         Returns
         -------
@@ -148,7 +152,8 @@ class Model:
             if node.name in feed:
                 values[node.name] = node.op(tf.convert_to_tensor(feed[node.name], dtype=tf.float32))
             else:
-                values[node.name] = node.op(*[values[s] for s in node.inputs])
+                op = substitute.get(node.name, node.op) if substitute else node.op
+                values[node.name] = op(*[values[s] for s in node.inputs])
             if wanted is not None:
                 for source in set(node.inputs):
                     if last_use.get(source) == position and source not in wanted:
