@@ -23,7 +23,7 @@ from seqlift.model.graph import Model
 #: side by side on the 2-core machine (2026-12-03, ratio of wall time to a plain gradient), the
 #: DeepSEA-shaped model's revealcancel at 20 pairs 2.38x, 40 pairs 2.33x, 80 pairs 2.26x; at 54 pairs
 #: (this budget) 2.22-2.23x against 2.29-2.31x at 27 (1 GiB), its genomics default 1.20-1.22x against
-#: 1.27-1.29x. Peak resident memory at this budget: 1.8 GiB (DeepSEA-shaped), 2.7 GiB (DanQ-shaped, 75 pairs).
+#: 1.27-1.29x. Peak resident memory at this budget: 1.6-1.8 GiB (DeepSEA-shaped), 2.5 GiB (DanQ-shaped, 80 pairs).
 BATCH_BYTES = 2**31
 #: fewest and most pairs per batch by default. Beyond a few hundred pairs a pass gains nothing and holds
 #: more memory: the paper's model's revealcancel ran alike at 250 and 1,000 pairs (2.18 and 2.23x) and
