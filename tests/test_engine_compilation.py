@@ -23,7 +23,7 @@ def _relu_tower(lengths_shrink: tuple[int, ...]) -> keras.Model:
     return keras.Model(inputs, layers.Dense(1, name="out")(x))
 
 
-@pytest.mark.parametrize("method,rule", [("revealcancel", "_revealcancel_after_kernel"),
+@pytest.mark.parametrize("method,rule", [("revealcancel", "_revealcancel_after_kernel_multipliers"),
                                          ("rescale", "_rescale_multiplier")])
 def test_layers_with_one_activation_share_one_trace_of_its_rule(method, rule):
     keras.utils.set_random_seed(0)
@@ -41,7 +41,7 @@ def test_revealcancel_after_each_convolution_makes_its_split_in_its_own_pass(mon
     calls = []
     original = activation_rules.revealcancel_after_kernel
     monkeypatch.setattr(activation_rules, "revealcancel_after_kernel",
-                        lambda *args: calls.append(args[0].kind) or original(*args))
+                        lambda *args, **kwargs: calls.append(args[0].kind) or original(*args, **kwargs))
     keras.utils.set_random_seed(0)
     model = from_keras(_relu_tower((2, 4, 6)))
     x = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (2, 60))]
@@ -64,6 +64,43 @@ def test_revealcancel_after_a_kernel_layer_splits_it_in_its_own_pass_to_the_same
     for a, b in zip(fused, apart):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert np.abs(fused[2].numpy() - fused[3].numpy()).max() > 0  # the parts carry different multipliers
+    # the multipliers alone (what the backward pass reads; the parts not written out): the same bits
+    alone = activation_rules.revealcancel_after_kernel(function, x0, delta, response, parts=False)
+    assert len(alone) == 2
+    for a, b in zip(alone, fused[2:]):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("padding,dilation", [("valid", 1), ("same", 2), ("causal", 1)])
+def test_convolution_below_revealcancel_makes_its_transposes_operands_in_one_pass_to_the_same_bits(
+        monkeypatch, padding, dilation):
+    """Each convolution under a RevealCancel ReLU gets ``m ⊙ mean`` and ``m ⊙ half`` (with the layer
+    above's split sum, ``m = g + sign(Δx) ⊙ a``) padded for its transposes in one fused pass: the scores'
+    bits are those of the multipliers made and padded one operation at a time."""
+    from seqlift.engine import rules
+    from seqlift.model import ops
+
+    keras.utils.set_random_seed(3)
+    x = inputs = keras.Input((40, 4))
+    for i, (filters, width) in enumerate([(24, 5), (8, 3), (6, 4)]):  # tap groups, then the plain transpose
+        x = layers.Conv1D(filters, width, padding=padding, dilation_rate=dilation if i else 1,
+                          activation="relu", name=f"conv{i}")(x)
+    outputs = layers.Dense(2, name="out")(layers.Flatten()(x))
+    keras_model = keras.Model(inputs, outputs)
+    sequences = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (3, 40))]
+
+    calls = []
+    original = rules.padded_products
+    monkeypatch.setattr(rules, "padded_products", lambda *args: calls.append(args[3]) or original(*args))
+    fused = seqlift.attribute(from_keras(keras_model), sequences, 4, method="revealcancel", task=[0, 1])
+    assert len(calls) == 2 * 3 and all(len(pads) == 3 for pads in calls)  # two targets, three convolutions
+
+    monkeypatch.setattr(ops.Conv, "transpose_padding", lambda self, spatial: None)
+    apart = seqlift.attribute(from_keras(keras_model), sequences, 4, method="revealcancel", task=[0, 1])
+    assert len(calls) == 6
+    np.testing.assert_array_equal(fused.contributions, apart.contributions)
+    np.testing.assert_array_equal(fused.hypothetical, apart.hypothetical)
+    assert np.abs(fused.contributions).max() > 0
 
 
 def test_equal_activations_are_one_object_and_weighted_ones_their_own():

@@ -35,18 +35,20 @@ def rescale_multiplier(function: ops.Activation, x0: tf.Tensor, dx: tf.Tensor, d
     return _rescale_multiplier(shared(function), x0, dx, dy)
 
 
-def revealcancel_node(function: ops.Activation, x0: tf.Tensor, dx_pos: tf.Tensor,
-                      dx_neg: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+def revealcancel_node(function: ops.Activation, x0: tf.Tensor, dx_pos: tf.Tensor, dx_neg: tf.Tensor,
+                      parts: bool = True) -> tuple[tf.Tensor, ...]:
     """A node's RevealCancel output parts ``Δy⁺, Δy⁻`` and its multipliers as mean and half-difference,
-    ``½ (m⁺ + m⁻)`` and ``½ (m⁺ − m⁻)`` (what its backward pass applies)."""
-    return _revealcancel_node(shared(function), x0, dx_pos, dx_neg)
+    ``½ (m⁺ + m⁻)`` and ``½ (m⁺ − m⁻)`` (what its backward pass applies); with ``parts=False`` the
+    multipliers alone (the parts, a layer-sized pass each, are not written out)."""
+    return (_revealcancel_node if parts else _revealcancel_node_multipliers)(shared(function), x0, dx_pos, dx_neg)
 
 
 def revealcancel_after_kernel(function: ops.Activation, x0: tf.Tensor, delta_kernel: tf.Tensor,
-                              abs_response: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+                              abs_response: tf.Tensor, parts: bool = True) -> tuple[tf.Tensor, ...]:
     """:func:`revealcancel_node` of a node fed by a Dense or convolution layer, whose parts are made from
     the layer's ``Δy`` and ``|W| |Δx|`` (:func:`seqlift.engine.rules.kernel_split_forward`) in the same pass."""
-    return _revealcancel_after_kernel(shared(function), x0, delta_kernel, abs_response)
+    rule = _revealcancel_after_kernel if parts else _revealcancel_after_kernel_multipliers
+    return rule(shared(function), x0, delta_kernel, abs_response)
 
 
 def rescaled_in_cell(function: ops.Activation, x0: tf.Tensor, dx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -77,12 +79,19 @@ def _revealcancel(function, x0, dx_pos, dx_neg):
     return dy_pos, dy_neg, 0.5 * (r_pos + r_neg), 0.5 * (r_pos - r_neg)
 
 
-_revealcancel_node = rules.fused(_revealcancel)
+def _multipliers_of(rule):
+    """``rule`` giving the multipliers alone (its last two values)."""
+    return lambda *args: rule(*args)[2:]
 
 
-@rules.fused
-def _revealcancel_after_kernel(function, x0, delta_kernel, abs_response):
+def _revealcancel_after_kernel_parts(function, x0, delta_kernel, abs_response):
     return _revealcancel(function, x0, *rules.kernel_split_forward(delta_kernel, abs_response))
+
+
+_revealcancel_node = rules.fused(_revealcancel)
+_revealcancel_node_multipliers = rules.fused(_multipliers_of(_revealcancel))
+_revealcancel_after_kernel = rules.fused(_revealcancel_after_kernel_parts)
+_revealcancel_after_kernel_multipliers = rules.fused(_multipliers_of(_revealcancel_after_kernel_parts))
 
 
 @rules.fused

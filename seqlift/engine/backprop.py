@@ -142,7 +142,7 @@ class DeepLiftPass:
         state.ref_acts.update(self.model.forward(refs, keep=keep, substitute=loops))
         for name, rule in self.nonlinearity.items():
             if rule == REVEALCANCEL and isinstance(self.node_rules[name], NonlinearityRule):
-                self.parts(name, state)
+                NonlinearityRule.revealcancel_multipliers(self, self.model.nodes[name], state)
         return state
 
     def parts(self, name: str, state: PairState) -> tuple[tf.Tensor, tf.Tensor]:

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import tensorflow as tf
 
+from seqlift.engine import rules
+
 
 class Multipliers:
     """The multipliers of a node's positive and negative parts, ``m⁺`` and ``m⁻``.
@@ -29,25 +31,54 @@ class Multipliers:
     None) that returns ``mean`` times it, computed in the same pass. A
     Rescale nonlinearity below it then scales them (:meth:`scaled`) without
     another pass over the layer; ``mean`` is computed only if read.
+
+    Two forms are kept unevaluated until read, so that a convolution below
+    can make its transposes' operands from their terms in one fused pass
+    (:func:`seqlift.engine.rules.padded_products`): ``split``, a kernel
+    layer's split backward ``(Δx, Wᵀ mean, |W|ᵀ half)`` whose joined
+    multipliers are ``Wᵀ mean + sign(Δx) ⊙ |W|ᵀ half``
+    (:func:`seqlift.engine.rules.kernel_split_backward`), and ``factors``, a
+    RevealCancel nonlinearity's ``(above, mean, half)``: the joined
+    multipliers above it times its own mean and half-difference. Read, they
+    are computed by the same TensorFlow operations as when made at once.
     """
 
     def __init__(self, mean: tf.Tensor | None = None, half: tf.Tensor | None = None,
-                 fold: Callable[[tf.Tensor | None], tf.Tensor] | None = None) -> None:
-        if mean is None and fold is None:
-            raise ValueError("Multipliers need a mean or a fold")
+                 fold: Callable[[tf.Tensor | None], tf.Tensor] | None = None, *,
+                 split: tuple[tf.Tensor, tf.Tensor, tf.Tensor] | None = None,
+                 factors: tuple["Multipliers", tf.Tensor, tf.Tensor] | None = None) -> None:
+        if mean is None and fold is None and split is None and factors is None:
+            raise ValueError("Multipliers need a mean, a fold, a split or factors")
         self._mean = mean
-        self.half = half
+        self._half = half
         self.fold = fold if half is None else None
+        self.split = split
+        self.factors = factors
 
     @property
     def mean(self) -> tf.Tensor:
         if self._mean is None:
-            self._mean = self.fold(None)
+            if self.split is not None:
+                self._mean = rules.kernel_split_backward(*self.split)
+            elif self.factors is not None:
+                self._mean = self.factors[0].mean * self.factors[1]
+            else:
+                self._mean = self.fold(None)
         return self._mean
 
     @property
+    def half(self) -> tf.Tensor | None:
+        if self._half is None and self.factors is not None:
+            self._half = self.factors[0].mean * self.factors[2]
+        return self._half
+
+    def terms(self) -> tuple[tf.Tensor, ...]:
+        """The joined multipliers' terms: ``split`` while unevaluated, else ``(mean,)``."""
+        return self.split if self.split is not None and self._mean is None else (self.mean,)
+
+    @property
     def joined(self) -> bool:
-        return self.half is None
+        return self._half is None and self.factors is None
 
     def __add__(self, other: "Multipliers") -> "Multipliers":
         if self.joined and other.joined:

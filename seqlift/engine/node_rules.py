@@ -155,10 +155,19 @@ class KernelRule(NodeRule):
 
     def backward(self, walk, node, m, state):
         source = node.inputs[0]
+        if m.factors is not None and isinstance(node.op, ops.Conv):
+            spatial = state.ref_acts[source].shape[1:-1].as_list()
+            pads = node.op.transpose_padding(spatial)
+            if pads is not None:
+                above, mean, half = m.factors
+                operands = rules.padded_products(above.terms(), mean, half, tuple(tuple(p) for p in pads))
+                g, grad_abs = (node.op.transpose(t, k, spatial, padded=True)
+                               for t, k in zip(operands, (node.op.kernel, node.op.abs_kernel)))
+                return {source: Multipliers(split=(state.delta(source), g, grad_abs))}
         g = walk.linear_transpose(node.name, m.mean, state)[source]
         if not m.joined:
             grad_abs = vector_jacobian(state.abs_responses[node.name], state.abs_inputs[node.name], m.half)
-            g = rules.kernel_split_backward(state.delta(source), g, grad_abs)
+            return {source: Multipliers(split=(state.delta(source), g, grad_abs))}
         return {source: Multipliers(g)}
 
     def backward_targets(self, walk, node, ms, state):
@@ -242,20 +251,33 @@ class NonlinearityRule(NodeRule):
     def parts(self, walk, node, state):
         source = node.inputs[0]
         if walk.nonlinearity[node.name] == REVEALCANCEL:
-            x0 = state.ref_acts[source]
-            if isinstance(walk.node_rules[source], KernelRule) and source not in state.parts:
-                # the kernel layer's parts made inside the rule's fused pass rather than by four TensorFlow
-                # kernels over the layer (side by side: the 1 kb CNN's revealcancel 2.18 -> 1.98x the gradient,
-                # the paper's 2.26 and 2.31 -> 2.22 and 2.28x); a later reader of the parts makes them again
-                operands = KernelRule.split_operands(walk.model.nodes[source], state)
-                dy_pos, dy_neg, mean, half = activation_rules.revealcancel_after_kernel(node.op, x0, *operands)
-            else:
-                dy_pos, dy_neg, mean, half = activation_rules.revealcancel_node(node.op, x0, *walk.parts(source, state))
-            state.rc_multipliers[node.name] = (mean, half)
+            dy_pos, dy_neg, mean, half = self._revealcancel(walk, node, state, parts=True)
+            state.rc_multipliers.setdefault(node.name, (mean, half))
             return dy_pos, dy_neg
         pos, neg = walk.parts(source, state)
         scale = self.rescale(node, state)
         return pos * scale, neg * scale
+
+    @classmethod
+    def revealcancel_multipliers(cls, walk: "DeepLiftPass", node: Node, state: PairState) -> tuple[tf.Tensor, tf.Tensor]:
+        """The node's RevealCancel multipliers ``(mean, half)``, computed once per batch, without its parts
+        unless they were made already (the backward pass needs only these; a reader of the parts, such as
+        an inner layer's scores, makes them in a pass of its own)."""
+        if node.name not in state.rc_multipliers:
+            state.rc_multipliers[node.name] = cls._revealcancel(walk, node, state, parts=False)
+        return state.rc_multipliers[node.name]
+
+    @staticmethod
+    def _revealcancel(walk: "DeepLiftPass", node: Node, state: PairState, parts: bool) -> tuple[tf.Tensor, ...]:
+        source = node.inputs[0]
+        x0 = state.ref_acts[source]
+        if isinstance(walk.node_rules[source], KernelRule) and source not in state.parts:
+            # the kernel layer's parts made inside the rule's fused pass rather than by four TensorFlow
+            # kernels over the layer (side by side: the 1 kb CNN's revealcancel 2.18 -> 1.98x the gradient,
+            # the paper's 2.26 and 2.31 -> 2.22 and 2.28x); a later reader of the parts makes them again
+            operands = KernelRule.split_operands(walk.model.nodes[source], state)
+            return activation_rules.revealcancel_after_kernel(node.op, x0, *operands, parts=parts)
+        return activation_rules.revealcancel_node(node.op, x0, *walk.parts(source, state), parts=parts)
 
     @staticmethod
     def rescale(node: Node, state: PairState) -> tf.Tensor:
@@ -271,9 +293,9 @@ class NonlinearityRule(NodeRule):
     def backward(self, walk, node, m, state):
         source = node.inputs[0]
         if walk.nonlinearity[node.name] == REVEALCANCEL:
-            mean, half = state.rc_multipliers[node.name]
+            mean, half = self.revealcancel_multipliers(walk, node, state)
             if m.joined:
-                return {source: Multipliers(m.mean * mean, m.mean * half)}
+                return {source: Multipliers(factors=(m, mean, half))}
             return {source: Multipliers(mean * m.mean + half * m.half, half * m.mean + mean * m.half)}
         return {source: m.scaled(self.rescale(node, state))}
 

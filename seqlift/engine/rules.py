@@ -180,6 +180,22 @@ def kernel_split_backward(delta_x: tf.Tensor, grad_mean: tf.Tensor, grad_abs_hal
     return grad_mean + tf.sign(delta_x) * grad_abs_half
 
 
+@fused
+def padded_products(terms: tuple[tf.Tensor, ...], mean: tf.Tensor, half: tf.Tensor,
+                    pads: tuple[tuple[int, int], ...]) -> tuple[tf.Tensor, tf.Tensor]:
+    """A convolution's two transpose operands below a RevealCancel nonlinearity, made in one pass.
+
+    With ``m`` the nonlinearity's joined output multipliers (``terms``: ``(m,)``,
+    or ``(Δx, g, a)`` for ``m = g + sign(Δx) ⊙ a``, :func:`kernel_split_backward`)
+    and ``(mean, half)`` its RevealCancel multipliers, the convolution's
+    output multipliers are ``m ⊙ mean`` and ``m ⊙ half``, which its transposes
+    (``Wᵀ`` and ``|W|ᵀ``) read padded by ``pads``: computed and padded here
+    together, each element in the same operations as unfused (the same bits).
+    """
+    m = terms[0] if len(terms) == 1 else kernel_split_backward(*terms)
+    return tf.pad(m * mean, pads), tf.pad(m * half, pads)
+
+
 def maxpool_routed_contributions(window_max_input, window_max_reference, multiplier):
     """Split the change of a max-pooling output between the two argmaxes.
 

@@ -27,6 +27,7 @@ from seqlift.engine import backprop, rules
 from seqlift.engine.budget import forward_passes_per_block
 from seqlift.engine.methods import sequence_inputs
 from seqlift.engine.multipliers import Multipliers
+from seqlift.engine.node_rules import REVEALCANCEL
 from seqlift.engine.target_rules import BoundTarget, TargetRule, rule_for_kind, units_view
 from seqlift.engine.targets import ScoreSet
 from seqlift.model.graph import Model
@@ -189,7 +190,7 @@ class DeepLiftScorer:
         layers = {}
         for name in self.request.layers:
             m = mults.get(name, Multipliers(tf.zeros_like(pairs.delta(name))))
-            if name in pairs.parts or not m.joined:
+            if name in pairs.parts or not m.joined or self.walker.nonlinearity.get(name) == REVEALCANCEL:
                 # the node's own parts: found in the forward pass, or made now (a kernel layer whose split
                 # the RevealCancel nonlinearity it feeds made inside its own pass)
                 p_pos, p_neg = self.walker.parts(name, pairs)

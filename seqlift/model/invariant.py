@@ -219,6 +219,7 @@ def conv_transpose(
     dilations: Sequence[int],
     padding: str,
     flipped: tf.Tensor | None = None,
+    padded: bool = False,
 ) -> tf.Tensor:
     """The transpose of a channels-last convolution applied to ``g``.
 
@@ -247,6 +248,8 @@ def conv_transpose(
         ``'valid'``, ``'same'`` or ``'causal'``.
     flipped
         :func:`flipped_kernel` of ``kernel``, where the caller keeps it (computed here otherwise).
+    padded
+        Whether ``g`` comes padded already by :func:`transpose_padding`.
 
     Returns
     -------
@@ -254,23 +257,62 @@ def conv_transpose(
         ``(batch, *input_spatial, input_channels)``.
     """
     rank = len(input_spatial)
-    if rank == 1 and _pointwise_pays(int(kernel.shape[1]), int(kernel.shape[2])):
-        if strides[0] == 1 and dilations[0] == 1 and int(kernel.shape[2]) <= TAP_GROUP_MAX_FILTERS:
-            return _conv_transpose_tap_groups(g, kernel, int(input_spatial[0]), padding)
+    path = _transpose_path(kernel, strides, dilations)
+    if path == "pointwise":
         return _conv_transpose_pointwise(g, kernel, int(input_spatial[0]), strides[0], dilations[0], padding)
-    sizes = [int(d) for d in kernel.shape[:rank]]
-    pads, crops = [[0, 0]], []
+    if path == "tap groups":
+        g = g if padded else tf.pad(g, transpose_padding(kernel, input_spatial, strides, dilations, padding))
+        return _conv_transpose_tap_groups(g, kernel, int(input_spatial[0]), padding)
+    if not padded:
+        for axis in range(rank):
+            g = _dilate(g, axis + 1, strides[axis])
+        g = tf.pad(g, _plain_padding(kernel, input_spatial, strides, dilations, padding))
+    crops = []
     for axis in range(rank):
-        left, right, out = conv_padding(int(input_spatial[axis]), sizes[axis], strides[axis], dilations[axis], padding)
-        g = _dilate(g, axis + 1, strides[axis])
-        reach = (sizes[axis] - 1) * dilations[axis]
-        unreached = input_spatial[axis] + left + right - ((out - 1) * strides[axis] + reach + 1)
-        pads.append([reach, reach + unreached])
+        left = conv_padding(int(input_spatial[axis]), int(kernel.shape[axis]), strides[axis], dilations[axis], padding)[0]
         crops.append((left, left + int(input_spatial[axis])))
-    pads.append([0, 0])
     flipped = flipped_kernel(kernel) if flipped is None else flipped
-    full = tf.nn.convolution(tf.pad(g, pads), flipped, padding="VALID", dilations=list(dilations))
+    full = tf.nn.convolution(g, flipped, padding="VALID", dilations=list(dilations))
     return full[(slice(None), *(slice(a, b) for a, b in crops), slice(None))]
+
+
+def _transpose_path(kernel: tf.Tensor, strides: Sequence[int], dilations: Sequence[int]) -> str:
+    """Which way :func:`conv_transpose` computes a transpose: ``'tap groups'``, ``'pointwise'`` or ``'plain'``."""
+    if kernel.shape.rank == 3 and _pointwise_pays(int(kernel.shape[1]), int(kernel.shape[2])):
+        if strides[0] == 1 and dilations[0] == 1 and int(kernel.shape[2]) <= TAP_GROUP_MAX_FILTERS:
+            return "tap groups"
+        return "pointwise"
+    return "plain"
+
+
+def transpose_padding(kernel: tf.Tensor, input_spatial: Sequence[int], strides: Sequence[int],
+                      dilations: Sequence[int], padding: str) -> list[list[int]] | None:
+    """The zero padding :func:`conv_transpose` puts around ``g`` (``(batch, *spatial, filters)``) before its
+    forward convolution, or None where it does something else to ``g`` first (a stride's zeros between
+    positions, the pointwise path). A caller that makes ``g`` in a fused pass pads it there and passes
+    ``padded=True``, sparing the transpose a pass over its operand."""
+    path = _transpose_path(kernel, strides, dilations)
+    if path == "pointwise" or any(s > 1 for s in strides):
+        return None
+    if path == "tap groups":
+        size = int(kernel.shape[0])
+        width = -(-size // max(1, min(size, TAP_GROUP_CHANNELS // int(kernel.shape[1]))))
+        return [[0, 0], [width - 1, width - 1], [0, 0]]
+    return _plain_padding(kernel, input_spatial, strides, dilations, padding)
+
+
+def _plain_padding(kernel: tf.Tensor, input_spatial: Sequence[int], strides: Sequence[int],
+                   dilations: Sequence[int], padding: str) -> list[list[int]]:
+    """The padding of ``g`` (dilated by the strides) in :func:`conv_transpose`'s plain path: ``d (k − 1)``
+    on both sides, plus the input positions no window reaches on the right."""
+    pads = [[0, 0]]
+    for axis in range(len(input_spatial)):
+        size, length = int(kernel.shape[axis]), int(input_spatial[axis])
+        left, right, out = conv_padding(length, size, strides[axis], dilations[axis], padding)
+        reach = (size - 1) * dilations[axis]
+        unreached = length + left + right - ((out - 1) * strides[axis] + reach + 1)
+        pads.append([reach, reach + unreached])
+    return pads + [[0, 0]]
 
 
 def flipped_kernel(kernel: tf.Tensor) -> tf.Tensor:
@@ -370,7 +412,7 @@ def _conv_transpose_tap_groups(g: tf.Tensor, kernel: tf.Tensor, length: int, pad
     taps = tf.pad(kernel, [[0, groups * width - size], [0, 0], [0, 0]])
     grouped = tf.reverse(tf.reshape(taps, [groups, width, channels, filters]), [1])
     grouped = tf.reshape(tf.transpose(grouped, [1, 3, 0, 2]), [width, filters, groups * channels])
-    partial = tf.nn.convolution(tf.pad(g, [[0, 0], [width - 1, width - 1], [0, 0]]), grouped, padding="VALID")
+    partial = tf.nn.convolution(g, grouped, padding="VALID")  # g padded by w − 1 (transpose_padding)
     return _overlap_add(groups, channels, length, 1, width, left)(partial)
 
 

@@ -358,27 +358,47 @@ class Conv(_Kernel):
         if not spatial.is_fully_defined():  # free length: TensorFlow's own gradient
             return forward(x)
 
-        # the transpose's flipped kernel: a constant computed once where the kernel is one (its own or |W|),
-        # entering the graph being built as a tensor (a gradient built later inside a loop may use it)
-        flipped = None
-        if groups == 1:
-            flipped = tf.convert_to_tensor(derived_constant(self, f"flipped {id(kernel)}", kernel,
-                                                            invariant.flipped_kernel))
+        # the transpose's flipped kernel: made here, outside the gradient (a gradient built later inside a
+        # loop may use it)
+        flipped = self._flipped(kernel)
 
         @tf.custom_gradient
         def convolve(inputs: tf.Tensor) -> tf.Tensor:
             def grad(g: tf.Tensor) -> tf.Tensor:
-                g_parts = tf.split(g, groups, axis=-1) if groups > 1 else [g]
-                backs = [
-                    invariant.conv_transpose(part, k, spatial.as_list(), self.strides, self.dilation_rate, self.padding,
-                                             flipped)
-                    for part, k in zip(g_parts, k_parts)
-                ]
-                return backs[0] if groups == 1 else tf.concat(backs, axis=-1)
+                return self.transpose(g, kernel, spatial.as_list(), flipped=flipped)
 
             return forward(inputs), grad
 
         return convolve(x)
+
+    def _flipped(self, kernel: tf.Tensor) -> tf.Tensor | None:
+        """:func:`invariant.flipped_kernel` of ``kernel`` (the layer's own or ``|W|``), a constant computed once
+        and entering the graph being built as a tensor; None for a grouped convolution."""
+        if self.groups > 1:
+            return None
+        return tf.convert_to_tensor(derived_constant(self, f"flipped {id(kernel)}", kernel, invariant.flipped_kernel))
+
+    def transpose(self, g: tf.Tensor, kernel: tf.Tensor, input_spatial: Sequence[int], padded: bool = False,
+                  flipped: tf.Tensor | None = None) -> tf.Tensor:
+        """``kernelᵀ g``: the transpose of the convolution with ``kernel`` (the layer's own or ``|W|``) on
+        channels-last multipliers ``g`` of its output, to its input of spatial shape ``input_spatial``
+        (:func:`invariant.conv_transpose`, each group apart). ``padded``: ``g`` comes padded by
+        :meth:`transpose_padding`."""
+        groups = self.groups
+        flipped = self._flipped(kernel) if flipped is None else flipped
+        g_parts = tf.split(g, groups, axis=-1) if groups > 1 else [g]
+        k_parts = tf.split(kernel, groups, axis=-1) if groups > 1 else [kernel]
+        backs = [invariant.conv_transpose(part, k, input_spatial, self.strides, self.dilation_rate, self.padding,
+                                          flipped, padded)
+                 for part, k in zip(g_parts, k_parts)]
+        return backs[0] if groups == 1 else tf.concat(backs, axis=-1)
+
+    def transpose_padding(self, input_spatial: Sequence[int]) -> list[list[int]] | None:
+        """The padding :meth:`transpose` would put around its channels-last ``g`` (:func:`invariant.transpose_padding`),
+        or None where it does not pad it first (strided, grouped or channels-first layers, the pointwise path)."""
+        if self.groups > 1 or self.data_format != "channels_last":
+            return None
+        return invariant.transpose_padding(self.kernel, input_spatial, self.strides, self.dilation_rate, self.padding)
 
     def apply(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         """The convolution of ``x`` with ``kernel``, without bias."""
