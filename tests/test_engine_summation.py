@@ -119,6 +119,35 @@ def test_maxpool_spread_copies_each_window_value_over_its_positions():
     assert same.tolist() == [1, 1, 1, 2, 2, 2, 2, 3, 3, 3]
 
 
+@pytest.mark.parametrize("pool,spatial", [((4,), [10]), ((180,), [180]), ((2, 3), [5, 7])])
+def test_average_pool_transpose_shares_each_multiplier_over_its_window(pool, spatial):
+    """Average pooling with tiling windows is differentiated by spreading ``m / window size`` (a broadcast):
+    TensorFlow's pooling gradient's values, zero at positions no window reaches, each row alone as in a batch."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    op = ops.AvgPool(len(pool), pool)
+    x = tf.constant(rng.normal(size=(3, *spatial, 2)).astype(np.float32))
+    out_shape = [3, *(n // k for n, k in zip(spatial, pool)), 2]
+    m = tf.constant(rng.normal(size=out_shape).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = op(x)
+        stock = tf.nn.avg_pool(x, list(pool), list(pool), "VALID")
+    np.testing.assert_array_equal(ours.numpy(), stock.numpy())
+    grad = tape.gradient(ours, x, output_gradients=m).numpy()
+    np.testing.assert_allclose(grad, tape.gradient(stock, x, output_gradients=m).numpy(), rtol=1e-6, atol=1e-9)
+    reached = tuple(slice(0, n // k * k) for n, k in zip(spatial, pool))
+    assert np.all(grad[(slice(None), *reached)] != 0)
+    unreached = np.ones(grad.shape, bool)
+    unreached[(slice(None), *reached)] = False
+    assert np.all(grad[unreached] == 0)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        first = op(x[:1])
+    np.testing.assert_array_equal(tape.gradient(first, x, output_gradients=m[:1]).numpy()[:1], grad[:1])
+
+
 def test_global_max_pool_ties_are_not_double_counted():
     """Equal maxima in a window: credit is shared, so the sum still holds (the original counts each tie fully)."""
     model = sequential((6, 2), layers.GlobalMaxPooling1D(), layers.Dense(1, use_bias=False))

@@ -541,22 +541,6 @@ class _Pool(Op):
             return tf.transpose(self._pool(x), _channels_first_perm(self.rank))
         return self._pool(x)
 
-    def describe(self) -> str:
-        fmt = "" if self.data_format == "channels_last" else f", {self.data_format}"
-        return (
-            f"{type(self).__name__}{self.rank}D(pool={self.pool_size}, strides={self.strides}, "
-            f"{self.padding}{fmt})"
-        )
-
-
-class MaxPool(_Pool):
-    """Windowed maximum (Keras ``MaxPooling1D``/``MaxPooling2D``)."""
-
-    propagation = Propagation.MAX
-
-    def _pool(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.nn.max_pool(x, list(self.pool_size), list(self.strides), self.padding.upper())
-
     @property
     def windows_tile(self) -> bool:
         """Whether every input position lies in at most one window (stride = pool size, channels last),
@@ -586,6 +570,22 @@ class MaxPool(_Pool):
                 values = tf.pad(values, pads)
         return values
 
+    def describe(self) -> str:
+        fmt = "" if self.data_format == "channels_last" else f", {self.data_format}"
+        return (
+            f"{type(self).__name__}{self.rank}D(pool={self.pool_size}, strides={self.strides}, "
+            f"{self.padding}{fmt})"
+        )
+
+
+class MaxPool(_Pool):
+    """Windowed maximum (Keras ``MaxPooling1D``/``MaxPooling2D``)."""
+
+    propagation = Propagation.MAX
+
+    def _pool(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.nn.max_pool(x, list(self.pool_size), list(self.strides), self.padding.upper())
+
 
 class AvgPool(_Pool, Linear):
     """Windowed mean (Keras ``AveragePooling1D``/``2D``); with ``'same'`` padding
@@ -594,7 +594,21 @@ class AvgPool(_Pool, Linear):
     propagation = Propagation.SIGN_PRESERVING
 
     def _pool(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.nn.avg_pool(x, list(self.pool_size), list(self.strides), self.padding.upper())
+        spatial = x.shape[1:-1]
+        if not (self.windows_tile and self.padding == "valid" and spatial.is_fully_defined()):
+            return tf.nn.avg_pool(x, list(self.pool_size), list(self.strides), self.padding.upper())
+        share = 1.0 / math.prod(self.pool_size)
+
+        @tf.custom_gradient
+        def pool(inputs: tf.Tensor) -> tf.Tensor:
+            def grad(g: tf.Tensor) -> tf.Tensor:
+                # each output's multiplier shared over its window: a broadcast, which ran in half the time
+                # of TensorFlow's pooling gradient (260 x 180 x 50, one window: 0.8 against 1.6 ms)
+                return self.spread(g * share, spatial.as_list())
+
+            return tf.nn.avg_pool(inputs, list(self.pool_size), list(self.strides), "VALID"), grad
+
+        return pool(x)
 
 
 class _GlobalPool(Op):
