@@ -71,22 +71,30 @@ def test_revealcancel_after_a_kernel_layer_splits_it_in_its_own_pass_to_the_same
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-@pytest.mark.parametrize("padding,dilation", [("valid", 1), ("same", 2), ("causal", 1)])
+@pytest.mark.parametrize("padding,dilation,norm", [("valid", 1, False), ("same", 2, False), ("causal", 1, True)])
 def test_convolution_below_revealcancel_makes_its_transposes_operands_in_one_pass_to_the_same_bits(
-        monkeypatch, padding, dilation):
-    """Each convolution under a RevealCancel ReLU gets ``m ⊙ mean`` and ``m ⊙ half`` (with the layer
-    above's split sum, ``m = g + sign(Δx) ⊙ a``) padded for its transposes in one fused pass: the scores'
-    bits are those of the multipliers made and padded one operation at a time."""
+        monkeypatch, padding, dilation, norm):
+    """Each convolution under a RevealCancel ReLU (through a batch normalisation, with ``norm``) gets
+    ``m ⊙ mean`` and ``m ⊙ half`` (with the layer above's split sum, ``m = g + sign(Δx) ⊙ a``) padded for
+    its transposes in one fused pass: the scores' bits are those of the multipliers made and padded one
+    operation at a time."""
+    from model_zoo import randomize
+
     from seqlift.engine import rules
     from seqlift.model import ops
 
     keras.utils.set_random_seed(3)
     x = inputs = keras.Input((40, 4))
     for i, (filters, width) in enumerate([(24, 5), (8, 3), (6, 4)]):  # tap groups, then the plain transpose
-        x = layers.Conv1D(filters, width, padding=padding, dilation_rate=dilation if i else 1,
-                          activation="relu", name=f"conv{i}")(x)
+        x = layers.Conv1D(filters, width, padding=padding, dilation_rate=dilation if i else 1, name=f"conv{i}")(x)
+        if norm:
+            x = layers.BatchNormalization(name=f"norm{i}")(x)
+        x = layers.ReLU(name=f"relu{i}")(x)
     outputs = layers.Dense(2, name="out")(layers.Flatten()(x))
-    keras_model = keras.Model(inputs, outputs)
+    keras_model = randomize(keras.Model(inputs, outputs), seed=5)
+    for layer in keras_model.layers:  # scales of both signs: a negative one swaps the parts
+        if norm and isinstance(layer, layers.BatchNormalization):
+            layer.gamma.assign(layer.gamma * np.where(np.arange(layer.gamma.shape[0]) % 3 == 0, -1.0, 1.0))
     sequences = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (3, 40))]
 
     calls = []

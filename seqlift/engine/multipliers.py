@@ -37,10 +37,11 @@ class Multipliers:
     (:func:`seqlift.engine.rules.padded_products`): ``split``, a kernel
     layer's split backward ``(Δx, Wᵀ mean, |W|ᵀ half)`` whose joined
     multipliers are ``Wᵀ mean + sign(Δx) ⊙ |W|ᵀ half``
-    (:func:`seqlift.engine.rules.kernel_split_backward`), and ``factors``, a
-    RevealCancel nonlinearity's ``(above, mean, half)``: the joined
-    multipliers above it times its own mean and half-difference. Read, they
-    are computed by the same TensorFlow operations as when made at once.
+    (:func:`seqlift.engine.rules.kernel_split_backward`), and ``factors``,
+    ``(above, mean, half)`` below a RevealCancel nonlinearity: the joined
+    multipliers above it times its own mean and half-difference (times the
+    scale of a batch normalisation between, and its absolute value). Read,
+    they are computed by the same TensorFlow operations as when made at once.
     """
 
     def __init__(self, mean: tf.Tensor | None = None, half: tf.Tensor | None = None,
@@ -122,6 +123,9 @@ class PairState:
         Rescale multipliers of the nonlinearities.
     rc_multipliers : dict
         RevealCancel multipliers ``(mean, half)`` of the nonlinearities.
+    scaled_factors : dict
+        Of each batch normalisation below a RevealCancel nonlinearity: that nonlinearity's
+        ``(mean, half)`` times the layer's scale and its absolute value.
     abs_inputs, abs_responses : dict
         ``|Δx|`` and ``|W| |Δx|`` of the kernel layers whose parts were split.
     linearized : dict
@@ -140,6 +144,7 @@ class PairState:
     abs_inputs: dict[str, tf.Tensor] = field(default_factory=dict)
     abs_responses: dict[str, tf.Tensor] = field(default_factory=dict)
     rc_multipliers: dict[str, tuple[tf.Tensor, tf.Tensor]] = field(default_factory=dict)
+    scaled_factors: dict[str, tuple[tf.Tensor, tf.Tensor]] = field(default_factory=dict)
     linearized: dict[str, Any] = field(default_factory=dict)
     routing: dict[str, Any] = field(default_factory=dict)
 

@@ -213,6 +213,13 @@ class ScaleRule(NodeRule):
     def backward(self, walk, node, m, state):
         if m.joined:
             return _transposed(walk, node, m, state)
+        if m.factors is not None:
+            # a RevealCancel nonlinearity's product kept unevaluated: its factors scaled once per batch
+            # (for every target), so that a convolution below still makes its operands in one pass
+            above, mean, half = m.factors
+            if node.name not in state.scaled_factors:
+                state.scaled_factors[node.name] = (mean * node.op.scale, half * tf.abs(node.op.scale))
+            return {node.inputs[0]: Multipliers(factors=(above, *state.scaled_factors[node.name]))}
         return {node.inputs[0]: Multipliers(m.mean * node.op.scale, m.half * tf.abs(node.op.scale))}
 
 
