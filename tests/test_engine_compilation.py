@@ -69,6 +69,16 @@ def test_revealcancel_after_a_kernel_layer_splits_it_in_its_own_pass_to_the_same
     assert len(alone) == 2
     for a, b in zip(alone, fused[2:]):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # through a batch normalisation whose scales have both signs: its parts made in the same pass
+    scale = tf.constant([1.5, -0.7, 0.2])
+    through = activation_rules.revealcancel_after_scaled_kernel(function, x0, delta, response, scale)
+    apart = activation_rules.revealcancel_node(
+        function, x0, *rules.scaled_parts(*rules.kernel_split_forward(delta, response), scale))
+    for a, b in zip(through, apart):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    alone = activation_rules.revealcancel_after_scaled_kernel(function, x0, delta, response, scale, parts=False)
+    for a, b in zip(alone, through[2:]):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 @pytest.mark.parametrize("padding,dilation,norm", [("valid", 1, False), ("same", 2, False), ("causal", 1, True)])
@@ -97,11 +107,15 @@ def test_convolution_below_revealcancel_makes_its_transposes_operands_in_one_pas
             layer.gamma.assign(layer.gamma * np.where(np.arange(layer.gamma.shape[0]) % 3 == 0, -1.0, 1.0))
     sequences = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (3, 40))]
 
-    calls = []
+    calls, through_norm = [], []
     original = rules.padded_products
     monkeypatch.setattr(rules, "padded_products", lambda *args: calls.append(args[3]) or original(*args))
+    original_norm = activation_rules.revealcancel_after_scaled_kernel
+    monkeypatch.setattr(activation_rules, "revealcancel_after_scaled_kernel",
+                        lambda *args, **kwargs: through_norm.append(args[0].kind) or original_norm(*args, **kwargs))
     fused = seqlift.attribute(from_keras(keras_model), sequences, 4, method="revealcancel", task=[0, 1])
     assert len(calls) == 2 * 3 and all(len(pads) == 3 for pads in calls)  # two targets, three convolutions
+    assert through_norm == (["relu"] * 3 if norm else [])  # each ReLU's parts made through its norm
 
     monkeypatch.setattr(ops.Conv, "transpose_padding", lambda self, spatial: None)
     apart = seqlift.attribute(from_keras(keras_model), sequences, 4, method="revealcancel", task=[0, 1])

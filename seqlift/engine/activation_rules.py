@@ -51,6 +51,15 @@ def revealcancel_after_kernel(function: ops.Activation, x0: tf.Tensor, delta_ker
     return rule(shared(function), x0, delta_kernel, abs_response)
 
 
+def revealcancel_after_scaled_kernel(function: ops.Activation, x0: tf.Tensor, delta_kernel: tf.Tensor,
+                                     abs_response: tf.Tensor, scale: tf.Tensor, parts: bool = True) -> tuple[tf.Tensor, ...]:
+    """:func:`revealcancel_after_kernel` of a node fed by a batch normalisation ``s ⊙ y + b`` of a Dense or
+    convolution layer's ``y``: the layer's parts, then the normalisation's
+    (:func:`seqlift.engine.rules.scaled_parts`), made in the same pass."""
+    rule = _revealcancel_after_scaled_kernel if parts else _revealcancel_after_scaled_kernel_multipliers
+    return rule(shared(function), x0, delta_kernel, abs_response, scale)
+
+
 def rescaled_in_cell(function: ops.Activation, x0: tf.Tensor, dx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """``f(x0)``, ``Δy`` (by the closed form where there is one) and the Rescale multiplier, of an
     activation inside a recurrent cell."""
@@ -88,10 +97,17 @@ def _revealcancel_after_kernel_parts(function, x0, delta_kernel, abs_response):
     return _revealcancel(function, x0, *rules.kernel_split_forward(delta_kernel, abs_response))
 
 
+def _revealcancel_after_scaled_kernel_parts(function, x0, delta_kernel, abs_response, scale):
+    return _revealcancel(function, x0, *rules.scaled_parts(*rules.kernel_split_forward(delta_kernel, abs_response),
+                                                           scale))
+
+
 _revealcancel_node = rules.fused(_revealcancel)
 _revealcancel_node_multipliers = rules.fused(_multipliers_of(_revealcancel))
 _revealcancel_after_kernel = rules.fused(_revealcancel_after_kernel_parts)
 _revealcancel_after_kernel_multipliers = rules.fused(_multipliers_of(_revealcancel_after_kernel_parts))
+_revealcancel_after_scaled_kernel = rules.fused(_revealcancel_after_scaled_kernel_parts)
+_revealcancel_after_scaled_kernel_multipliers = rules.fused(_multipliers_of(_revealcancel_after_scaled_kernel_parts))
 
 
 @rules.fused

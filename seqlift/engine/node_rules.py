@@ -199,16 +199,12 @@ def _stacked_transpose(kernel: tf.Tensor, ms: list[tf.Tensor]) -> list[tf.Tensor
 
 @handles(ops.Propagation.SCALE)
 class ScaleRule(NodeRule):
-    """``y = s ⊙ x + b`` (batch normalisation): a negative scale swaps the parts.
-
-    ``Δy⁺ = s⁺ Δx⁺ + s⁻ Δx⁻`` and ``Δy⁻ = s⁺ Δx⁻ + s⁻ Δx⁺`` (``s⁺ = max(s, 0)``,
-    ``s⁻ = min(s, 0)``); backward, ``mean · s`` and ``half · |s|``.
+    """``y = s ⊙ x + b`` (batch normalisation): a negative scale swaps the parts
+    (:func:`seqlift.engine.rules.scaled_parts`); backward, ``mean · s`` and ``half · |s|``.
     """
 
     def parts(self, walk, node, state):
-        pos, neg = walk.parts(node.inputs[0], state)
-        s_pos, s_neg = tf.maximum(node.op.scale, 0.0), tf.minimum(node.op.scale, 0.0)
-        return s_pos * pos + s_neg * neg, s_pos * neg + s_neg * pos
+        return rules.scaled_parts(*walk.parts(node.inputs[0], state), node.op.scale)
 
     def backward(self, walk, node, m, state):
         if m.joined:
@@ -284,6 +280,12 @@ class NonlinearityRule(NodeRule):
             # the paper's 2.26 and 2.31 -> 2.22 and 2.28x); a later reader of the parts makes them again
             operands = KernelRule.split_operands(walk.model.nodes[source], state)
             return activation_rules.revealcancel_after_kernel(node.op, x0, *operands, parts=parts)
+        kernel = walk.model.nodes[source].inputs[0] if isinstance(walk.node_rules[source], ScaleRule) else None
+        if kernel is not None and isinstance(walk.node_rules[kernel], KernelRule) and not {source, kernel} & state.parts.keys():
+            # so too through a batch normalisation (the Basset-like model's convolution, norm, ReLU)
+            operands = KernelRule.split_operands(walk.model.nodes[kernel], state)
+            return activation_rules.revealcancel_after_scaled_kernel(node.op, x0, *operands,
+                                                                     walk.model.nodes[source].op.scale, parts=parts)
         return activation_rules.revealcancel_node(node.op, x0, *walk.parts(source, state), parts=parts)
 
     @staticmethod

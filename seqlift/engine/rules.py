@@ -153,6 +153,13 @@ def kernel_split_forward(delta_y: tf.Tensor, abs_kernel_response: tf.Tensor) -> 
     return 0.5 * (delta_y + abs_kernel_response), 0.5 * (delta_y - abs_kernel_response)
 
 
+def scaled_parts(pos: tf.Tensor, neg: tf.Tensor, scale: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Parts of ``y = s ⊙ x + b`` (batch normalisation) from those of ``x``: a negative scale swaps them,
+    ``Δy⁺ = s⁺ Δx⁺ + s⁻ Δx⁻`` and ``Δy⁻ = s⁺ Δx⁻ + s⁻ Δx⁺`` (``s⁺ = max(s, 0)``, ``s⁻ = min(s, 0)``)."""
+    s_pos, s_neg = tf.maximum(scale, 0.0), tf.minimum(scale, 0.0)
+    return s_pos * pos + s_neg * neg, s_pos * neg + s_neg * pos
+
+
 def kernel_split_backward(delta_x: tf.Tensor, grad_mean: tf.Tensor, grad_abs_half: tf.Tensor) -> tf.Tensor:
     """Input multipliers of a Dense or convolution layer whose output parts differ.
 
