@@ -137,7 +137,10 @@ class KernelRule(NodeRule):
     Forward, :func:`seqlift.engine.rules.kernel_split_forward` (one extra pass
     of the layer with ``|W|`` on ``|Δx|``); backward, ``Wᵀ mean`` and, where the
     output's parts carry different multipliers,
-    :func:`seqlift.engine.rules.kernel_split_backward`.
+    :func:`seqlift.engine.rules.kernel_split_backward`. A convolution under a
+    RevealCancel nonlinearity (its multipliers' ``factors`` unevaluated) makes
+    the operands of both transposes, padded, in one fused pass
+    (:func:`seqlift.engine.rules.padded_products`).
     """
 
     def parts(self, walk, node, state):
