@@ -295,8 +295,7 @@ def transpose_padding(kernel: tf.Tensor, input_spatial: Sequence[int], strides: 
     if path == "pointwise" or any(s > 1 for s in strides):
         return None
     if path == "tap groups":
-        size = int(kernel.shape[0])
-        width = -(-size // max(1, min(size, TAP_GROUP_CHANNELS // int(kernel.shape[1]))))
+        width = _tap_groups(int(kernel.shape[0]), int(kernel.shape[1]))[1]
         return [[0, 0], [width - 1, width - 1], [0, 0]]
     return _plain_padding(kernel, input_spatial, strides, dilations, padding)
 
@@ -406,14 +405,20 @@ def _conv_transpose_tap_groups(g: tf.Tensor, kernel: tf.Tensor, length: int, pad
     with dilation 3; those keep the pointwise path.
     """
     size, channels, filters = (int(n) for n in kernel.shape)
-    groups = max(1, min(size, TAP_GROUP_CHANNELS // channels))
-    width = -(-size // groups)
+    groups, width = _tap_groups(size, channels)
     left = conv_padding(length, size, 1, 1, padding)[0]
     taps = tf.pad(kernel, [[0, groups * width - size], [0, 0], [0, 0]])
     grouped = tf.reverse(tf.reshape(taps, [groups, width, channels, filters]), [1])
     grouped = tf.reshape(tf.transpose(grouped, [1, 3, 0, 2]), [width, filters, groups * channels])
     partial = tf.nn.convolution(g, grouped, padding="VALID")  # g padded by w − 1 (transpose_padding)
     return _overlap_add(groups, channels, length, 1, width, left)(partial)
+
+
+def _tap_groups(size: int, channels: int) -> tuple[int, int]:
+    """:func:`_conv_transpose_tap_groups`'s number of groups ``G`` (``G c_in`` near
+    :data:`TAP_GROUP_CHANNELS`) and taps per group ``w = ⌈k / G⌉``, for ``k`` taps of ``c_in`` channels."""
+    groups = max(1, min(size, TAP_GROUP_CHANNELS // channels))
+    return groups, -(-size // groups)
 
 
 @functools.lru_cache(maxsize=None)
