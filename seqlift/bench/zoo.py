@@ -12,7 +12,10 @@ benchmark on a 2-core machine:
   three times, a dense layer, 919 outputs;
 * ``cnn1kb``: :func:`maxpool_cnn`, the 1 kb CNN of issue 15 (two convolutions
   with max pooling, two dense layers);
-* ``chrombpnet``: :func:`chrombpnet_like`, its counts head.
+* ``chrombpnet``: :func:`chrombpnet_like`, its counts head;
+* ``danq``: :func:`danq_like`, a convolution and a bidirectional LSTM;
+* ``attention``: :func:`attention_like`, a convolution and a residual
+  multi-head self-attention block.
 
 :func:`chrombpnet_like` builds, with Keras 3, the architecture of ChromBPNet's
 accessibility model (and of its bias model, which is the same with fewer
@@ -466,3 +469,38 @@ def danq_like(input_length: int = 1000, filters: int = 320, conv_kernel: int = 2
 ZOO["danq"] = ZooModel(
     "DanQ-shaped: 1,000 bp, conv 320x26, max pool 13, BiLSTM 320, dense 925, 919 outputs", danq_like, "logits",
     2, 10, tiny=dict(input_length=60, filters=4, conv_kernel=5, pool=4, lstm_units=3, dense_units=5, outputs=4))
+
+
+def attention_like(input_length: int = 1000, filters: int = 128, conv_kernel: int = 15, pool: int = 8,
+                   heads: int = 4, key_dim: int = 32, dense_units: int = 64, outputs: int = 3, seed: int = 0) -> Any:
+    """A convolution + self-attention Keras 3 model with random weights and non-zero biases.
+
+    ``Conv1D(filters, conv_kernel, 'same', relu)``, ``MaxPooling1D(pool)``, a
+    ``MultiHeadAttention(heads, key_dim)`` of the pooled positions over
+    themselves added back to them (a residual block, without layer
+    normalisation), ``GlobalAveragePooling1D``, ``Dense(dense_units, relu)``
+    and ``Dense(outputs)`` (layer ``logits``): the shape of the CNN-attention
+    hybrids trained on 1 kb windows.
+
+    Returns
+    -------
+    keras.Model
+        Input ``sequence`` ``(N, input_length, 4)``, output ``(N, outputs)``.
+    """
+    import keras
+    from keras import layers
+
+    sequence = keras.Input((input_length, 4), name="sequence")
+    x = layers.Conv1D(filters, conv_kernel, padding="same", activation="relu", name="conv")(sequence)
+    x = layers.MaxPooling1D(pool, name="pool")(x)
+    attended = layers.MultiHeadAttention(heads, key_dim, name="attention")(x, x)
+    x = layers.GlobalAveragePooling1D(name="average")(layers.Add(name="residual")([x, attended]))
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    logits = layers.Dense(outputs, name="logits")(x)
+    return randomize(keras.Model(sequence, logits, name="attention_like"), seed)
+
+
+ZOO["attention"] = ZooModel(
+    "conv + self-attention: 1,000 bp, conv 128x15, max pool 8, multi-head attention 4 x 32 (residual), dense 64, "
+    "3 outputs", attention_like, "logits", 16, 10,
+    tiny=dict(input_length=64, filters=4, conv_kernel=5, pool=4, heads=2, key_dim=3, dense_units=5))
