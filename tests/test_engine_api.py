@@ -125,6 +125,29 @@ def test_wide_dense_kernels_multiply_through_their_transposed_copy_alike(monkeyp
     np.testing.assert_allclose(results[0].deltas, plain.deltas, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("rows_shape,kernel_shape", [((), (4, 128)), ((), (31, 3)), ((5,), (4, 128)),
+                                                     ((20,), (64, 300)), ((125,), (128, 128)), ((16,), (200, 1))])
+def test_dense_product_gives_a_row_the_same_bits_alone_and_in_any_batch(rows_shape, kernel_shape):
+    """invariant.matmul and its transpose: a batch row's result (one row, or one row's positions) has the
+    same bits computed alone, with a few others or in a large batch; the product is x @ W. A batch of
+    one 16-row block rounded otherwise before the product took two blocks at least (4 x 128, rows 1-3);
+    rows of at least 16 positions are one block each (invariant.pair_block)."""
+    rng = np.random.default_rng(7)
+    kernel = tf.constant(rng.standard_normal(kernel_shape).astype(np.float32))
+    assert invariant.pair_block(tf.TensorShape((None, *rows_shape, kernel_shape[0]))) == max(
+        int(np.prod(rows_shape)) if np.prod(rows_shape) >= 16 else 16, 16)
+    forward = tf.function(lambda x: invariant.matmul(x, kernel), autograph=False, reduce_retracing=True)
+    backward = tf.function(lambda g: invariant.matmul_transposed(g, kernel), autograph=False, reduce_retracing=True)
+    for product, width, exact in ((forward, kernel_shape[0], lambda x: x @ kernel.numpy()),
+                                  (backward, kernel_shape[1], lambda g: g @ kernel.numpy().T)):
+        batch = rng.standard_normal((120, *rows_shape, width)).astype(np.float32)
+        whole = product(tf.constant(batch)).numpy()
+        np.testing.assert_allclose(whole, exact(batch), rtol=1e-4, atol=1e-4)
+        for start, count in ((0, 1), (5, 1), (17, 2), (40, 3), (3, 17), (60, 33)):
+            np.testing.assert_array_equal(product(tf.constant(batch[start:start + count])).numpy(),
+                                          whole[start:start + count])
+
+
 @pytest.fixture(scope="module")
 def recurrent_model():
     """A bidirectional LSTM over every step, then a GRU's last step: each loop's DeepLIFT pass runs all
