@@ -125,6 +125,41 @@ def test_convolution_below_revealcancel_makes_its_transposes_operands_in_one_pas
     assert np.abs(fused.contributions).max() > 0
 
 
+@pytest.mark.parametrize("padding,dilation", [("same", 1), ("valid", 2)])
+def test_convolution_below_max_pooling_reads_its_padded_operand_from_the_routing_pass_to_the_same_bits(
+        monkeypatch, padding, dilation):
+    """Conv -> ReLU (Rescale) -> max pooling: the pooling's routing pass makes the convolution's output
+    multipliers times the ReLU's, padded for the transpose (a tap-grouped first layer, then a plain one):
+    the scores' bits are those of the multipliers made, then padded by the transpose."""
+    from model_zoo import randomize
+
+    from seqlift.engine import node_rules
+    from seqlift.model import ops
+
+    keras.utils.set_random_seed(4)
+    x = inputs = keras.Input((48, 4))
+    for i, (filters, width) in enumerate([(16, 7), (8, 3)]):
+        x = layers.Conv1D(filters, width, padding=padding, dilation_rate=dilation if i else 1, activation="relu",
+                          name=f"conv{i}")(x)
+        x = layers.MaxPooling1D(2, name=f"pool{i}")(x)
+    outputs = layers.Dense(2, name="out")(layers.Flatten()(x))
+    keras_model = randomize(keras.Model(inputs, outputs), seed=6)
+    sequences = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (3, 48))]
+
+    padded = []
+    original = node_rules._routed
+    monkeypatch.setattr(node_rules, "_routed", lambda *args: padded.append(args[5]) or original(*args))
+    fused = seqlift.attribute(from_keras(keras_model), sequences, 4, method="rescale", task=[0, 1])
+    assert len(padded) == 2 * 2 and all(pads is not None and len(pads) == 3 for pads in padded)
+
+    monkeypatch.setattr(ops.Conv, "transpose_padding", lambda self, spatial: None)
+    apart = seqlift.attribute(from_keras(keras_model), sequences, 4, method="rescale", task=[0, 1])
+    assert padded[4:] == [None] * 4
+    np.testing.assert_array_equal(fused.contributions, apart.contributions)
+    np.testing.assert_array_equal(fused.hypothetical, apart.hypothetical)
+    assert np.abs(fused.contributions).max() > 0
+
+
 def test_equal_activations_are_one_object_and_weighted_ones_their_own():
     from seqlift.model import ops
 

@@ -167,6 +167,14 @@ class KernelRule(NodeRule):
                 g, grad_abs = (node.op.transpose(t, k, spatial, padded=True)
                                for t, k in zip(operands, (node.op.kernel, node.op.abs_kernel)))
                 return {source: Multipliers(split=(state.delta(source), g, grad_abs))}
+        if m.fold is not None and isinstance(node.op, ops.Conv):
+            # joined multipliers of a fused pass (max pooling's routing, times a Rescale nonlinearity's
+            # multipliers): the pass pads them for the transpose, which reads them padded
+            spatial = state.ref_acts[source].shape[1:-1].as_list()
+            pads = node.op.transpose_padding(spatial)
+            if pads is not None:
+                operand = m.padded(tuple(tuple(p) for p in pads))
+                return {source: Multipliers(node.op.transpose(operand, node.op.kernel, spatial, padded=True))}
         g = walk.linear_transpose(node.name, m.mean, state)[source]
         if not m.joined:
             grad_abs = vector_jacobian(state.abs_responses[node.name], state.abs_inputs[node.name], m.half)
@@ -334,7 +342,8 @@ class MaxRule(NodeRule):
             if routing is None:
                 routing = state.routing[node.name] = MaxRouting.of(node, state)
             spatial = state.ref_acts[source].shape[1:-1].as_list()
-            return {source: Multipliers(fold=lambda factor: _routed(single, routing, node.op, spatial, factor))}
+            return {source: Multipliers(fold=lambda factor, pads: _routed(single, routing, node.op, spatial, factor,
+                                                                          pads))}
         x_in = state.x_at(source)
         with tf.GradientTape(persistent=True) as local:
             local.watch(x_in)
@@ -396,29 +405,32 @@ class MaxRouting:
 
 
 def _routed(single: tf.Tensor, routing: MaxRouting, op: ops.MaxPool, spatial: list[int],
-            factor: tf.Tensor | None = None) -> tf.Tensor:
+            factor: tf.Tensor | None = None, pads: tuple[tuple[int, int], ...] | None = None) -> tf.Tensor:
     """The input multipliers of a max-pooling layer from its output's ``single``, through ``routing``
-    (times ``factor``, elementwise, where given: see :class:`Multipliers`)."""
-    key = (op, tuple(spatial), factor is None)
+    (times ``factor``, elementwise, and padded by ``pads``, where given: see :class:`Multipliers`)."""
+    key = (op, tuple(spatial), factor is None, pads)
     if key not in _ROUTED:  # one compiled pass per layer: the spreading is static
-        _ROUTED[key] = rules.fused(functools.partial(_routed_pass, op=op, spatial=list(spatial)))
+        _ROUTED[key] = rules.fused(functools.partial(_routed_pass, op=op, spatial=list(spatial), pads=pads))
     args = (single, routing.to_input, routing.to_reference, routing.input_argmax, routing.reference_argmax,
             routing.delta)
     return _ROUTED[key](*args) if factor is None else _ROUTED[key](*args, factor)
 
 
-def _routed_pass(single, to_input, to_reference, input_argmax, reference_argmax, delta, factor=None, *, op, spatial):
+def _routed_pass(single, to_input, to_reference, input_argmax, reference_argmax, delta, factor=None, *, op, spatial,
+                 pads=None):
     """``where(small, routed m, (m (M − y0) at x's argmax + m (y − M) at x0's argmax) / Δx)``, with
     ``small = |Δx| <`` :data:`~seqlift.engine.rules.NEAR_ZERO`, each output's terms spread over its
     window (the same products, in the same order, as routing them through TensorFlow's pooling
-    gradient); then times ``factor`` if given."""
+    gradient); then times ``factor`` and padded by ``pads`` if given (for the transpose of a
+    convolution below, :meth:`KernelRule.backward`)."""
     zero = tf.zeros_like(delta)
     small = tf.abs(delta) < rules.NEAR_ZERO
     fallback = tf.where(input_argmax, op.spread(single, spatial), zero)
     credited = (tf.where(input_argmax, op.spread(single * to_input, spatial), zero)
                 + tf.where(reference_argmax, op.spread(single * to_reference, spatial), zero))
     routed = tf.where(small, fallback, credited / tf.where(small, tf.ones_like(delta), delta))
-    return routed if factor is None else routed * factor
+    routed = routed if factor is None else routed * factor
+    return routed if pads is None else tf.pad(routed, pads)
 
 
 #: the compiled routing pass of each max-pooling layer (op and input shape)
