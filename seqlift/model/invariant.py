@@ -89,8 +89,8 @@ def _blocked_matmul(x: tf.Tensor, kernel: tf.Tensor, transpose_kernel: bool = Fa
     batch of one small block by another kernel than a batch of several, which rounds some rows
     differently (the first 1 to 3 rows of a 4 x 128 kernel, in 16-row blocks). Written with few
     operations: a recurrent layer builds several in every step's graph, and tracing costs per
-    operation. The padding ``[[0, max((−rows) mod block, 2 block − rows)], [0, 0]]`` and the kept
-    size ``[rows, −1]`` come from the shape ``[rows, K]`` with one operation each."""
+    operation. The padding ``[[0, max((−rows) mod block, 2 block − rows)], [0, 0]]`` (three
+    operations) and the kept size ``[rows, −1]`` (one) come from the shape ``[rows, K]``."""
     width = _static_or_dynamic(x, 1)
     if not isinstance(width, int):
         x = tf.ensure_shape(x, [None, int(kernel.shape[1 if transpose_kernel else 0])])
