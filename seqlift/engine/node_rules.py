@@ -158,22 +158,21 @@ class KernelRule(NodeRule):
 
     def backward(self, walk, node, m, state):
         source = node.inputs[0]
-        if m.factors is not None and isinstance(node.op, ops.Conv):
+        fused_above = m.factors is not None or m.fold is not None
+        if fused_above and isinstance(node.op, ops.Conv):
             spatial = state.ref_acts[source].shape[1:-1].as_list()
             pads = node.op.transpose_padding(spatial)
             if pads is not None:
-                above, mean, half = m.factors
-                operands = rules.padded_products(above.terms(), mean, half, tuple(tuple(p) for p in pads))
-                g, grad_abs = (node.op.transpose(t, k, spatial, padded=True)
-                               for t, k in zip(operands, (node.op.kernel, node.op.abs_kernel)))
-                return {source: Multipliers(split=(state.delta(source), g, grad_abs))}
-        if m.fold is not None and isinstance(node.op, ops.Conv):
-            # joined multipliers of a fused pass (max pooling's routing, times a Rescale nonlinearity's
-            # multipliers): the pass pads them for the transpose, which reads them padded
-            spatial = state.ref_acts[source].shape[1:-1].as_list()
-            pads = node.op.transpose_padding(spatial)
-            if pads is not None:
-                operand = m.padded(tuple(tuple(p) for p in pads))
+                pads = tuple(tuple(p) for p in pads)
+                if m.factors is not None:  # below a RevealCancel nonlinearity: both operands in one pass
+                    above, mean, half = m.factors
+                    operands = rules.padded_products(above.terms(), mean, half, pads)
+                    g, grad_abs = (node.op.transpose(t, k, spatial, padded=True)
+                                   for t, k in zip(operands, (node.op.kernel, node.op.abs_kernel)))
+                    return {source: Multipliers(split=(state.delta(source), g, grad_abs))}
+                # joined multipliers of a fused pass (max pooling's routing, times a Rescale
+                # nonlinearity's multipliers): the pass pads them for the transpose
+                operand = m.padded(pads)
                 return {source: Multipliers(node.op.transpose(operand, node.op.kernel, spatial, padded=True))}
         g = walk.linear_transpose(node.name, m.mean, state)[source]
         if not m.joined:
