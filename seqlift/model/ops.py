@@ -326,34 +326,18 @@ class Conv(_Kernel):
         groups = self.groups
         k_parts = tf.split(kernel, groups, axis=-1) if groups > 1 else [kernel]
 
-        strided = any(s > 1 for s in self.strides) and spatial.is_fully_defined()
-
         def forward(inputs: tf.Tensor) -> tf.Tensor:
-            padding, strides, kept = self.padding, list(self.strides), None
-            if strided:
-                # a strided convolution is the stride-1 convolution of the same padded input at every
-                # s-th position: computed so, because the CPU library's strided kernel does not give
-                # every row the same bits whatever the batch (e.g. kernel 21, stride 3, length 101)
-                pads, kept = [[0, 0]], [slice(None)]
-                for axis, length in enumerate(spatial.as_list()):
-                    left, right, out = invariant.conv_padding(length, int(kernel.shape[axis]), self.strides[axis],
-                                                              self.dilation_rate[axis], padding)
-                    pads.append([left, right])
-                    kept.append(slice(0, (out - 1) * self.strides[axis] + 1, self.strides[axis]))
-                inputs = tf.pad(inputs, pads + [[0, 0]])
-                padding, strides = "valid", [1] * self.rank
-                kept = tuple(kept + [slice(None)])
-            elif padding == "causal":
+            padding = self.padding
+            if padding == "causal":
                 left = self.dilation_rate[0] * (int(kernel.shape[0]) - 1)
                 inputs = tf.pad(inputs, [[0, 0], [left, 0], [0, 0]])
                 padding = "valid"
             x_parts = tf.split(inputs, groups, axis=-1) if groups > 1 else [inputs]
             outs = [
-                tf.nn.convolution(a, k, strides=strides, padding=padding.upper(), dilations=list(self.dilation_rate))
+                invariant.convolution(a, k, list(self.strides), padding.upper(), list(self.dilation_rate))
                 for a, k in zip(x_parts, k_parts)
             ]
-            out = outs[0] if groups == 1 else tf.concat(outs, axis=-1)
-            return out if kept is None else out[kept]
+            return outs[0] if groups == 1 else tf.concat(outs, axis=-1)
 
         if not spatial.is_fully_defined():  # free length: TensorFlow's own gradient
             return forward(x)
