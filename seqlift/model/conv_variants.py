@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from seqlift.model import ops
+from seqlift.model import invariant, ops
 
 __all__ = ["ConvTranspose1D", "UpSampling1D", "transposed_length"]
 
@@ -54,8 +54,10 @@ class ConvTranspose1D(ops._Kernel):
         """The transposed convolution of ``x`` with ``kernel``, without bias."""
         steps = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
         length = transposed_length(steps, int(kernel.shape[0]), self.stride, self.padding, self.dilation)
-        shape = tf.stack([tf.shape(x)[0], length, int(kernel.shape[1])])
-        return tf.nn.conv1d_transpose(x, kernel, shape, self.stride, self.padding.upper(), dilations=self.dilation)
+        shape = tf.stack([1, length, int(kernel.shape[1])])
+        # one row at a time, its gradient too: TensorFlow's kernels for both compute a row by the batch's shape
+        return invariant.by_row(lambda row: tf.nn.conv1d_transpose(row, kernel, shape, self.stride, self.padding.upper(),
+                                                                   dilations=self.dilation), x)
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         y = self.apply(x, self.kernel)

@@ -21,6 +21,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from seqlift.model import invariant
 from seqlift.model.ops import Op, Propagation
 
 __all__ = ["Einsum", "Maximum", "Minimum", "Multiply", "dot_equation"]
@@ -50,7 +51,8 @@ class Einsum(Op):
     ----------
     equation
         A ``tf.einsum`` equation of two operands whose first letter is the
-        batch axis of both, e.g. ``"bqd,bkd->bqk"``.
+        batch axis of both and of the result, e.g. ``"bqd,bkd->bqk"``
+        (computed by :func:`seqlift.model.invariant.einsum`).
     label
         What the product is, for model summaries (``"Dot(axes=(2, 2))"``).
     scale
@@ -65,7 +67,7 @@ class Einsum(Op):
         self.scale = float(scale)
 
     def __call__(self, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-        product = tf.einsum(self.equation, a, b)
+        product = invariant.einsum(self.equation, a, b)
         return product if self.scale == 1.0 else product * self.scale
 
     def describe(self) -> str:

@@ -75,34 +75,42 @@ TAP_GROUP_CHANNELS = 16
 TAP_GROUP_MAX_FILTERS = 128
 
 
-#: batch rows :func:`convolution` convolves at once (iterations of its loop in flight): with 4, eight zoo-shaped
+#: batch rows :func:`by_row` computes at once (iterations of its loop in flight): with 4, eight zoo-shaped
 #: convolutions ran 0.95-1.9x as long as one batched convolution on a 2-core AVX2 CPU (median 1.25), with 1
 #: 1.1-3.3x
-CONVOLUTION_ROWS_IN_FLIGHT = 4
+ROWS_IN_FLIGHT = 4
+
+
+def by_row(fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
+    """``fn`` (a map of a batch, row by row) applied to each batch row of ``x`` on its own, as a batch of one.
+
+    A CPU library computes one shape the same way every time, so a row's
+    result is then the same in any batch and at any place in it; the rows
+    are a loop's iterations, :data:`ROWS_IN_FLIGHT` at a time. Automatic
+    differentiation goes through the loop row by row too.
+    """
+    return tf.map_fn(lambda row: fn(row[tf.newaxis])[0], x, parallel_iterations=ROWS_IN_FLIGHT,
+                     fn_output_signature=x.dtype)
 
 
 def convolution(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 1, padding: str = "VALID",
                 dilations: Sequence[int] | int = 1) -> tf.Tensor:
-    """``tf.nn.convolution`` of ``x`` ``(batch, *spatial, channels)`` with ``kernel``, one batch row at a time.
+    """``tf.nn.convolution`` of ``x`` ``(batch, *spatial, channels)`` with ``kernel``, one batch row at a
+    time (:func:`by_row`).
 
     A CPU library convolves a batch as one matrix product whose rows are the
     batch's positions (Eigen's kernels) or picks its algorithm by the whole
     call's shape (oneDNN's), so a row's bits depend on the other rows: on a
-    2-core AVX2 CPU the native convolution gave some rows other bits alone
+    2-core AVX2 CPU the batched convolution gave some rows other bits alone
     than in a batch on every one of 8 zoo shapes tried (first layers, Basset's
     and DeepSEA's 300-480-filter layers, ChromBPNet's dilated ones), with
-    oneDNN's kernels as with Eigen's. A convolution of one row has one shape,
-    and a CPU library computes one shape the same way every time: this loop
-    convolves each row on its own (:data:`CONVOLUTION_ROWS_IN_FLIGHT` at a
-    time), so a row's result is the same in any batch and any place in it.
-    Building the rows' windows and multiplying them in a batched product
-    (im2col) is batch-invariant too, but ran 1.1-4.8x as long as the batched
-    convolution on those shapes (the windows' copy alone cost as much).
+    oneDNN's kernels as with Eigen's. Building the rows' windows and
+    multiplying them in a batched product (im2col) is batch-invariant too,
+    but ran 1.1-4.8x as long as the batched convolution on those shapes
+    (copying the windows alone cost as much).
     """
-    def one_row(row: tf.Tensor) -> tf.Tensor:
-        return tf.nn.convolution(row[tf.newaxis], kernel, strides=strides, padding=padding, dilations=dilations)[0]
-
-    return tf.map_fn(one_row, x, parallel_iterations=CONVOLUTION_ROWS_IN_FLIGHT, fn_output_signature=x.dtype)
+    return by_row(lambda row: tf.nn.convolution(row, kernel, strides=strides, padding=padding, dilations=dilations),
+                  x)
 
 
 def _pointwise_pays(channels: int, filters: int) -> bool:
@@ -218,6 +226,24 @@ def _on_rows(x: tf.Tensor, product: Callable[[tf.Tensor, int], tf.Tensor], width
     out = tf.reshape(flat, tf.concat([tf.shape(x)[:-1], [width if width is not None else tf.shape(flat)[-1]]], 0))
     out.set_shape(x.shape[:-1].concatenate([width]))
     return out
+
+
+def einsum(equation: str, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """``tf.einsum(equation, a, b)`` for operands and a result whose first axis is the batch (the equation's
+    first letter, first in all three), each batch row computed alike.
+
+    TensorFlow computes such a product as one small matrix product per batch
+    row, each the same way whatever their number, except for a batch of one,
+    which it multiplies by another kernel (threads within the product rather
+    than across rows): on a 2-core AVX2 CPU attention's query-key product
+    gave a row other bits alone than in a batch. The operands are padded with
+    zero rows to two at least (a pad of nothing is free), and the padding is
+    cut off the result.
+    """
+    rows = tf.shape(a)[0]
+    missing = tf.maximum(2 - rows, 0)
+    a, b = (tf.pad(t, tf.concat([[[0, missing]], tf.zeros([t.shape.rank - 1, 2], tf.int32)], 0)) for t in (a, b))
+    return tf.einsum(equation, a, b)[:rows]
 
 
 def elementwise(fn: Callable[..., tf.Tensor], *tensors: tf.Tensor) -> tf.Tensor:
