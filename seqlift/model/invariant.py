@@ -1,23 +1,24 @@
 """Kernels whose result for one row does not depend on how many rows are in the batch.
 
 CPU libraries choose their algorithm, and with it the order of floating-point
-additions, by the shape of the whole call. TensorFlow's forward convolution
-with stride 1 gives every row the same bits whatever the batch size (its
-strided kernel does not always, so :class:`seqlift.model.ops.Conv` computes a
-strided convolution at stride 1 and keeps every s-th position), but its matrix product
-does not for larger matrices, and neither do the gradient kernels of either
-(``Conv2DBackpropInput``, ``MatMul`` with a transposed operand): a sequence's
-scores would then change in the last bits with ``batch_size``. seqlift's
-Dense and convolution ops are built from the kernels below instead, so that
-scores are bit-for-bit the same whatever the batch size:
+additions, by the shape of the whole call: a convolution of a batch is one
+matrix product over all its positions, a matrix product is cut into tiles by
+its number of rows, a batched product of one matrix takes another kernel
+than one of several. A sequence's scores would then change in the last bits
+with ``batch_size``, or with the shard a sequence falls in. seqlift's Dense,
+convolution and product ops are built from the kernels below instead, so
+that scores are bit-for-bit the same whatever the batch size, on any CPU:
 
 * :func:`matmul` multiplies in fixed blocks of rows (one batched product
   whose every product has the same shape, at least two of them): of
   :data:`ROW_BLOCK` rows, or of one batch row's positions
   (:func:`pair_block`);
+* :func:`convolution` convolves each batch row on its own (:func:`by_row`:
+  one shape, computed the same way every time);
+* :func:`einsum` gives a batched product two rows at least;
 * :func:`conv_transpose` computes the transpose of a convolution (the map
-  from output multipliers to input multipliers) as a forward convolution of
-  the zero-dilated, padded output with the flipped, channel-swapped kernel;
+  from output multipliers to input multipliers) as a forward :func:`convolution`
+  of the zero-dilated, padded output with the flipped, channel-swapped kernel;
   for 1-D convolutions with few input channels (the first layer of a DNA
   model), whose transpose has too few output channels for the CPU library to
   run well, as a pointwise forward convolution followed by an overlap-add in
@@ -38,6 +39,7 @@ round differently, so an element's bits depend on where the tensor ends.
 from __future__ import annotations
 
 import functools
+import itertools
 from typing import Callable, Sequence
 
 import tensorflow as tf
@@ -68,13 +70,15 @@ POINTWISE_MIN_FILTERS_PER_CHANNEL = 8
 #: output channels of :func:`_conv_transpose_tap_groups`'s convolution (its taps grouped so that
 #: groups x input channels come to this many; measured best on the 1 kb CNN's and the paper's first layers)
 TAP_GROUP_CHANNELS = 16
-#: ... for convolutions of at most this many filters: with more (300 to 512) and short sequences (under ~100
-#: positions), the CPU library's forward convolution gave a row other bits alone than in a batch, and on long
-#: ones it ran no faster than the pointwise product (40 rows of DanQ's 320 x 26 first layer: 11.1 ms against
+#: ... for convolutions of at most this many filters: with more (300 to 512) it ran no faster than the
+#: pointwise product (2-core AVX-512 CPU, batched convolutions) (40 rows of DanQ's 320 x 26 first layer: 11.1 ms against
 #: 11.5; DeepSEA's 320 x 8: 6.9 against 4.4; ChromBPNet's 512 x 21 on 2,114 bp: 22.5 against 14.4)
 TAP_GROUP_MAX_FILTERS = 128
 
 
+#: :func:`convolution` of a row whose windows hold at most this many numbers (output positions x taps x input
+#: channels) is a product of its windows (:func:`_window_product`), of a larger row a convolution of its own
+WINDOW_PRODUCT_MAX = 2**14
 #: batch rows :func:`by_row` computes at once (iterations of its loop in flight): with 4, eight zoo-shaped
 #: convolutions ran 0.95-1.9x as long as one batched convolution on a 2-core AVX2 CPU (median 1.25), with 1
 #: 1.1-3.3x
@@ -95,22 +99,72 @@ def by_row(fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
 
 def convolution(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 1, padding: str = "VALID",
                 dilations: Sequence[int] | int = 1) -> tf.Tensor:
-    """``tf.nn.convolution`` of ``x`` ``(batch, *spatial, channels)`` with ``kernel``, one batch row at a
-    time (:func:`by_row`).
+    """``tf.nn.convolution`` of ``x`` ``(batch, *spatial, channels)`` with ``kernel``, each batch row
+    computed alike.
 
     A CPU library convolves a batch as one matrix product whose rows are the
     batch's positions (Eigen's kernels) or picks its algorithm by the whole
     call's shape (oneDNN's), so a row's bits depend on the other rows: on a
     2-core AVX2 CPU the batched convolution gave some rows other bits alone
-    than in a batch on every one of 8 zoo shapes tried (first layers, Basset's
-    and DeepSEA's 300-480-filter layers, ChromBPNet's dilated ones), with
-    oneDNN's kernels as with Eigen's. Building the rows' windows and
-    multiplying them in a batched product (im2col) is batch-invariant too,
-    but ran 1.1-4.8x as long as the batched convolution on those shapes
-    (copying the windows alone cost as much).
+    than in a batch on every one of 9 zoo and test shapes tried (first
+    layers, Basset's and DeepSEA's 300-480-filter layers, ChromBPNet's
+    dilated ones), with oneDNN's kernels as with Eigen's. Here a row whose
+    windows hold at most :data:`WINDOW_PRODUCT_MAX` numbers (a small layer)
+    is convolved as the batched product of its windows with the kernel
+    (:func:`_window_product`); a larger one on its own (:func:`by_row`),
+    where copying its windows would cost more than the loop: on the 2-core
+    AVX2 CPU the windows' product took 0.54-0.96 ms against the loop's
+    0.87-2.4 on rows of 72-400 numbers, 3.8 against 4.4 on 11,160 (the
+    paper's first layer), 14-72 against 12-36 on 68,000-627,000.
     """
+    rank = kernel.shape.rank - 2
+    strides, dilations = (_per_axis(v, rank) for v in (strides, dilations))
+    spatial = x.shape[1:-1]
+    if spatial.is_fully_defined():
+        geometry = [conv_padding(int(spatial[axis]), int(kernel.shape[axis]), strides[axis], dilations[axis],
+                                 padding.lower()) for axis in range(rank)]
+        positions = functools.reduce(lambda a, b: a * b, (out for _, _, out in geometry), 1)
+        if positions * kernel.shape[:-1].num_elements() <= WINDOW_PRODUCT_MAX:
+            return _window_product(x, kernel, strides, dilations, geometry)
     return by_row(lambda row: tf.nn.convolution(row, kernel, strides=strides, padding=padding, dilations=dilations),
                   x)
+
+
+def _per_axis(value: Sequence[int] | int, rank: int) -> list[int]:
+    """A stride or dilation as one int per spatial axis."""
+    return [int(value)] * rank if isinstance(value, int) else [int(v) for v in value]
+
+
+def _window_product(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int], dilations: Sequence[int],
+                    geometry: Sequence[tuple[int, int, int]]) -> tf.Tensor:
+    """:func:`convolution` as a product of windows (im2col): ``y[o, f] = Σ_(t, c) X[o, (t, c)] W[(t, c), f]``,
+    ``X[o, (t, c)] = x[o s + t d − p_l, c]`` (per spatial axis; ``x`` zero outside), one matrix product per
+    batch row, two rows at least (:func:`_two_rows_at_least`). ``geometry``: :func:`conv_padding`'s left and
+    right padding and output length per spatial axis."""
+    rank = len(geometry)
+    x = tf.pad(x, [[0, 0], *([left, right] for left, right, _ in geometry), [0, 0]])
+    ends = (1 << (rank + 1)) | 1  # the batch and channel axes whole
+    windows = []
+    for tap in itertools.product(*(range(int(n)) for n in kernel.shape[:rank])):
+        begin = [t * d for t, d in zip(tap, dilations)]
+        end = [b + (out - 1) * s + 1 for b, s, (_, _, out) in zip(begin, strides, geometry)]
+        windows.append(tf.strided_slice(x, [0, *begin, 0], [0, *end, 0], [1, *strides, 1],
+                                        begin_mask=ends, end_mask=ends))
+    outs = [out for _, _, out in geometry]
+    depth, filters = kernel.shape[:-1].num_elements(), int(kernel.shape[-1])
+    rows = tf.shape(x)[0]
+    columns = tf.reshape(tf.concat(windows, axis=-1), [rows, -1, depth])
+    product = tf.matmul(_two_rows_at_least(columns), tf.reshape(kernel, [depth, filters]))[:rows]
+    return tf.reshape(product, [rows, *outs, filters])
+
+
+def _two_rows_at_least(t: tf.Tensor) -> tf.Tensor:
+    """``t`` with zero rows added at the end of its batch axis up to two (nothing added to two or more, free):
+    TensorFlow's batched matrix product computes every product of a batch of several the same way, but a
+    batch of one by another kernel (threads within the product rather than across rows), which rounds
+    otherwise."""
+    missing = tf.maximum(2 - tf.shape(t)[0], 0)
+    return tf.pad(t, tf.concat([[[0, missing]], tf.zeros([t.shape.rank - 1, 2], tf.int32)], 0))
 
 
 def _pointwise_pays(channels: int, filters: int) -> bool:
@@ -236,13 +290,11 @@ def einsum(equation: str, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     row, each the same way whatever their number, except for a batch of one,
     which it multiplies by another kernel (threads within the product rather
     than across rows): on a 2-core AVX2 CPU attention's query-key product
-    gave a row other bits alone than in a batch. The operands are padded with
-    zero rows to two at least (a pad of nothing is free), and the padding is
-    cut off the result.
+    gave a row other bits alone than in a batch. The operands get two rows at
+    least (:func:`_two_rows_at_least`), and the padding is cut off the result.
     """
     rows = tf.shape(a)[0]
-    missing = tf.maximum(2 - rows, 0)
-    a, b = (tf.pad(t, tf.concat([[[0, missing]], tf.zeros([t.shape.rank - 1, 2], tf.int32)], 0)) for t in (a, b))
+    a, b = _two_rows_at_least(a), _two_rows_at_least(b)
     return tf.einsum(equation, a, b)[:rows]
 
 
@@ -425,18 +477,12 @@ def _conv_transpose_pointwise(
     ``P̂`` being ``P`` with ``s − 1`` zero rows between its rows (and zero
     outside them).
 
-    ``P`` is one forward convolution of ``g`` with a kernel of width 1 and
-    ``k c_in`` output channels (``W`` transposed to ``(1, F, k c_in)``), which
-    the CPU library runs as well as any matrix product, where the plain
-    transpose's ``c_in`` output channels run badly; the sum over ``j`` is
-    :func:`_overlap_add`, elementwise in the fixed order ``j = 0 … k−1``.
-    Neither depends on the batch: over 300 random 1-D shapes (lengths 7 to
-    101, kernels 1 to 21, 1 to 8 input channels, 5 to 300 filters, every
-    padding, strides 1 to 3, dilations 1 and 2) this path gave every row the
-    same bits in batches of 1, 2, 3, 5, 13, 17 and 20 rows, where the plain
-    transpose did not in 3 of them (300 filters, kernel 21, stride 2 or 3:
-    the CPU library's choice of algorithm for a forward convolution can
-    depend on the batch size).
+    ``P`` is one matrix product of ``g``'s positions with ``W`` transposed to
+    ``(F, k c_in)``, in blocks of one batch row's positions (:func:`pair_block`),
+    which the CPU library runs well, where the plain transpose's ``c_in``
+    output channels run badly; the sum over ``j`` is :func:`_overlap_add`,
+    elementwise in the fixed order ``j = 0 … k−1``. Neither depends on the
+    batch.
 
     Parameters
     ----------
@@ -458,8 +504,8 @@ def _conv_transpose_pointwise(
     """
     size, channels, filters = (int(n) for n in kernel.shape)
     left = conv_padding(length, size, stride, dilation, padding)[0]
-    pointwise = tf.reshape(tf.transpose(kernel, [2, 0, 1]), [1, filters, size * channels])
-    columns = convolution(g, pointwise)
+    pointwise = tf.reshape(tf.transpose(kernel, [2, 0, 1]), [filters, size * channels])
+    columns = _on_rows(g, lambda rows, block: _blocked_matmul(rows, pointwise, block=block), size * channels)
     return _overlap_add(size, channels, length, stride, dilation, left)(columns)
 
 
@@ -486,12 +532,8 @@ def _conv_transpose_tap_groups(g: tf.Tensor, kernel: tf.Tensor, length: int, pad
     layer (160 rows, kernel 21, 64 filters): convolution 9 ms against the
     pointwise product's 15, overlap-add ~2 ms against 7-10.
 
-    The forward convolution gives a row the same bits whatever the batch for
-    up to :data:`TAP_GROUP_MAX_FILTERS` filters (a scan of 137 random shapes:
-    lengths 10 to 2,114, kernels 2 to 25, 1 to 8 input channels, 4 to 128
-    filters, every padding, batches of 1 to 9 rows), but not always with 300
-    to 512 filters on sequences under ~100 positions (7 of 119 shapes), nor
-    with dilation 3; those keep the pointwise path.
+    Convolutions of more than :data:`TAP_GROUP_MAX_FILTERS` filters keep the
+    pointwise path, which ran them faster.
     """
     size, channels, filters = (int(n) for n in kernel.shape)
     groups, width = _tap_groups(size, channels)
