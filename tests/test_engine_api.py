@@ -288,6 +288,38 @@ def test_default_passes_share_the_sequences_evenly(cnn, monkeypatch):
     assert ends == [32]
 
 
+@pytest.mark.parametrize("shape", [
+    # (input spatial, kernel spatial, channels, filters, strides, dilations, padding, whether a row's windows
+    # come under WINDOW_PRODUCT_MAX: a product of windows; else a loop over rows)
+    ((10,), (3,), 3, 5, (1,), (1,), "SAME", True),
+    ((31,), (5,), 4, 8, (2,), (1,), "VALID", True),
+    ((40,), (3,), 6, 7, (1,), (3,), "SAME", True),
+    ((12, 5), (3, 2), 3, 4, (1,), (1,), "SAME", True),
+    ((13, 9), (3, 3), 2, 3, (1,), (1, 2), "VALID", True),
+    ((600,), (19,), 4, 30, (1,), (1,), "SAME", False),
+    ((300,), (11,), 16, 12, (3,), (1,), "VALID", False),
+    ((60, 40), (5, 3), 4, 6, (2, 1), (1,), "SAME", False),
+])
+def test_invariant_convolution_equals_tensorflows_and_gives_a_row_the_same_bits_in_any_batch(shape):
+    from seqlift.model import invariant
+
+    spatial, size, channels, filters, strides, dilations, padding, small = shape
+    per_axis = [s * len(spatial) if len(s) == 1 else s for s in (strides, dilations)]
+    outputs = [invariant.conv_padding(n, k, s, d, padding.lower())[2] for n, k, s, d in zip(spatial, size, *per_axis)]
+    assert (np.prod(outputs) * np.prod(size) * channels <= invariant.WINDOW_PRODUCT_MAX) == small
+    rng = np.random.default_rng(len(spatial) * 100 + size[0])
+    x = rng.normal(size=(13, *spatial, channels)).astype(np.float32)
+    kernel = tf.constant(rng.normal(size=(*size, channels, filters)).astype(np.float32))
+    run = tf.function(lambda a: invariant.convolution(a, kernel, strides, padding, dilations))
+    whole = run(tf.constant(x)).numpy()
+    stock = tf.nn.convolution(x, kernel, strides=strides, padding=padding, dilations=dilations).numpy()
+    np.testing.assert_allclose(whole, stock, rtol=1e-5, atol=1e-5 * np.abs(stock).max())
+    for rows in (1, 2, 5):
+        for start in (0, 13 - rows):
+            alone = run(tf.constant(x[start:start + rows])).numpy()
+            assert alone.tobytes() == whole[start:start + rows].tobytes(), (rows, start)
+
+
 @pytest.mark.parametrize("padding", ["same", "valid", "causal"])
 def test_strided_convolution_rows_do_not_depend_on_the_batch(padding):
     """TensorFlow's strided kernel gives a row different bits with the batch size for some shapes

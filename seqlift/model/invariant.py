@@ -131,8 +131,10 @@ def convolution(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 
 
 
 def _per_axis(value: Sequence[int] | int, rank: int) -> list[int]:
-    """A stride or dilation as one int per spatial axis."""
-    return [int(value)] * rank if isinstance(value, int) else [int(v) for v in value]
+    """A stride or dilation (an int, or one per spatial axis, or one for all as ``tf.nn.convolution`` takes
+    it) as one int per spatial axis."""
+    values = [int(value)] if isinstance(value, int) else [int(v) for v in value]
+    return values * rank if len(values) == 1 else values
 
 
 def _window_product(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int], dilations: Sequence[int],
