@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from typing import Callable, Sequence
 
 import tensorflow as tf
@@ -71,8 +72,8 @@ POINTWISE_MIN_FILTERS_PER_CHANNEL = 8
 #: groups x input channels come to this many; measured best on the 1 kb CNN's and the paper's first layers)
 TAP_GROUP_CHANNELS = 16
 #: ... for convolutions of at most this many filters: with more (300 to 512) it ran no faster than the
-#: pointwise product (2-core AVX-512 CPU, batched convolutions) (40 rows of DanQ's 320 x 26 first layer: 11.1 ms against
-#: 11.5; DeepSEA's 320 x 8: 6.9 against 4.4; ChromBPNet's 512 x 21 on 2,114 bp: 22.5 against 14.4)
+#: pointwise product (batched convolutions on a 2-core AVX-512 CPU; 40 rows of DanQ's 320 x 26 first layer:
+#: 11.1 ms against 11.5; DeepSEA's 320 x 8: 6.9 against 4.4; ChromBPNet's 512 x 21 on 2,114 bp: 22.5 against 14.4)
 TAP_GROUP_MAX_FILTERS = 128
 
 
@@ -115,7 +116,7 @@ def convolution(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 
     where copying its windows would cost more than the loop: on the 2-core
     AVX2 CPU the windows' product took 0.54-0.96 ms against the loop's
     0.87-2.4 on rows of 72-400 numbers, 3.8 against 4.4 on 11,160 (the
-    paper's first layer), 14-72 against 12-36 on 68,000-627,000.
+    paper's first layer), 7-72 against 4-36 on 68,000-627,000.
     """
     rank = kernel.shape.rank - 2
     strides, dilations = (_per_axis(v, rank) for v in (strides, dilations))
@@ -123,8 +124,7 @@ def convolution(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 
     if spatial.is_fully_defined():
         geometry = [conv_padding(int(spatial[axis]), int(kernel.shape[axis]), strides[axis], dilations[axis],
                                  padding.lower()) for axis in range(rank)]
-        positions = functools.reduce(lambda a, b: a * b, (out for _, _, out in geometry), 1)
-        if positions * kernel.shape[:-1].num_elements() <= WINDOW_PRODUCT_MAX:
+        if math.prod(out for _, _, out in geometry) * kernel.shape[:-1].num_elements() <= WINDOW_PRODUCT_MAX:
             return _window_product(x, kernel, strides, dilations, geometry)
     return by_row(lambda row: tf.nn.convolution(row, kernel, strides=strides, padding=padding, dilations=dilations),
                   x)
