@@ -13,8 +13,10 @@ that scores are bit-for-bit the same whatever the batch size, on any CPU:
   whose every product has the same shape, at least two of them): of
   :data:`ROW_BLOCK` rows, or of one batch row's positions
   (:func:`pair_block`);
-* :func:`convolution` convolves each batch row on its own (:func:`by_row`:
-  one shape, computed the same way every time);
+* :func:`convolution` convolves fixed blocks of batch rows, each row's
+  positions padded to whole tiles of the library's product
+  (:func:`_in_blocks`), or each row on its own (:func:`by_row`): one shape,
+  computed the same way every time;
 * :func:`einsum` gives a batched product two rows at least;
 * :func:`conv_transpose` computes the transpose of a convolution (the map
   from output multipliers to input multipliers) as a forward :func:`convolution`
@@ -80,6 +82,22 @@ TAP_GROUP_MAX_FILTERS = 128
 #: :func:`convolution` of a row whose windows hold at most this many numbers (output positions x taps x input
 #: channels) is a product of its windows (:func:`_window_product`), of a larger row a convolution of its own
 WINDOW_PRODUCT_MAX = 2**14
+#: a larger row whose input and output hold at most this many numbers together (positions x channels) is
+#: convolved in blocks of rows (:func:`_in_blocks`), a still larger one on its own (:func:`by_row`): on a
+#: 2-core AVX2 CPU (256 rows, median of 11), blocks of 8 took 0.55-0.9 of the loop's time on rows of 10,000
+#: to 33,000 numbers (the paper's layers and transposes, the 1 kb CNN's second), 1.1-1.4 on rows of 67,000
+#: and 81,000 (the 1 kb CNN's first layer and its transpose) and 1.0-1.2 on Basset's, DeepSEA's and
+#: ChromBPNet's wide layers (98,000-270,000); the blocks' padding and slicing copy the rows once more
+BLOCK_MAX_NUMBERS = 2**16
+#: batch rows per block of :func:`_in_blocks` (the batch padded with zero rows to a whole number of blocks)
+BLOCK_ROWS = 8
+#: :func:`_in_blocks` pads each row's output positions to a multiple of this (three vector packets of
+#: AVX-512's float32, six of AVX2's): Eigen multiplies the block's positions in tiles of up to three
+#: packets and computes the last, shorter tile otherwise, so without it the block's last row got other bits
+#: in one place than another (2 of 15 zoo shapes on a 2-core AVX2 CPU, 0 with it)
+POSITION_ALIGN = 48
+#: blocks :func:`_in_blocks` computes at once (iterations of its loop in flight)
+BLOCKS_IN_FLIGHT = 2
 #: batch rows :func:`by_row` computes at once (iterations of its loop in flight): with 4, eight zoo-shaped
 #: convolutions ran 0.95-1.9x as long as one batched convolution on a 2-core AVX2 CPU (median 1.25), with 1
 #: 1.1-3.3x
@@ -109,14 +127,17 @@ def convolution(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 
     2-core AVX2 CPU the batched convolution gave some rows other bits alone
     than in a batch on every one of 9 zoo and test shapes tried (first
     layers, Basset's and DeepSEA's 300-480-filter layers, ChromBPNet's
-    dilated ones), with oneDNN's kernels as with Eigen's. Here a row whose
-    windows hold at most :data:`WINDOW_PRODUCT_MAX` numbers (a small layer)
-    is convolved as the batched product of its windows with the kernel
-    (:func:`_window_product`); a larger one on its own (:func:`by_row`),
-    where copying its windows would cost more than the loop: on the 2-core
-    AVX2 CPU the windows' product took 0.54-0.96 ms against the loop's
-    0.87-2.4 on rows of 72-400 numbers, 3.8 against 4.4 on 11,160 (the
-    paper's first layer), 7-72 against 4-36 on 68,000-627,000.
+    dilated ones), with oneDNN's kernels as with Eigen's. Here
+    (:func:`convolution_path`) a row whose windows hold at most
+    :data:`WINDOW_PRODUCT_MAX` numbers (a small layer) is convolved as the
+    batched product of its windows with the kernel (:func:`_window_product`);
+    a larger one in blocks of :data:`BLOCK_ROWS` rows (:func:`_in_blocks`)
+    where its input and output hold at most :data:`BLOCK_MAX_NUMBERS`, and
+    on its own (:func:`by_row`) beyond, where copying its windows would cost
+    more than the loop: on the 2-core AVX2 CPU the windows' product took
+    0.54-0.96 ms against the loop's 0.87-2.4 on rows of 72-400 numbers, 3.8
+    against 4.4 on 11,160 (the paper's first layer), 7-72 against 4-36 on
+    68,000-627,000.
     """
     rank = kernel.shape.rank - 2
     strides, dilations = (_per_axis(v, rank) for v in (strides, dilations))
@@ -124,10 +145,58 @@ def convolution(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 
     if spatial.is_fully_defined():
         geometry = [conv_padding(int(spatial[axis]), int(kernel.shape[axis]), strides[axis], dilations[axis],
                                  padding.lower()) for axis in range(rank)]
-        if math.prod(out for _, _, out in geometry) * kernel.shape[:-1].num_elements() <= WINDOW_PRODUCT_MAX:
+        path = convolution_path(spatial.num_elements() * int(x.shape[-1]), [out for _, _, out in geometry],
+                                kernel.shape)
+        if path == "windows":
             return _window_product(x, kernel, strides, dilations, geometry)
+        if path == "blocks":
+            return _in_blocks(x, kernel, strides, dilations, geometry)
     return by_row(lambda row: tf.nn.convolution(row, kernel, strides=strides, padding=padding, dilations=dilations),
                   x)
+
+
+def convolution_path(row_inputs: int, outputs: Sequence[int], kernel_shape: Sequence[int]) -> str:
+    """How :func:`convolution` computes a row of ``row_inputs`` numbers (positions x channels) giving
+    ``outputs`` positions per spatial axis with a kernel of ``kernel_shape``: ``'windows'`` (a row's windows
+    hold at most :data:`WINDOW_PRODUCT_MAX` numbers), ``'blocks'`` (its input and output at most
+    :data:`BLOCK_MAX_NUMBERS`) or ``'rows'``."""
+    positions, window, filters = math.prod(outputs), math.prod(kernel_shape[:-1]), int(kernel_shape[-1])
+    if positions * window <= WINDOW_PRODUCT_MAX:
+        return "windows"
+    return "blocks" if row_inputs + positions * filters <= BLOCK_MAX_NUMBERS else "rows"
+
+
+def _in_blocks(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int], dilations: Sequence[int],
+               geometry: Sequence[tuple[int, int, int]]) -> tf.Tensor:
+    """:func:`convolution` as a loop over blocks of :data:`BLOCK_ROWS` batch rows, each block one batched
+    convolution of one shape, every row's output positions padded to a multiple of :data:`POSITION_ALIGN`.
+
+    The CPU library computes a call of one shape the same way every time, so
+    a block's result depends on its rows' data only; within the block a
+    row's positions then fill whole tiles of the library's matrix product
+    (the last spatial axis padded until the positions per row are a multiple
+    of :data:`POSITION_ALIGN`), so every row is computed alike wherever it
+    sits. The batch is padded with zero rows to whole blocks, the extra rows
+    and positions cut off after. ``geometry``: :func:`conv_padding`'s left
+    and right padding and output length per spatial axis.
+    """
+    outs = [out for _, _, out in geometry]
+    before = math.prod(outs[:-1])
+    step = POSITION_ALIGN // math.gcd(before, POSITION_ALIGN)
+    extra = -outs[-1] % step  # output positions added on the last axis (its input padded by extra x stride)
+    rows = tf.shape(x)[0]
+    spatial = [[left, right] for left, right, _ in geometry]
+    spatial[-1][1] += extra * strides[-1]
+    padded = tf.pad(x, [[0, tf.math.floormod(-rows, BLOCK_ROWS)], *spatial, [0, 0]])
+    lengths = [int(n) + left + right for n, (left, right) in zip(x.shape[1:-1], spatial)]
+    blocks = tf.reshape(padded, [-1, BLOCK_ROWS, *lengths, int(x.shape[-1])])
+    convolved = tf.map_fn(lambda block: tf.nn.convolution(block, kernel, strides=strides, padding="VALID",
+                                                           dilations=dilations),
+                          blocks, parallel_iterations=BLOCKS_IN_FLIGHT, fn_output_signature=x.dtype)
+    full = tf.reshape(convolved, [-1, *outs[:-1], outs[-1] + extra, int(kernel.shape[-1])])
+    out = full[:rows, ..., :outs[-1], :]
+    out.set_shape([x.shape[0], *outs, kernel.shape[-1]])  # a slice by the dynamic row count loses it
+    return out
 
 
 def _per_axis(value: Sequence[int] | int, rank: int) -> list[int]:
