@@ -199,11 +199,13 @@ class GuidedBackpropPass:
         self.model = model
         self.nodes = ancestors(model, targets)
 
-    def multipliers(self, x: list[tf.Tensor], node: str,
-                    seed: Callable[[tf.Tensor], tf.Tensor]) -> list[tf.Tensor]:
+    def multipliers(self, x: list[tf.Tensor], node: str, seed: Callable[[tf.Tensor], tf.Tensor],
+                    acts: dict[str, tf.Tensor] | None = None) -> list[tf.Tensor]:
         """Guided-backprop multipliers of each model input for a target at ``node``, whose
-        gradient with respect to the node's values is ``seed(value)``."""
-        acts = self.model.forward(x, keep=set(self.nodes))
+        gradient with respect to the node's values is ``seed(value)``; ``acts``: the forward pass of
+        ``x`` (every ancestor of the targets), where the caller has it."""
+        if acts is None:
+            acts = self.model.forward(x, keep=set(self.nodes))
         pending = {node: seed(acts[node])}
         for name in reversed(self.nodes):
             if name not in pending:

@@ -260,7 +260,7 @@ class InputGradientScorer(OneTargetAtATime):
         x = state.x
         seed = target.gradient_at_sequences()
         if self.guided:
-            grads = self.guided.multipliers(x, target.node, lambda value: seed)
+            grads = self.guided.multipliers(x, target.node, lambda value: seed, acts=state.x_acts)
         else:
             grads = backprop.gradient_at(request.model, target.node, x, lambda value: seed)
         n = tf.shape(x[0])[0]
