@@ -131,13 +131,13 @@ def convolution(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 
     (:func:`convolution_path`) a row whose windows hold at most
     :data:`WINDOW_PRODUCT_MAX` numbers (a small layer) is convolved as the
     batched product of its windows with the kernel (:func:`_window_product`);
-    a larger one in blocks of :data:`BLOCK_ROWS` rows (:func:`_in_blocks`)
-    where its input and output hold at most :data:`BLOCK_MAX_NUMBERS`, and
-    on its own (:func:`by_row`) beyond, where copying its windows would cost
-    more than the loop: on the 2-core AVX2 CPU the windows' product took
-    0.54-0.96 ms against the loop's 0.87-2.4 on rows of 72-400 numbers, 3.8
-    against 4.4 on 11,160 (the paper's first layer), 7-72 against 4-36 on
-    68,000-627,000.
+    beyond, copying its windows would cost more than a loop (on the 2-core
+    AVX2 CPU the windows' product took 0.54-0.96 ms against the loop's
+    0.87-2.4 on rows of 72-400 numbers, 3.8 against 4.4 on 11,160, the
+    paper's first layer, 7-72 against 4-36 on 68,000-627,000), so a larger
+    row is convolved in blocks of :data:`BLOCK_ROWS` rows (:func:`_in_blocks`)
+    where its input and output hold at most :data:`BLOCK_MAX_NUMBERS`, and on
+    its own (:func:`by_row`) beyond.
     """
     rank = kernel.shape.rank - 2
     strides, dilations = (_per_axis(v, rank) for v in (strides, dilations))
