@@ -52,7 +52,7 @@ import tensorflow as tf
 
 from seqlift.engine import activation_rules, rules
 from seqlift.engine.linear_tape import LinearTape
-from seqlift.model import ops
+from seqlift.model import derived, ops
 from seqlift.model.recurrent import PlainAlgebra, Recurrent
 
 
@@ -116,7 +116,7 @@ class TangentAlgebra:
         dy = self.linear.kernel(whole, kernel) if product is None else product
         if not self.revealcancel:
             return dy
-        response = self.linear.kernel(whole * self._next(), tf.abs(kernel))
+        response = self.linear.kernel(whole * self._next(), derived.derived(kernel, "abs", tf.abs))
         return Parts(*rules.kernel_split_forward(dy, response))
 
     @staticmethod

@@ -47,16 +47,19 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
+from seqlift.model import derived
+
 #: rows per block of :func:`matmul` for rows of their own (a Dense layer on ``(batch, features)``, a
 #: recurrent cell's step); a Dense layer applied at every position of ``(batch, positions, features)`` takes
 #: each pair's rows as one block where they are at least this many (:func:`pair_block`)
 ROW_BLOCK = 16
 
-#: kernels of at least this many bytes are multiplied forward through a kept transposed copy
-#: (:func:`matmul`'s ``transposed``): ``x @ (Wᵀ)ᵀ`` read the wide kernels of the DanQ- and DeepSEA-shaped
-#: models (48,000 and 50,880 x 925, ~180 MB) 35 % faster than ``x @ W`` on the 2-core machine
-#: (2 blocks of 16 rows: 14.5 against 22.1 ms; 4 blocks: 24.6 against 38.1), while kernels of a few MB
-#: ran alike either way (2,000 x 1,000: 1.18 against 1.12 ms) and do not pay for the copy
+#: kernels of at least this many bytes are multiplied forward through their kept transposed copy
+#: (:func:`keep_transpose`, which only their layer makes): ``x @ (Wᵀ)ᵀ`` read the wide kernels of the DanQ- and
+#: DeepSEA-shaped models (48,000 and 50,880 x 925, ~180 MB) 35 % faster than ``x @ W`` on the 2-core AVX-512
+#: machine with oneDNN's kernels (2 blocks of 16 rows: 14.5 against 22.1 ms; 4 blocks: 24.6 against 38.1), 19 %
+#: slower on the 2-core AVX2 machine with Eigen's (40 rows: 175 against 146 ms), while kernels of a few MB ran
+#: alike either way (2,000 x 1,000: 1.18 against 1.12 ms) and do not pay for the copy
 TRANSPOSED_FORWARD_BYTES = 16 * 2**20
 
 #: elements per row that :func:`elementwise` pads each row to a multiple of (a multiple of every CPU
@@ -273,8 +276,40 @@ def _static_or_dynamic(t: tf.Tensor, axis: int) -> int | tf.Tensor:
     return int(known) if known is not None else tf.shape(t)[axis]
 
 
-def matmul(x: tf.Tensor, kernel: tf.Tensor, transposed: tf.Tensor | None = None) -> tf.Tensor:
+def keep_transpose(kernel: tf.Tensor) -> None:
+    """Keep ``kernelᵀ`` beside a constant ``kernel`` now (:func:`~seqlift.model.derived.derived`): a layer
+    does so for its own kernel as it is built, so that a wide kernel's copy (:func:`_kept_transpose`) is
+    made with the model, not in its first call."""
+    derived.derived(kernel, "transposed", tf.transpose)
+
+
+def _kept_transpose(kernel: tf.Tensor) -> tf.Tensor | None:
+    """``kernelᵀ`` kept beside a constant ``kernel``, or None.
+
+    Both :func:`matmul` and :func:`matmul_transposed` multiply a plain matrix
+    through it where they can: with the kernel read transposed
+    (``transpose_b``), TensorFlow's product packs it again in every block, and
+    ``g @ kernelᵀ`` ran 1.7-2.8x as long as ``g @ (a kept kernelᵀ)``, with the
+    same bits, on every Dense and recurrent kernel of the zoo (2-core AVX2
+    CPU; an LSTM step's 320 x 1,280 for 60 rows: 4.7 against 1.7 ms). A copy
+    is made on first use for a kernel under :data:`TRANSPOSED_FORWARD_BYTES`;
+    a wider one has it only where its layer kept it (:func:`keep_transpose`):
+    a 177 MB copy made in a first call cost that call 0.45 s. None for a
+    tensor of a graph being traced.
+    """
+    if not isinstance(kernel, tf.__internal__.EagerTensor):
+        return None
+    wide = kernel.shape.num_elements() * kernel.dtype.size >= TRANSPOSED_FORWARD_BYTES
+    if wide and not derived.is_kept(kernel, "transposed"):
+        return None
+    return derived.derived(kernel, "transposed", tf.transpose)
+
+
+def matmul(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     """``x @ kernel`` over the last axis of ``x``, each row computed alike.
+
+    A wide kernel (:data:`TRANSPOSED_FORWARD_BYTES`) with a kept transpose
+    (:func:`keep_transpose`) is multiplied as ``x @ (kernelᵀ)ᵀ``.
 
     Parameters
     ----------
@@ -282,31 +317,31 @@ def matmul(x: tf.Tensor, kernel: tf.Tensor, transposed: tf.Tensor | None = None)
         ``(..., K)``; the leading axes are flattened into rows.
     kernel
         ``(K, N)``.
-    transposed
-        ``kernelᵀ``, kept by the caller for a wide kernel (:data:`TRANSPOSED_FORWARD_BYTES`): the
-        product is then computed as ``x @ (kernelᵀ)ᵀ``.
 
     Returns
     -------
     tf.Tensor
-        ``(..., N)``. Its gradient with respect to ``x`` is ``g @ kernelᵀ``,
-        computed the same way.
+        ``(..., N)``. Its gradient with respect to ``x`` is ``g @ kernelᵀ``
+        (:func:`matmul_transposed`).
     """
-    # a tensor of the graph being built (a constant captured here): the gradient, built later and perhaps
-    # inside a loop's gradient, must not capture the constant itself
+    transposed = _kept_transpose(kernel)
+    wide = kernel.shape.num_elements() * kernel.dtype.size >= TRANSPOSED_FORWARD_BYTES
+    # tensors of the graph being built (constants captured here): the gradient, built later and perhaps
+    # inside a loop's gradient, must not capture the constants themselves
     kernel = tf.convert_to_tensor(kernel)
+    transposed = None if transposed is None else tf.convert_to_tensor(transposed)
 
     def forward(rows: tf.Tensor, block: int) -> tf.Tensor:
-        if transposed is None:
-            return _blocked_matmul(rows, kernel, block=block)
-        return _blocked_matmul(rows, transposed, True, block)
+        if wide and transposed is not None:
+            return _blocked_matmul(rows, transposed, True, block)
+        return _blocked_matmul(rows, kernel, block=block)
 
     @tf.custom_gradient
     def product(inputs: tf.Tensor) -> tf.Tensor:
         out = _on_rows(inputs, forward, kernel.shape[1])
 
         def grad(g: tf.Tensor) -> tf.Tensor:
-            return matmul_transposed(g, kernel)
+            return _transposed_product(g, kernel, transposed)
 
         return out, grad
 
@@ -315,8 +350,16 @@ def matmul(x: tf.Tensor, kernel: tf.Tensor, transposed: tf.Tensor | None = None)
 
 def matmul_transposed(g: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     """``g @ kernelᵀ`` over the last axis of ``g`` (``kernel`` ``(K, N)``, ``g`` ``(..., N)``), each row
-    computed alike: the transpose of :func:`matmul`, its gradient."""
-    return _on_rows(g, lambda rows, block: _blocked_matmul(rows, kernel, True, block), kernel.shape[0])
+    computed alike: the transpose of :func:`matmul`, its gradient; through the kernel's kept transpose
+    where it has one (:func:`_kept_transpose`)."""
+    return _transposed_product(g, kernel, _kept_transpose(kernel))
+
+
+def _transposed_product(g: tf.Tensor, kernel: tf.Tensor, transposed: tf.Tensor | None) -> tf.Tensor:
+    """``g @ kernelᵀ``: ``g @ transposed`` where it is given, else the kernel read transposed."""
+    if transposed is None:
+        return _on_rows(g, lambda rows, block: _blocked_matmul(rows, kernel, True, block), kernel.shape[0])
+    return _on_rows(g, lambda rows, block: _blocked_matmul(rows, transposed, block=block), kernel.shape[0])
 
 
 def pair_block(shape: tf.TensorShape) -> int:

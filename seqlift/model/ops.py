@@ -31,7 +31,7 @@ from typing import Callable, ClassVar, Sequence
 import numpy as np
 import tensorflow as tf
 
-from seqlift.model import invariant
+from seqlift.model import derived, invariant
 from seqlift.model.activations import ACTIVATIONS
 
 __all__ = [
@@ -103,24 +103,6 @@ class Propagation(enum.Enum):
 def constant(value: np.ndarray | tf.Tensor | float | Sequence[float]) -> tf.Tensor:
     """Return ``value`` as a float32 ``tf.constant``."""
     return tf.constant(np.asarray(value, dtype=np.float32))
-
-
-def derived_constant(owner: object, name: str, source: tf.Tensor, fn: Callable[[tf.Tensor], tf.Tensor]) -> tf.Tensor:
-    """``fn(source)``, computed once as a constant and kept on ``owner`` while ``source`` is the same tensor.
-
-    The weights' derived forms (``|W|``, a flipped kernel) would otherwise be
-    operations of every pass, and TensorFlow does not fold constants over
-    10 MB (DeepSEA's third convolution is 15 MB). A ``source`` that is not a
-    constant (a tensor of the traced graph) gets ``fn`` in the graph.
-    """
-    if not isinstance(source, tf.__internal__.EagerTensor):
-        return fn(source)
-    cache = owner.__dict__.setdefault("_derived_constants", {})
-    kept = cache.get(name)
-    if kept is None or kept[0] is not source:
-        with tf.init_scope():  # computed now, outside any function being traced
-            kept = cache[name] = (source, fn(source))
-    return kept[1]
 
 
 def _channels_last_perm(rank: int) -> list[int]:
@@ -220,8 +202,8 @@ class _Kernel(Linear):
 
     @property
     def abs_kernel(self) -> tf.Tensor:
-        """``|W|``, a constant computed once (:func:`derived_constant`)."""
-        return derived_constant(self, "abs_kernel", self.kernel, tf.abs)
+        """``|W|``, a constant computed once (:func:`~seqlift.model.derived.derived`)."""
+        return derived.derived(self.kernel, "abs", tf.abs)
 
     @property
     def weights(self) -> dict[str, tf.Tensor]:
@@ -245,21 +227,11 @@ class Dense(_Kernel):
     def __init__(self, kernel: np.ndarray | tf.Tensor, bias: np.ndarray | tf.Tensor | None) -> None:
         self.kernel = constant(kernel)
         self.bias = None if bias is None else constant(bias)
-        self._transposed(self.kernel)  # a wide kernel's copy made with the model, not in its first call
-
-    def _transposed(self, kernel: tf.Tensor) -> tf.Tensor | None:
-        """The layer's own kernel transposed where it is wide (:data:`invariant.TRANSPOSED_FORWARD_BYTES`),
-        computed once and kept (:func:`derived_constant`); None for other kernels. ``|W|`` (RevealCancel's
-        extra pass) keeps its plain product: a copy of it made in the first call cost that call 0.45 s on
-        the DanQ-shaped model (a 177 MB allocation), more than the pass gains."""
-        if kernel is not self.kernel or kernel.shape.num_elements() * kernel.dtype.size < invariant.TRANSPOSED_FORWARD_BYTES:
-            return None
-        return tf.convert_to_tensor(derived_constant(self, "transposed kernel", kernel, tf.transpose))
+        invariant.keep_transpose(self.kernel)  # a wide kernel's copy made with the model, not in its first call
 
     def apply(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-        """``x @ kernel`` on the last axis of ``x``, without bias (a wide kernel through its transposed
-        copy, :meth:`_transposed`)."""
-        return invariant.matmul(x, kernel, self._transposed(kernel))
+        """``x @ kernel`` on the last axis of ``x``, without bias (:func:`invariant.matmul`)."""
+        return invariant.matmul(x, kernel)
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         y = self.apply(x, self.kernel)
@@ -360,7 +332,7 @@ class Conv(_Kernel):
         and entering the graph being built as a tensor; None for a grouped convolution."""
         if self.groups > 1:
             return None
-        return tf.convert_to_tensor(derived_constant(self, f"flipped {id(kernel)}", kernel, invariant.flipped_kernel))
+        return tf.convert_to_tensor(derived.derived(kernel, "flipped", invariant.flipped_kernel))
 
     def transpose(self, g: tf.Tensor, kernel: tf.Tensor, input_spatial: Sequence[int], padded: bool = False,
                   flipped: tf.Tensor | None = None) -> tf.Tensor:
