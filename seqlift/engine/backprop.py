@@ -13,7 +13,6 @@ layer the model loader supports is covered without a hand-written transpose.
 """
 from __future__ import annotations
 
-import functools
 from typing import Callable, Iterable
 
 import tensorflow as tf
@@ -21,7 +20,7 @@ import tensorflow as tf
 from seqlift.engine.multipliers import Multipliers, PairState
 from seqlift.engine.node_rules import RESCALE, REVEALCANCEL, NonlinearityRule, RecurrentRule, rule_for, vector_jacobian
 from seqlift.model import ops
-from seqlift.model.graph import Model
+from seqlift.model.graph import Model, Node
 
 #: which rule (:data:`RESCALE` or :data:`REVEALCANCEL`) a DeepLIFT method gives the nonlinearity at a node
 NonlinearityChoice = Callable[[Model, str], str]
@@ -127,19 +126,32 @@ class DeepLiftPass:
 
         The inputs are run once per sequence; their activations are gathered to
         one row per pair only as differences (pairs come sequence by sequence,
-        ``per_seq`` references each). The backward pass differentiates the
+        ``per_seq`` references each). The two passes run node by node side by
+        side (:meth:`~seqlift.model.graph.Model.evaluate`), so that a recurrent
+        layer's outputs on both come from its DeepLIFT loop
+        (:meth:`~seqlift.engine.node_rules.RecurrentRule.paired_output`), which
+        runs the sequences' and the references' steps beside their differences'
+        anyway. A Dense layer takes both as one batch, the sequences' rows first
+        (:func:`_dense_on_both`). The backward pass differentiates the
         references' activations (the linear layers' transposes) and the kernel
         layers' ``|W| |Δx|`` by the graph's symbolic gradient
-        (:func:`vector_jacobian`), so nothing is recorded on a tape. A recurrent
-        layer's output on the references comes from its DeepLIFT loop
-        (:meth:`~seqlift.engine.node_rules.RecurrentRule.reference_output`), which
-        runs the references' steps beside their differences' anyway.
+        (:func:`vector_jacobian`), so nothing is recorded on a tape.
         """
-        keep = set(self.nodes)
-        state = PairState(self.model.forward(x, keep=keep), per_seq, {})
-        loops = {name: functools.partial(RecurrentRule.reference_output, self, self.model.nodes[name], state)
-                 for name, rule in self.node_rules.items() if isinstance(rule, RecurrentRule)}
-        state.ref_acts.update(self.model.forward(refs, keep=keep, substitute=loops))
+        state = PairState({}, per_seq, {})
+        feed = dict(zip(self.model.inputs, zip(x, refs)))
+
+        def both(node: Node, values: list[tuple[tf.Tensor, tf.Tensor]]) -> tuple[tf.Tensor, tf.Tensor]:
+            """The node's values on the sequences and on the references, from its inputs' on each."""
+            if node.name in feed:
+                return node.op(feed[node.name][0]), node.op(feed[node.name][1])
+            if isinstance(self.node_rules.get(node.name), RecurrentRule):
+                return RecurrentRule.paired_output(self, node, state, *values[0])
+            if isinstance(node.op, ops.Dense):
+                return _dense_on_both(node.op, *values[0])
+            return node.op(*[v[0] for v in values]), node.op(*[v[1] for v in values])
+
+        for name, (on_sequences, on_references) in self.model.evaluate(both, keep=set(self.nodes)).items():
+            state.x_acts[name], state.ref_acts[name] = on_sequences, on_references
         for name, rule in self.nonlinearity.items():
             if rule == REVEALCANCEL and isinstance(self.node_rules[name], NonlinearityRule):
                 NonlinearityRule.revealcancel_multipliers(self, self.model.nodes[name], state)
@@ -223,6 +235,18 @@ class GuidedBackpropPass:
             for source, grad in g.items():
                 pending[source] = pending[source] + grad if source in pending else grad
         return [pending.get(name, tf.zeros_like(t)) for name, t in zip(self.model.inputs, x)]
+
+
+def _dense_on_both(op: ops.Dense, sequences: tf.Tensor, references: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """A Dense layer on the sequences' and the references' rows as one batch, the sequences' first, split
+    after. Every row is computed alike whatever the batch (:func:`seqlift.model.invariant.matmul`), so
+    each gets the bits of a pass of its own, and the sequences' few rows ride in the blocks of the
+    references' instead of padded blocks of their own (DanQ-shaped model, 2 sequences of 10 pairs: the
+    wide 48,000 x 925 layer's 2 + 20 rows in 2 blocks of 16 instead of 2 + 2). The references' values
+    stay a function of their inputs, which the linear transposes differentiate."""
+    rows = tf.shape(sequences)[0]
+    joint = op(tf.concat([sequences, references], 0))
+    return joint[:rows], joint[rows:]
 
 
 def transpose(node, m: tf.Tensor, acts: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:

@@ -567,17 +567,21 @@ class RecurrentRule(NodeRule):
         if node.name not in state.linearized:
             source = node.inputs[0]
             state.linearized[node.name] = recurrence.linearized(
-                node.op, state.ref_acts[source], state.delta(source), walk.nonlinearity[node.name] == REVEALCANCEL)
+                node.op, state.ref_acts[source], state.delta(source), walk.nonlinearity[node.name] == REVEALCANCEL,
+                state.x_acts[source])
         return state.linearized[node.name]
 
     @classmethod
-    def reference_output(cls, walk, node, state, reference_input: tf.Tensor) -> tf.Tensor:
-        """The layer's output on the references, ``reference_input`` its input's: the reference track of
-        :meth:`linearized`'s loop, which runs the references' steps anyway, so the forward pass of the
-        references does not run them a second time (DanQ-shaped model: one loop and one projection of
-        the input fewer per direction)."""
-        state.ref_acts[node.inputs[0]] = reference_input
-        return cls.linearized(walk, node, state).reference
+    def paired_output(cls, walk, node, state, sequences_input: tf.Tensor, reference_input: tf.Tensor
+                      ) -> tuple[tf.Tensor, tf.Tensor]:
+        """The layer's outputs on the sequences and on the references, given its inputs on both: the plain
+        and reference tracks of :meth:`linearized`'s loop, which runs the references' steps anyway, so the
+        forward pass runs no loop of its own (DanQ-shaped model: two loops and two projections of the
+        input fewer per direction)."""
+        source = node.inputs[0]
+        state.x_acts[source], state.ref_acts[source] = sequences_input, reference_input
+        loop = cls.linearized(walk, node, state)
+        return loop.plain, loop.reference
 
     def backward_targets(self, walk, node, ms, state):
         """Every target's multipliers in one pass back through the loop (the targets stacked)."""

@@ -67,10 +67,12 @@ Delta = Union[tf.Tensor, Parts]
 
 
 class Diff(NamedTuple):
-    """A value inside a cell: its reference value and its difference from it."""
+    """A value inside a cell: its reference value and its difference from it (one row per pair), and
+    the sequences' own value (one row per sequence: their plain forward pass, run in the same loop)."""
 
     reference: tf.Tensor
     delta: Delta
+    plain: tf.Tensor
 
 
 def total(delta: Delta) -> tf.Tensor:
@@ -186,18 +188,21 @@ class DifferenceAlgebra:
         return recorded
 
     def kernel(self, v: Diff, kernel: tf.Tensor, bias: tf.Tensor | None = None) -> Diff:
-        """The reference's ``v U + b`` and ``Δv U`` as one product of their rows stacked: the kernel is
-        read once, and the rows fill fewer of :func:`~seqlift.model.invariant.matmul`'s blocks (DanQ's
-        320 x 1,280 step: 20 + 20 rows in 3 blocks instead of 2 + 2)."""
+        """The reference's ``v U + b``, ``Δv U`` and the sequences' ``v U + b`` as one product of their
+        rows stacked: the kernel is read once, and the rows fill fewer of
+        :func:`~seqlift.model.invariant.matmul`'s blocks (DanQ's 320 x 1,280 step, 2 sequences of 10
+        pairs: 20 + 20 + 2 rows in 3 blocks instead of 2 + 2 + 2)."""
         whole = total(v.delta)
-        reference, product = tf.split(PlainAlgebra.kernel(tf.concat([v.reference, whole], 0), kernel), 2)
+        stacked = [v.reference, whole, v.plain]
+        rows = tf.stack([tf.shape(t)[0] for t in stacked])
+        reference, product, plain = tf.split(PlainAlgebra.kernel(tf.concat(stacked, 0), kernel), rows)
         if bias is not None:
-            reference = reference + bias
+            reference, plain = reference + bias, plain + bias
         signs = (tf.sign(whole),) if self.revealcancel else ()
-        return Diff(reference, self._with(*signs).kernel(v.delta, kernel, product=product))
+        return Diff(reference, self._with(*signs).kernel(v.delta, kernel, product=product), plain)
 
     def add(self, a: Diff, b: Diff) -> Diff:
-        return Diff(a.reference + b.reference, self._tangent.add(a.delta, b.delta))
+        return Diff(a.reference + b.reference, self._tangent.add(a.delta, b.delta), a.plain + b.plain)
 
     def activate(self, function: ops.Activation | None, v: Diff) -> Diff:
         if function is None:
@@ -208,23 +213,26 @@ class DifferenceAlgebra:
         else:
             reference, delta, *multipliers = activation_rules.rescaled_in_cell(function, v.reference, v.delta)
         self._recorded.extend(multipliers)
-        return Diff(reference, delta)  # the exact difference (the recorded multipliers are for the transpose)
+        # the exact difference (the recorded multipliers are for the transpose)
+        return Diff(reference, delta, PlainAlgebra.activate(function, v.plain))
 
     def multiply(self, a: Diff, b: Diff) -> Diff:
         da, db = total(a.delta), total(b.delta)
         product = self._with(*rules.product_multipliers(a.reference, da, b.reference, db)).product(da, db)
         shares = (_positive_share(product),) if self.revealcancel else ()
-        return Diff(a.reference * b.reference, self._with(*shares).by_own_sign(product))
+        return Diff(a.reference * b.reference, self._with(*shares).by_own_sign(product), a.plain * b.plain)
 
     def one_minus(self, v: Diff) -> Diff:
-        return Diff(1.0 - v.reference, self._tangent.one_minus(v.delta))
+        return Diff(1.0 - v.reference, self._tangent.one_minus(v.delta), PlainAlgebra.one_minus(v.plain))
 
     def split(self, v: Diff, parts: int) -> list[Diff]:
-        return [Diff(r, d) for r, d in zip(tf.split(v.reference, parts, axis=-1), self._tangent.split(v.delta, parts))]
+        return [Diff(r, d, p) for r, d, p in zip(tf.split(v.reference, parts, axis=-1), self._tangent.split(v.delta, parts),
+                                                 PlainAlgebra.split(v.plain, parts))]
 
-    def zeros(self, batch: tf.Tensor, units: int) -> Diff:
-        zero = PlainAlgebra.zeros(batch, units)
-        return Diff(zero, Parts(zero, zero) if self.revealcancel else zero)
+    def zeros(self, pairs: tf.Tensor, sequences: tf.Tensor, units: int) -> Diff:
+        """The zero state of ``pairs`` pairs and ``sequences`` sequences."""
+        zero = PlainAlgebra.zeros(pairs, units)
+        return Diff(zero, Parts(zero, zero) if self.revealcancel else zero, PlainAlgebra.zeros(sequences, units))
 
 
 def _zeros_like_delta(revealcancel: bool, shape: tf.Tensor) -> Delta:
@@ -255,6 +263,8 @@ class Linearized:
         What the graph knows of it.
     reference
         The layer's output on the references (the loop's reference track).
+    plain
+        The layer's output on the sequences (the loop's plain track: the layer's own forward pass).
     projection
         The coefficients of the input's projection (its kernel's signs, with parts).
     steps, widths
@@ -266,6 +276,7 @@ class Linearized:
     input_shape: tf.Tensor
     static_shape: tf.TensorShape
     reference: tf.Tensor
+    plain: tf.Tensor
     projection: list[tf.Tensor]
     steps: Any
     widths: list[int]
@@ -340,13 +351,16 @@ class Linearized:
         return grad
 
 
-def linearized(op: Recurrent, reference: tf.Tensor, delta: tf.Tensor, revealcancel: bool) -> Linearized:
+def linearized(op: Recurrent, reference: tf.Tensor, delta: tf.Tensor, revealcancel: bool,
+               sequences: tf.Tensor) -> Linearized:
     """Run ``op``'s loop on (reference, difference) pairs with :class:`DifferenceAlgebra`, keeping every
     step's coefficients, ready to be transposed for as many target units as asked
-    (:meth:`Linearized.transpose`)."""
+    (:meth:`Linearized.transpose`); the same loop runs the layer on ``sequences`` (its input on the
+    sequences, one row each), whose rows ride in its products' blocks beside the pairs'."""
     algebra = DifferenceAlgebra(revealcancel)
-    projected = op.steps(algebra, Diff(reference, delta))
+    projected = op.steps(algebra, Diff(reference, delta, sequences))
     projection = algebra.take_recorded()
-    output, steps, widths = op.loop(algebra, projected, algebra.zeros(tf.shape(reference)[0], op.cell.units),
-                                    keep=algebra.take_recorded)
-    return Linearized(op, revealcancel, tf.shape(delta), delta.shape, output.reference, projection, steps, widths)
+    zeros = algebra.zeros(tf.shape(reference)[0], tf.shape(sequences)[0], op.cell.units)
+    output, steps, widths = op.loop(algebra, projected, zeros, keep=algebra.take_recorded)
+    return Linearized(op, revealcancel, tf.shape(delta), delta.shape, output.reference, output.plain, projection,
+                      steps, widths)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -134,7 +134,33 @@ class Model:
         dict
             Node name -> value. Works eagerly and inside ``tf.function``.
         """
-        values_in = self._as_input_list(inputs)
+        feed = dict(zip(self.inputs, self._as_input_list(inputs)))
+        substitute = substitute or {}
+
+        def apply(node: Node, values: list[tf.Tensor]) -> tf.Tensor:
+            if node.name in feed:
+                return node.op(tf.convert_to_tensor(feed[node.name], dtype=tf.float32))
+            return substitute.get(node.name, node.op)(*values)
+
+        return self.evaluate(apply, keep)
+
+    def evaluate(self, apply: Callable[[Node, list], Any], keep: Iterable[str] | None = None) -> dict[str, Any]:
+        """Every node's value in order, ``apply(node, its inputs' values)`` (an input node: no values):
+        :meth:`forward`'s walk, for callers whose values are more than one tensor.
+
+        Parameters
+        ----------
+        apply
+            Computes a node's value from its inputs' values.
+        keep
+            Node names whose values to return besides the outputs (a value is
+            dropped once its last reader has run); None returns every node's.
+
+        Returns
+        -------
+        dict
+            Node name -> value.
+        """
         wanted: set[str] | None = None
         if keep is not None:
             wanted = set(keep) | set(self.outputs)
@@ -146,14 +172,9 @@ class Model:
             for position, node in enumerate(self.nodes.values()):
                 for source in node.inputs:
                     last_use[source] = position
-        values: dict[str, tf.Tensor] = {}
-        feed = dict(zip(self.inputs, values_in))
+        values: dict[str, Any] = {}
         for position, node in enumerate(self.nodes.values()):
-            if node.name in feed:
-                values[node.name] = node.op(tf.convert_to_tensor(feed[node.name], dtype=tf.float32))
-            else:
-                op = substitute.get(node.name, node.op) if substitute else node.op
-                values[node.name] = op(*[values[s] for s in node.inputs])
+            values[node.name] = apply(node, [values[s] for s in node.inputs])
             if wanted is not None:
                 for source in set(node.inputs):
                     if last_use.get(source) == position and source not in wanted:
