@@ -135,10 +135,10 @@ def test_gradient_methods(case):
 
 
 @pytest.mark.parametrize("method", ["rescale", "revealcancel"])
-def test_deeplift_runs_a_recurrent_layer_on_the_references_once(method, monkeypatch):
-    """The references' forward pass takes each recurrent layer's output from the layer's DeepLIFT loop
-    (its reference track) instead of running the steps again: a loop for the inputs and one for the pairs,
-    per layer; and the target's change is still the model's own."""
+def test_deeplift_runs_a_recurrent_layer_once_for_the_sequences_and_the_references(method, monkeypatch):
+    """The forward pass takes each recurrent layer's outputs on the sequences and on the references from
+    the layer's DeepLIFT loop (its plain and reference tracks) instead of running the steps again: one
+    loop per layer; and the target's change is still the model's own."""
     from seqlift.model.recurrent import Recurrent
 
     keras_model = keras3_model("recurrent_layers")
@@ -149,7 +149,28 @@ def test_deeplift_runs_a_recurrent_layer_on_the_references_once(method, monkeypa
     monkeypatch.setattr(Recurrent, "loop", lambda self, *a, **k: runs.append(self) or original(self, *a, **k))
     x, references = _pairs()
     result = seqlift.attribute(model, x, references, method=method, task=0)
-    assert layers == 5 and len(runs) == 2 * layers
+    assert layers == 5 and len(runs) == layers
     predicted = keras_outputs(keras_model, [np.concatenate([x, references.reshape(-1, *x.shape[1:])])])[0][:, 0]
     expected = (predicted[:len(x), None] - predicted[len(x):].reshape(len(x), -1)).mean(axis=1)  # over references
     np.testing.assert_allclose(result.target_deltas, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("revealcancel", [False, True])
+def test_a_recurrent_layers_deeplift_loop_gives_the_sequences_the_layers_own_bits(revealcancel):
+    """The loop's plain track (the sequences' rows stacked with the pairs' in each product) is the layer's
+    own forward pass bit for bit, for every cell; its reference track is the layer on the references."""
+    from seqlift.engine import recurrence
+    from seqlift.model.recurrent import Recurrent
+
+    model = from_keras(keras3_model("recurrent_layers"))
+    rng = np.random.default_rng(5)
+    for node in model.nodes.values():
+        if not isinstance(node.op, Recurrent):
+            continue
+        features = model.shapes[node.inputs[0]][-1]
+        sequences, references = (tf.constant(rng.normal(size=(n, 9, features)).astype(np.float32)) for n in (3, 6))
+        delta = tf.repeat(sequences, 2, axis=0) - references
+        loop = recurrence.linearized(node.op, references, delta, revealcancel, sequences)
+        np.testing.assert_array_equal(loop.plain.numpy(), node.op(sequences).numpy(), err_msg=node.name)
+        np.testing.assert_allclose(loop.reference.numpy(), node.op(references).numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=node.name)
