@@ -24,7 +24,7 @@ import tensorflow as tf
 from seqlift.engine import activation_rules, recurrence, rules
 from seqlift.engine.multipliers import Multipliers, PairState
 from seqlift.errors import SeqliftError
-from seqlift.model import invariant, ops
+from seqlift.model import ops
 from seqlift.model.graph import Node
 
 if TYPE_CHECKING:
@@ -190,21 +190,20 @@ class KernelRule(NodeRule):
         if len(ms) == 1 or not isinstance(node.op, ops.Dense):
             return super().backward_targets(walk, node, ms, state)
         source, op = node.inputs[0], node.op
-        means = _stacked_transpose(op.kernel, [m.mean for m in ms])
+        means = _stacked_transpose(op, [m.mean for m in ms])
         split = [k for k, m in enumerate(ms) if not m.joined]
         halves = {}
         if split:
-            stacked = _stacked_transpose(op.abs_kernel, [ms[k].half for k in split])
-            halves = dict(zip(split, stacked))
+            halves = dict(zip(split, _stacked_transpose(op, [ms[k].half for k in split], absolute=True)))
         delta = state.delta(source)
         return [{source: Multipliers(rules.kernel_split_backward(delta, g, halves[k]) if k in halves else g)}
                 for k, g in enumerate(means)]
 
 
-def _stacked_transpose(kernel: tf.Tensor, ms: list[tf.Tensor]) -> list[tf.Tensor]:
-    """Each of ``ms`` through the transpose of a Dense layer ``x ↦ x @ kernel``, ``m ↦ m @ kernelᵀ``,
-    in one call on them stacked along the batch."""
-    return tf.split(invariant.matmul_transposed(tf.concat(ms, axis=0), kernel), len(ms))
+def _stacked_transpose(op: ops.Dense, ms: list[tf.Tensor], absolute: bool = False) -> list[tf.Tensor]:
+    """Each of ``ms`` through the transpose of a Dense layer ``x ↦ x @ W``, ``m ↦ m @ Wᵀ`` (``|W|ᵀ``
+    with ``absolute``), in one call on them stacked along the batch."""
+    return tf.split(op.transpose(tf.concat(ms, axis=0), absolute), len(ms))
 
 
 @handles(ops.Propagation.SCALE)

@@ -299,10 +299,14 @@ def _kept_transpose(kernel: tf.Tensor) -> tf.Tensor | None:
     """
     if not isinstance(kernel, tf.__internal__.EagerTensor):
         return None
-    wide = kernel.shape.num_elements() * kernel.dtype.size >= TRANSPOSED_FORWARD_BYTES
-    if wide and not derived.is_kept(kernel, "transposed"):
+    if is_wide(kernel) and not derived.is_kept(kernel, "transposed"):
         return None
     return derived.derived(kernel, "transposed", tf.transpose)
+
+
+def is_wide(kernel: tf.Tensor) -> bool:
+    """Whether ``kernel`` holds at least :data:`TRANSPOSED_FORWARD_BYTES`."""
+    return kernel.shape.num_elements() * kernel.dtype.size >= TRANSPOSED_FORWARD_BYTES
 
 
 def matmul(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
@@ -325,7 +329,7 @@ def matmul(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         (:func:`matmul_transposed`).
     """
     transposed = _kept_transpose(kernel)
-    wide = kernel.shape.num_elements() * kernel.dtype.size >= TRANSPOSED_FORWARD_BYTES
+    wide = is_wide(kernel)
     # tensors of the graph being built (constants captured here): the gradient, built later and perhaps
     # inside a loop's gradient, must not capture the constants themselves
     kernel = tf.convert_to_tensor(kernel)

@@ -233,6 +233,26 @@ class Dense(_Kernel):
         """``x @ kernel`` on the last axis of ``x``, without bias (:func:`invariant.matmul`)."""
         return invariant.matmul(x, kernel)
 
+    def abs_apply(self, x: tf.Tensor) -> tf.Tensor:
+        """``x @ |W|``; a wide kernel's through ``|W|ᵀ`` (:meth:`_abs_transposed`)."""
+        if invariant.is_wide(self.kernel):
+            return invariant.matmul_transposed(x, self._abs_transposed())
+        return super().abs_apply(x)
+
+    def transpose(self, g: tf.Tensor, absolute: bool = False) -> tf.Tensor:
+        """``g @ Wᵀ`` on the last axis of ``g``, or ``g @ |W|ᵀ`` with ``absolute``: the transpose of
+        :meth:`apply` with the layer's kernel, or of :meth:`abs_apply`."""
+        if absolute and invariant.is_wide(self.kernel):
+            return invariant.matmul(g, self._abs_transposed())
+        return invariant.matmul_transposed(g, self.abs_kernel if absolute else self.kernel)
+
+    def _abs_transposed(self) -> tf.Tensor:
+        """``|W|ᵀ`` of a wide kernel, computed once from the kept ``Wᵀ``; ``|W|`` itself is never made:
+        :meth:`abs_apply` reads ``|W|ᵀ`` transposed and :meth:`transpose` as a plain product, which
+        ran twice as fast as ``|W|`` read transposed (DanQ's 48,000 x 925 for 60 rows: 95 against
+        199 ms on a 2-core AVX2 CPU), for one 177 MB copy as before."""
+        return derived.derived(derived.derived(self.kernel, "transposed", tf.transpose), "abs", tf.abs)
+
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         y = self.apply(x, self.kernel)
         return y if self.bias is None else y + self.bias
