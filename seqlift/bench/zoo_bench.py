@@ -173,23 +173,30 @@ def _peak_memory_mib(name: str, n: int) -> float:
     return float(_child(code)[-1])
 
 
-def paper_cold_call(sequences: int = 800, shuffles: int = 20) -> tuple[float, float]:
+def paper_cold_call(sequences: int = 800, shuffles: int = 20) -> tuple[float, float, float]:
     """Seconds of one cold ``seqlift.attribute`` call on the paper workload in a fresh process
-    (genomics default, 3 tasks, compilation included), and of the same call again."""
+    (genomics default, 3 tasks, compilation included), of the same call again, and of the floor (a
+    plain gradient of the 3 tasks through Keras's own model, batches of :data:`FLOOR_BATCH`, compiled
+    first) over as many pairs, in the same process."""
     code = (
         "import time\n"
         "import seqlift\n"
         "from seqlift.bench import engine_bench as b\n"
         "label, path, weights = b._model_files()\n"
         "model = seqlift.load_model(path, weights=weights)\n"
-        f"x, _ = b._workload({sequences}, 1)\n"
+        f"x, refs = b._workload({sequences}, {shuffles})\n"
         "for _ in range(2):\n"
         "    start = time.perf_counter()\n"
         f"    seqlift.attribute(model, x, {shuffles}, method='genomics_default', task=[0, 1, 2])\n"
         "    print(time.perf_counter() - start)\n"
+        f"floor, _ = b._keras_gradient_floor(model, [0, 1, 2], {FLOOR_BATCH})\n"
+        "floor(refs[:2])\n"
+        "start = time.perf_counter()\n"
+        "floor(refs)\n"
+        "print(time.perf_counter() - start)\n"
     )
-    cold, warm = (float(line) for line in _child(code)[-2:])
-    return cold, warm
+    cold, warm, floor = (float(line) for line in _child(code)[-3:])
+    return cold, warm, floor
 
 
 def batch_curve(name: str = CURVE_MODEL, sizes=CURVE_SIZES, repeats: int = 3, tiny: bool = False,
@@ -259,6 +266,6 @@ def run(quick: bool = False) -> None:
         print("| pairs per batch | ratio |\n|---|---|")
         for label, spread in batch_curve().items():
             print(f"| {label} | {spread.text()}x |")
-    cold, warm = paper_cold_call()
+    cold, warm, floor = paper_cold_call()
     print(f"\npaper workload (800 x 20 shuffles x 3 tasks, genomics_default) in a fresh process: "
-          f"first call {cold:.1f} s, the same call again {warm:.1f} s")
+          f"first call {cold:.1f} s, the same call again {warm:.1f} s; the floor over as many pairs {floor:.1f} s")
