@@ -4,7 +4,9 @@ A cell (:mod:`seqlift.model.recurrent`) is written once against an algebra of
 operations. :class:`DifferenceAlgebra` runs it on :class:`Diff` values: the
 reference's value and the *difference-from-reference*, as a tensor or, where
 RevealCancel needs them, as positive and negative parts (section 3.5.1 of the
-paper). Each operation applies the rule of :mod:`seqlift.engine.rules` that
+paper), and the sequence's own value (its plain track: one row per sequence,
+computed by :class:`~seqlift.model.recurrent.PlainAlgebra`'s operations, so it
+is the layer's forward pass bit for bit, its rows riding in the same products). Each operation applies the rule of :mod:`seqlift.engine.rules` that
 the same operation gets as a layer of the graph:
 
 * a kernel ``v U``: the linear rule, parts split by the sign of each term
