@@ -14,8 +14,6 @@ values have one shape share one XLA compilation.
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import tensorflow as tf
 
 from seqlift.engine import rules
@@ -112,39 +110,14 @@ _revealcancel_after_scaled_kernel = rules.fused(_revealcancel_after_scaled_kerne
 _revealcancel_after_scaled_kernel_multipliers = rules.fused(_multipliers_of(_revealcancel_after_scaled_kernel_parts))
 
 
-def _rescaled_cell_rule(function, x0, dx):
+@rules.fused
+def _rescaled_in_cell(function, x0, dx):
     dy = function.difference(x0, dx)
     return function(x0), dy, rules.rescale_multiplier(x0, dx, dy, function.derivative)
 
 
-def _revealcancel_cell_rule(function, x0, dx_pos, dx_neg):
+@rules.fused
+def _revealcancel_in_cell(function, x0, dx_pos, dx_neg):
     dy_pos, dy_neg = rules.revealcancel_parts(x0, dx_pos, dx_neg, function, _closed_form(function))
     return (function(x0), dy_pos, dy_neg,
             *rules.revealcancel_multipliers(x0, dx_pos, dx_neg, dy_pos, dy_neg, function.derivative))
-
-
-def _by_blocks(rule):
-    """``rule`` applied to each of ``len(functions)`` equal blocks of its tensors' last axis with that
-    block's function, the results of every block in one flat list."""
-    def on_blocks(functions, *tensors):
-        blocks = zip(*[tf.split(t, len(functions), axis=-1) for t in tensors])
-        return [value for function, block in zip(functions, blocks) for value in rule(function, *block)]
-    return on_blocks
-
-
-_rescaled_in_cell = rules.fused(_rescaled_cell_rule)
-_revealcancel_in_cell = rules.fused(_revealcancel_cell_rule)
-_rescaled_blocks_in_cell = rules.fused(_by_blocks(_rescaled_cell_rule))
-_revealcancel_blocks_in_cell = rules.fused(_by_blocks(_revealcancel_cell_rule))
-
-
-def blocks_in_cell(functions: Sequence[ops.Activation], x0: tf.Tensor, *delta: tf.Tensor
-                   ) -> list[tuple[tf.Tensor, ...]]:
-    """:func:`rescaled_in_cell` (``delta`` whole) or :func:`revealcancel_in_cell` (``delta`` as two
-    parts) of each of ``len(functions)`` equal blocks of the last axis, each with its function, in
-    one compiled call: an LSTM's four gates make one call a step instead of four, and each call
-    inside the loop costs its launch (DanQ-shaped revealcancel: ~0.3 ms of threads a call)."""
-    rule = _rescaled_blocks_in_cell if len(delta) == 1 else _revealcancel_blocks_in_cell
-    flat = rule(tuple(shared(f) for f in functions), x0, *delta)
-    width = len(flat) // len(functions)
-    return [tuple(flat[k * width:(k + 1) * width]) for k in range(len(functions))]

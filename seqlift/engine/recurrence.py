@@ -158,10 +158,6 @@ class TangentAlgebra:
             return [Parts(p, n) for p, n in zip(self.linear.split(d.pos, parts), self.linear.split(d.neg, parts))]
         return self.linear.split(d, parts)
 
-    def activate_blocks(self, functions: list[ops.Activation | None], d: Delta) -> list[Delta]:
-        """Each block, split as :meth:`split` does, times its multipliers."""
-        return [self.activate(f, block) for f, block in zip(functions, self.split(d, len(functions)))]
-
 
 class DifferenceAlgebra:
     """A cell's operations on :class:`Diff` values, each by its DeepLIFT rule (see the module docstring).
@@ -221,21 +217,6 @@ class DifferenceAlgebra:
         self._recorded.extend(multipliers)
         # the exact difference (the recorded multipliers are for the transpose)
         return Diff(reference, delta, PlainAlgebra.activate(function, v.plain))
-
-    def activate_blocks(self, functions: list[ops.Activation | None], v: Diff) -> list[Diff]:
-        """:meth:`activate` of each of ``len(functions)`` equal blocks of ``v``, by its function: the
-        blocks' rules in one compiled call (:func:`~seqlift.engine.activation_rules.blocks_in_cell`),
-        their multipliers recorded block by block, as :meth:`activate` records them."""
-        if any(f is None for f in functions):
-            return [self.activate(f, block) for f, block in zip(functions, self.split(v, len(functions)))]
-        delta = tuple(v.delta) if self.revealcancel else (v.delta,)
-        blocks = activation_rules.blocks_in_cell(functions, v.reference, *delta)
-        out = []
-        for (reference, *rest), plain in zip(blocks, PlainAlgebra.activate_blocks(functions, v.plain)):
-            changes, multipliers = rest[:len(delta)], rest[len(delta):]
-            self._recorded.extend(multipliers)
-            out.append(Diff(reference, Parts(*changes) if self.revealcancel else changes[0], plain))
-        return out
 
     def multiply(self, a: Diff, b: Diff) -> Diff:
         da, db = total(a.delta), total(b.delta)

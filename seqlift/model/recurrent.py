@@ -63,11 +63,6 @@ class PlainAlgebra:
         return tf.split(v, parts, axis=-1)
 
     @staticmethod
-    def activate_blocks(functions: list[ops.Activation | None], v: tf.Tensor) -> list[tf.Tensor]:
-        """``v`` split into ``len(functions)`` equal blocks, each activated by its function (gates)."""
-        return [PlainAlgebra.activate(f, block) for f, block in zip(functions, PlainAlgebra.split(v, len(functions)))]
-
-    @staticmethod
     def zeros(batch: tf.Tensor, units: int) -> tf.Tensor:
         """A state of zeros, ``(batch, units)``."""
         return tf.zeros(tf.stack([batch, units]), tf.float32)
@@ -145,8 +140,10 @@ class LSTMCell(_Cell):
     def step(self, algebra, projected, state):
         h, c = state
         z = algebra.add(projected, algebra.kernel(h, self.recurrent_kernel))
+        z_i, z_f, z_g, z_o = algebra.split(z, 4)
         gate = self.recurrent_activation
-        i, f, g, o = algebra.activate_blocks([gate, gate, self.activation, gate], z)
+        i, f, o = (algebra.activate(gate, v) for v in (z_i, z_f, z_o))
+        g = algebra.activate(self.activation, z_g)
         c = algebra.add(algebra.multiply(f, c), algebra.multiply(i, g))
         h = algebra.multiply(o, algebra.activate(self.activation, c))
         return h, (h, c)
