@@ -323,6 +323,11 @@ def test_invariant_convolution_equals_tensorflows_and_gives_a_row_the_same_bits_
         for start in (0, 13 - rows):
             alone = run(tf.constant(x[start:start + rows])).numpy()
             assert alone.tobytes() == whole[start:start + rows].tobytes(), (rows, start)
+    # two batches convolved together (a loop over the rows of both on the "rows" path): each row's own bits
+    pair = tf.function(lambda a, b: invariant.convolution_pair(a, b, kernel, strides, padding, dilations))
+    first, second = (t.numpy() for t in pair(tf.constant(x[:3]), tf.constant(x[3:])))
+    assert first.shape == whole[:3].shape and second.shape == whole[3:].shape
+    assert first.tobytes() == whole[:3].tobytes() and second.tobytes() == whole[3:].tobytes()
 
 
 @pytest.mark.parametrize("padding", ["same", "valid", "causal"])

@@ -132,7 +132,8 @@ class DeepLiftPass:
         (:meth:`~seqlift.engine.node_rules.RecurrentRule.paired_output`), which
         runs the sequences' and the references' steps beside their differences'
         anyway. A Dense layer takes both as one batch, the sequences' rows first
-        (:func:`_dense_on_both`). The backward pass differentiates the
+        (:func:`_dense_on_both`); a convolution whose rows go one by one, one loop
+        over the rows of both (:meth:`~seqlift.model.ops.Conv.on_both`). The backward pass differentiates the
         references' activations (the linear layers' transposes) and the kernel
         layers' ``|W| |Δx|`` by the graph's symbolic gradient
         (:func:`vector_jacobian`), so nothing is recorded on a tape.
@@ -148,6 +149,8 @@ class DeepLiftPass:
                 return RecurrentRule.paired_output(self, node, state, *values[0])
             if isinstance(node.op, ops.Dense):
                 return _dense_on_both(node.op, *values[0])
+            if isinstance(node.op, ops.Conv):
+                return node.op.on_both(*values[0])
             return node.op(*[v[0] for v in values]), node.op(*[v[1] for v in values])
 
         for name, (on_sequences, on_references) in self.model.evaluate(both, keep=set(self.nodes)).items():

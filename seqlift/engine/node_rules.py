@@ -174,7 +174,7 @@ class KernelRule(NodeRule):
                 # nonlinearity's multipliers): the pass pads them for the transpose
                 operand = m.padded(pads)
                 return {source: Multipliers(node.op.transpose(operand, node.op.kernel, spatial, padded=True))}
-        g = walk.linear_transpose(node.name, m.mean, state)[source]
+        g = _kernel_transpose(walk, node, m.mean, state)
         if not m.joined:
             grad_abs = vector_jacobian(state.abs_responses[node.name], state.abs_inputs[node.name], m.half)
             return {source: Multipliers(split=(state.delta(source), g, grad_abs))}
@@ -198,6 +198,17 @@ class KernelRule(NodeRule):
         delta = state.delta(source)
         return [{source: Multipliers(rules.kernel_split_backward(delta, g, halves[k]) if k in halves else g)}
                 for k, g in enumerate(means)]
+
+
+def _kernel_transpose(walk, node: Node, m: tf.Tensor, state: PairState) -> tf.Tensor:
+    """``m`` through a kernel layer's transpose to its input: a channels-last convolution's by
+    :meth:`~seqlift.model.ops.Conv.transpose` itself (what its gradient computes), else by the graph's
+    gradient of the references' pass."""
+    op, source = node.op, node.inputs[0]
+    spatial = state.ref_acts[source].shape[1:-1]
+    if isinstance(op, ops.Conv) and op.data_format == "channels_last" and spatial.is_fully_defined():
+        return op.transpose(m, op.kernel, spatial.as_list())
+    return walk.linear_transpose(node.name, m, state)[source]
 
 
 def _stacked_transpose(op: ops.Dense, ms: list[tf.Tensor], absolute: bool = False) -> list[tf.Tensor]:

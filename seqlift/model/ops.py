@@ -347,6 +347,27 @@ class Conv(_Kernel):
 
         return convolve(x)
 
+    def on_both(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The layer on two batches of rows of one shape (the sequences' and the references'): each as
+        :meth:`__call__` gives it, a convolution of rows one by one in one loop over both
+        (:func:`invariant.convolution_pair`), differentiated by :meth:`transpose` each."""
+        spatial = x.shape[1:-1]
+        if self.groups > 1 or self.data_format != "channels_last" or self.padding == "causal" \
+                or not spatial.is_fully_defined():
+            return self(x), self(y)
+        kernel, flipped = self.kernel, self._flipped(self.kernel)
+
+        @tf.custom_gradient
+        def convolve(a: tf.Tensor, b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            def grad(ga: tf.Tensor, gb: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+                return tuple(self.transpose(g, kernel, spatial.as_list(), flipped=flipped) for g in (ga, gb))
+
+            pair = invariant.convolution_pair(a, b, kernel, list(self.strides), self.padding.upper(),
+                                              list(self.dilation_rate))
+            return pair, grad
+
+        return tuple(self.add_bias(value) for value in convolve(x, y))
+
     def _flipped(self, kernel: tf.Tensor) -> tf.Tensor | None:
         """:func:`invariant.flipped_kernel` of ``kernel`` (the layer's own or ``|W|``), a constant computed once
         and entering the graph being built as a tensor; None for a grouped convolution."""
