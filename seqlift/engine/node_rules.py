@@ -207,7 +207,8 @@ def _kernel_transpose(walk, node: Node, m: tf.Tensor, state: PairState) -> tf.Te
     op, source = node.op, node.inputs[0]
     spatial = state.ref_acts[source].shape[1:-1]
     if isinstance(op, ops.Conv) and op.data_format == "channels_last" and spatial.is_fully_defined():
-        return op.transpose(m, op.kernel, spatial.as_list())
+        # the shape the layer's output has (a routed pass above may leave some of it unknown)
+        return op.transpose(tf.ensure_shape(m, state.ref_acts[node.name].shape), op.kernel, spatial.as_list())
     return walk.linear_transpose(node.name, m, state)[source]
 
 

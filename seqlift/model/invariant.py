@@ -192,7 +192,7 @@ def _path_of(x: tf.Tensor, kernel: tf.Tensor, strides: list[int], padding: str, 
     """:func:`convolution_path` of ``x``'s rows and each spatial axis's :func:`conv_padding` (``'rows'`` and
     None where the rows' shape is not known)."""
     spatial = x.shape[1:-1]
-    if not spatial.is_fully_defined():
+    if not spatial.is_fully_defined() or x.shape[-1] is None:
         return "rows", None
     geometry = [conv_padding(int(spatial[axis]), int(kernel.shape[axis]), strides[axis], dilations[axis],
                              padding.lower()) for axis in range(len(strides))]
