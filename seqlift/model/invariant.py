@@ -408,9 +408,8 @@ def matmul_transposed(g: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
 
 def _transposed_product(g: tf.Tensor, kernel: tf.Tensor, transposed: tf.Tensor | None) -> tf.Tensor:
     """``g @ kernelᵀ``: ``g @ transposed`` where it is given, else the kernel read transposed."""
-    if transposed is None:
-        return _on_rows(g, lambda rows, block: _blocked_matmul(rows, kernel, True, block), kernel.shape[0])
-    return _on_rows(g, lambda rows, block: _blocked_matmul(rows, transposed, block=block), kernel.shape[0])
+    operand, read_transposed = (kernel, True) if transposed is None else (transposed, False)
+    return _on_rows(g, lambda rows, block: _blocked_matmul(rows, operand, read_transposed, block), kernel.shape[0])
 
 
 def pair_block(shape: tf.TensorShape) -> int:
