@@ -54,12 +54,12 @@ from seqlift.model import derived
 #: each pair's rows as one block where they are at least this many (:func:`pair_block`)
 ROW_BLOCK = 16
 
-#: kernels of at least this many bytes are multiplied forward through their kept transposed copy
-#: (:func:`keep_transpose`, which only their layer makes): ``x @ (Wᵀ)ᵀ`` read the wide kernels of the DanQ- and
-#: DeepSEA-shaped models (48,000 and 50,880 x 925, ~180 MB) 35 % faster than ``x @ W`` on the 2-core AVX-512
-#: machine with oneDNN's kernels (2 blocks of 16 rows: 14.5 against 22.1 ms; 4 blocks: 24.6 against 38.1), 19 %
-#: slower on the 2-core AVX2 machine with Eigen's (40 rows: 175 against 146 ms), while kernels of a few MB ran
-#: alike either way (2,000 x 1,000: 1.18 against 1.12 ms) and do not pay for the copy
+#: kernels of at least this many bytes are multiplied block by block (:func:`_block_by_block`), forward through
+#: their kept transposed copy (:func:`keep_transpose`, which only their layer makes) as ``(Wᵀ @ xᵀ)ᵀ``: on the
+#: DanQ- and DeepSEA-shaped models' wide kernels (48,000 and 50,880 x 925, ~180 MB), 20 rows in 16-row blocks
+#: took 30 ms so against 43 as ``x @ W`` (a 2-core AVX2 CPU with Eigen's kernels); on the 2-core AVX-512
+#: machine with oneDNN's, batched, ``x @ (Wᵀ)ᵀ`` took 14.5 against ``x @ W``'s 22.1 ms (2 blocks of 16 rows).
+#: Kernels of a few MB run alike either way (2,000 x 1,000: 1.18 against 1.12 ms) and do not pay for the copy
 TRANSPOSED_FORWARD_BYTES = 16 * 2**20
 
 #: elements per row that :func:`elementwise` pads each row to a multiple of (a multiple of every CPU
@@ -312,9 +312,36 @@ def _blocked_matmul(x: tf.Tensor, kernel: tf.Tensor, transpose_kernel: bool = Fa
     padding = tf.stack([[0, 0], tf.maximum(tf.math.floormod(-shape, [block, width]), [2 * block, 0] - shape)],
                        axis=1)
     blocks = tf.reshape(tf.pad(x, padding), [-1, block, width])
-    product = tf.matmul(blocks, kernel, transpose_b=transpose_kernel)
+    if is_wide(kernel):
+        product = _block_by_block(blocks, kernel, transpose_kernel)
+    else:
+        product = tf.matmul(blocks, kernel, transpose_b=transpose_kernel)
     flat = tf.reshape(product, [-1, _static_or_dynamic(kernel, 0 if transpose_kernel else 1)])
     return tf.slice(flat, [0, 0], shape - [0, width + 1])
+
+
+def _block_by_block(blocks: tf.Tensor, kernel: tf.Tensor, transpose_kernel: bool) -> tf.Tensor:
+    """``blocks @ kernel`` (``kernelᵀ`` with ``transpose_kernel``) for ``blocks`` ``(n, block, K)`` and a
+    wide kernel (:func:`is_wide`): a loop of plain matrix products, one block after another, each of one
+    shape and so computed alike; ``b @ kernelᵀ`` as ``(kernel @ bᵀ)ᵀ``, the kernel read row by row.
+
+    TensorFlow's batched product of several blocks by one broadcast matrix ran
+    each block twice as long as the plain product of one (DanQ's 48,000 x 925
+    on a 2-core AVX2 CPU with Eigen's kernels: 33 against 16.5 ms a 16-row
+    block), and a kernel read transposed costs as much again (20 rows,
+    forward through the kept ``Wᵀ``: 125 ms batched, 30 ms here; the
+    transpose ``g @ Wᵀ``: 50 against 29 ms; the plain gradient's products of
+    the same 20 rows: 22-31 and 19-36 ms). The bits are the batched
+    product's for ``b @ kernel`` and each row's own whatever the batch, as
+    the tests check.
+    """
+    if transpose_kernel:
+        def one(block: tf.Tensor) -> tf.Tensor:
+            return tf.transpose(tf.matmul(kernel, block, transpose_b=True))
+    else:
+        def one(block: tf.Tensor) -> tf.Tensor:
+            return tf.matmul(block, kernel)
+    return tf.map_fn(one, blocks, parallel_iterations=1, fn_output_signature=blocks.dtype)
 
 
 def _static_or_dynamic(t: tf.Tensor, axis: int) -> int | tf.Tensor:

@@ -248,9 +248,10 @@ class Dense(_Kernel):
 
     def _abs_transposed(self) -> tf.Tensor:
         """``|W|ᵀ`` of a wide kernel, computed once from the kept ``Wᵀ``; ``|W|`` itself is never made:
-        :meth:`abs_apply` reads ``|W|ᵀ`` transposed and :meth:`transpose` as a plain product, which
-        ran twice as fast as ``|W|`` read transposed (DanQ's 48,000 x 925 for 60 rows: 95 against
-        199 ms on a 2-core AVX2 CPU), for one 177 MB copy as before."""
+        :meth:`abs_apply` multiplies ``(|W|ᵀ @ xᵀ)ᵀ`` and :meth:`transpose` ``g @ |W|ᵀ``, each block by
+        block (:mod:`~seqlift.model.invariant`), which ran twice as fast as ``|W|`` read transposed
+        (DanQ's 48,000 x 925 for 60 rows: 95 against 199 ms on a 2-core AVX2 CPU, batched), for one
+        177 MB copy as before."""
         return derived.derived(derived.derived(self.kernel, "transposed", tf.transpose), "abs", tf.abs)
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
