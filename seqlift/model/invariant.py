@@ -57,7 +57,7 @@ ROW_BLOCK = 16
 #: kernels of at least this many bytes are multiplied block by block (:func:`_block_by_block`), forward through
 #: their kept transposed copy (:func:`keep_transpose`, which only their layer makes) as ``(Wᵀ @ xᵀ)ᵀ``: on the
 #: DanQ- and DeepSEA-shaped models' wide kernels (48,000 and 50,880 x 925, ~180 MB), 20 rows in 16-row blocks
-#: took 30 ms so against 43 as ``x @ W`` (a 2-core AVX2 CPU with Eigen's kernels); on the 2-core AVX-512
+#: took 30 ms that way against 43 as ``x @ W`` (a 2-core AVX2 CPU with Eigen's kernels); on the 2-core AVX-512
 #: machine with oneDNN's, batched, ``x @ (Wᵀ)ᵀ`` took 14.5 against ``x @ W``'s 22.1 ms (2 blocks of 16 rows).
 #: Kernels of a few MB run alike either way (2,000 x 1,000: 1.18 against 1.12 ms) and do not pay for the copy
 TRANSPOSED_FORWARD_BYTES = 16 * 2**20
@@ -303,16 +303,19 @@ def _blocked_matmul(x: tf.Tensor, kernel: tf.Tensor, transpose_kernel: bool = Fa
     differently (the first 1 to 3 rows of a 4 x 128 kernel, in 16-row blocks). Written with few
     operations: a recurrent layer builds several in every step's graph, and tracing costs per
     operation. The padding ``[[0, max((−rows) mod block, 2 block − rows)], [0, 0]]`` (three
-    operations) and the kept size ``[rows, −1]`` (one) come from the shape ``[rows, K]``."""
+    operations) and the kept size ``[rows, −1]`` (one) come from the shape ``[rows, K]``. A wide kernel's
+    blocks, multiplied one by one (:func:`_block_by_block`), need no second block: ``(−rows) mod block``."""
     width = _static_or_dynamic(x, 1)
     if not isinstance(width, int):
         x = tf.ensure_shape(x, [None, int(kernel.shape[1 if transpose_kernel else 0])])
         width = int(x.shape[1])
     shape = tf.shape(x)
-    padding = tf.stack([[0, 0], tf.maximum(tf.math.floormod(-shape, [block, width]), [2 * block, 0] - shape)],
-                       axis=1)
-    blocks = tf.reshape(tf.pad(x, padding), [-1, block, width])
-    if is_wide(kernel):
+    wide = is_wide(kernel)
+    missing = tf.math.floormod(-shape, [block, width])
+    if not wide:
+        missing = tf.maximum(missing, [2 * block, 0] - shape)
+    blocks = tf.reshape(tf.pad(x, tf.stack([[0, 0], missing], axis=1)), [-1, block, width])
+    if wide:
         product = _block_by_block(blocks, kernel, transpose_kernel)
     else:
         product = tf.matmul(blocks, kernel, transpose_b=transpose_kernel)
