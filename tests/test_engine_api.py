@@ -352,6 +352,34 @@ def test_invariant_convolution_equals_tensorflows_and_gives_a_row_the_same_bits_
     first, second = (t.numpy() for t in pair(tf.constant(x[:3]), tf.constant(x[3:])))
     assert first.shape == whole[:3].shape and second.shape == whole[3:].shape
     assert first.tobytes() == whole[:3].tobytes() and second.tobytes() == whole[3:].tobytes()
+    # ... and with a kernel each (a layer's kernel and |kernel|)
+    absolute = tf.abs(kernel)
+    alone = tf.function(lambda a: invariant.convolution(a, absolute, strides, padding, dilations))(tf.constant(x[3:]))
+    pair = tf.function(lambda a, b: invariant.convolution_pair(a, b, kernel, strides, padding, dilations,
+                                                               kernel_y=absolute))
+    first, second = (t.numpy() for t in pair(tf.constant(x[:3]), tf.constant(x[3:])))
+    assert first.tobytes() == whole[:3].tobytes() and second.tobytes() == alone.numpy().tobytes()
+
+
+@pytest.mark.parametrize("shape", [((2098,), 3, 64, 64, 1, 4, "valid"), ((600,), 19, 4, 64, 1, 1, "same"),
+                                   ((600,), 19, 4, 300, 1, 1, "same"), ((101,), 21, 4, 64, 3, 1, "same"),
+                                   ((30, 20), 3, 8, 8, 1, 1, "same")],
+                         ids=["dilated-rows", "tap-groups", "pointwise", "strided", "2d"])
+def test_two_transposes_together_give_each_its_own_bits(shape):
+    """conv_transposes of two multipliers with a kernel each (Wᵀ and |W|ᵀ, one loop where rows go one by
+    one) gives each the bits of conv_transpose alone."""
+    spatial, size, channels, filters, stride, dilation, padding = shape
+    rank = len(spatial)
+    rng = np.random.default_rng(size)
+    kernel = tf.constant(rng.normal(size=(*[size] * rank, channels, filters)).astype(np.float32))
+    absolute = tf.abs(kernel)
+    outputs = [invariant.conv_padding(n, size, stride, dilation, padding)[2] for n in spatial]
+    g, h = (tf.constant(rng.normal(size=(rows, *outputs, filters)).astype(np.float32)) for rows in (3, 4))
+    options = ([stride] * rank, [dilation] * rank, padding)
+    both = tf.function(lambda a, b: invariant.conv_transposes([a, b], [kernel, absolute], spatial, *options))(g, h)
+    for value, (m, k) in zip(both, ((g, kernel), (h, absolute))):
+        alone = tf.function(lambda a: invariant.conv_transpose(a, k, spatial, *options))(m)
+        assert value.shape == alone.shape and value.numpy().tobytes() == alone.numpy().tobytes()
 
 
 @pytest.mark.parametrize("padding", ["same", "valid", "causal"])

@@ -167,8 +167,8 @@ class KernelRule(NodeRule):
                 if m.factors is not None:  # below a RevealCancel nonlinearity: both operands in one pass
                     above, mean, half = m.factors
                     operands = rules.padded_products(above.terms(), mean, half, pads)
-                    g, grad_abs = (node.op.transpose(t, k, spatial, padded=True)
-                                   for t, k in zip(operands, (node.op.kernel, node.op.abs_kernel)))
+                    g, grad_abs = node.op.transposes(operands, (node.op.kernel, node.op.abs_kernel), spatial,
+                                                     padded=True)
                     return {source: Multipliers(split=(state.delta(source), g, grad_abs))}
                 # joined multipliers of a fused pass (max pooling's routing, times a Rescale
                 # nonlinearity's multipliers): the pass pads them for the transpose

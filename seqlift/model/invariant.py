@@ -119,17 +119,27 @@ def by_row(fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
                      fn_output_signature=x.dtype)
 
 
-def by_row_pair(fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """:func:`by_row` of ``x`` and of ``y`` (rows of one shape) in one loop over the rows of both: one loop's
-    graph is built and optimised instead of two (~50 ms of a first call each on a 2-core CPU), and each
-    row is the same batch of one as alone."""
+def by_row_pair(fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], x: tf.Tensor, y: tf.Tensor,
+                operands: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+    """:func:`by_row` of ``x`` and of ``y`` (rows of one shape, as many or not) in one loop over the rows of
+    both, ``fn(rows, operands[0])`` on ``x``'s and ``fn(rows, operands[1])`` on ``y``'s (two operands of one
+    shape, such as a kernel and ``|kernel|``): one loop's graph is built and optimised instead of two
+    (~40 ms of a first call each on a 2-core CPU), and each row is the same batch of one as alone."""
     first = tf.shape(x)[0]
     total = first + tf.shape(y)[0]
     rows = tf.TensorArray(x.dtype, size=total, element_shape=x.shape[1:])
     rows = rows.scatter(tf.range(first), x).scatter(tf.range(first, total), y)
+    if operands[0] is operands[1]:
+        def operand(t: tf.Tensor) -> tf.Tensor:
+            return operands[0]
+    else:
+        stacked = tf.stack(operands)
+
+        def operand(t: tf.Tensor) -> tf.Tensor:
+            return stacked[tf.cast(t >= first, tf.int32)]
 
     def body(t: tf.Tensor, out: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
-        return t + 1, out.write(t, fn(rows.read(t)[tf.newaxis])[0])
+        return t + 1, out.write(t, fn(rows.read(t)[tf.newaxis], operand(t))[0])
 
     _, out = tf.while_loop(lambda t, _: t < total, body, (tf.constant(0), tf.TensorArray(x.dtype, size=total)),
                            parallel_iterations=ROWS_IN_FLIGHT)
@@ -171,20 +181,31 @@ def convolution(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 
 
 
 def convolution_pair(x: tf.Tensor, y: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 1,
-                     padding: str = "VALID", dilations: Sequence[int] | int = 1) -> tuple[tf.Tensor, tf.Tensor]:
-    """:func:`convolution` of ``x`` and of ``y`` (rows of one shape), the same bits as each alone: where
-    rows are convolved one by one, in one loop over the rows of both (:func:`by_row_pair`)."""
+                     padding: str = "VALID", dilations: Sequence[int] | int = 1,
+                     kernel_y: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """:func:`convolution` of ``x`` with ``kernel`` and of ``y`` (rows of the same shape) with ``kernel_y``
+    (of ``kernel``'s shape; ``kernel`` itself by default), the same bits as each alone: where rows are
+    convolved one by one, in one loop over the rows of both (:func:`by_row_pair`)."""
+    kernel_y = kernel if kernel_y is None else kernel_y
     rank = kernel.shape.rank - 2
     strides, dilations = (_per_axis(v, rank) for v in (strides, dilations))
     path, geometry = _path_of(x, kernel, strides, padding, dilations)
     if path != "rows" or geometry is None:
         return (convolution(x, kernel, strides, padding, dilations),
-                convolution(y, kernel, strides, padding, dilations))
-    pair = by_row_pair(lambda row: tf.nn.convolution(row, kernel, strides=strides, padding=padding,
-                                                     dilations=dilations), x, y)
+                convolution(y, kernel_y, strides, padding, dilations))
+    pair = by_row_pair(lambda row, k: tf.nn.convolution(row, k, strides=strides, padding=padding,
+                                                        dilations=dilations), x, y, (kernel, kernel_y))
     for value in pair:
         value.set_shape([None, *[out for _, _, out in geometry], kernel.shape[-1]])
     return pair
+
+
+def _convolutions(xs: Sequence[tf.Tensor], kernels: Sequence[tf.Tensor], dilations: Sequence[int]) -> list[tf.Tensor]:
+    """:func:`convolution` (stride 1, no padding) of each of one or two ``xs`` with its kernel; two through
+    :func:`convolution_pair`."""
+    if len(xs) == 1:
+        return [convolution(xs[0], kernels[0], dilations=list(dilations))]
+    return list(convolution_pair(*xs, kernels[0], dilations=list(dilations), kernel_y=kernels[1]))
 
 
 def _path_of(x: tf.Tensor, kernel: tf.Tensor, strides: list[int], padding: str, dilations: list[int]
@@ -614,24 +635,45 @@ def conv_transpose(
     tf.Tensor
         ``(batch, *input_spatial, input_channels)``.
     """
+    return conv_transposes([g], [kernel], input_spatial, strides, dilations, padding, [flipped], padded)[0]
+
+
+def conv_transposes(
+    gs: Sequence[tf.Tensor],
+    kernels: Sequence[tf.Tensor],
+    input_spatial: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    padding: str,
+    flippeds: Sequence[tf.Tensor | None] | None = None,
+    padded: bool = False,
+) -> list[tf.Tensor]:
+    """:func:`conv_transpose` of each of one or two ``gs`` (of one shape) with its kernel of ``kernels`` (of
+    one shape: a layer's kernel and ``|kernel|``, or the kernel twice) and :func:`flipped_kernel` of
+    ``flippeds`` (computed here where None), each the same bits as alone: where the rows' convolutions go
+    one by one, two go in one loop (:func:`convolution_pair`), which a first call traces and optimises once."""
     rank = len(input_spatial)
+    kernel = kernels[0]
     path = _transpose_path(kernel, strides, dilations)
     if path == "pointwise":
-        return _conv_transpose_pointwise(g, kernel, int(input_spatial[0]), strides[0], dilations[0], padding)
+        return [_conv_transpose_pointwise(g, k, int(input_spatial[0]), strides[0], dilations[0], padding)
+                for g, k in zip(gs, kernels)]
     if path == "tap groups":
-        g = g if padded else tf.pad(g, transpose_padding(kernel, input_spatial, strides, dilations, padding))
-        return _conv_transpose_tap_groups(g, kernel, int(input_spatial[0]), padding)
+        pads = None if padded else transpose_padding(kernel, input_spatial, strides, dilations, padding)
+        gs = gs if padded else [tf.pad(g, pads) for g in gs]
+        return _conv_transpose_tap_groups(gs, kernels, int(input_spatial[0]), padding)
     if not padded:
+        pads = _plain_padding(kernel, input_spatial, strides, dilations, padding)
         for axis in range(rank):
-            g = _dilate(g, axis + 1, strides[axis])
-        g = tf.pad(g, _plain_padding(kernel, input_spatial, strides, dilations, padding))
+            gs = [_dilate(g, axis + 1, strides[axis]) for g in gs]
+        gs = [tf.pad(g, pads) for g in gs]
     crops = []
     for axis in range(rank):
         left = conv_padding(int(input_spatial[axis]), int(kernel.shape[axis]), strides[axis], dilations[axis], padding)[0]
         crops.append((left, left + int(input_spatial[axis])))
-    flipped = flipped_kernel(kernel) if flipped is None else flipped
-    full = convolution(g, flipped, dilations=list(dilations))
-    return full[(slice(None), *(slice(a, b) for a, b in crops), slice(None))]
+    flippeds = [flipped_kernel(k) if f is None else f for k, f in zip(kernels, flippeds or [None] * len(kernels))]
+    fulls = _convolutions(gs, flippeds, dilations)
+    return [full[(slice(None), *(slice(a, b) for a, b in crops), slice(None))] for full in fulls]
 
 
 def _transpose_path(kernel: tf.Tensor, strides: Sequence[int], dilations: Sequence[int]) -> str:
@@ -726,7 +768,8 @@ def _conv_transpose_pointwise(
     return _overlap_add(size, channels, length, stride, dilation, left)(columns)
 
 
-def _conv_transpose_tap_groups(g: tf.Tensor, kernel: tf.Tensor, length: int, padding: str) -> tf.Tensor:
+def _conv_transpose_tap_groups(gs: Sequence[tf.Tensor], kernels: Sequence[tf.Tensor], length: int,
+                               padding: str) -> list[tf.Tensor]:
     """:func:`conv_transpose` of a 1-D convolution (stride and dilation 1, few input channels), taps grouped.
 
     The ``k`` taps of ``W`` ``(k, c_in, F)`` are cut into ``G`` groups of
@@ -750,16 +793,22 @@ def _conv_transpose_tap_groups(g: tf.Tensor, kernel: tf.Tensor, length: int, pad
     pointwise product's 15, overlap-add ~2 ms against 7-10.
 
     Convolutions of more than :data:`TAP_GROUP_MAX_FILTERS` filters keep the
-    pointwise path, which ran them faster.
+    pointwise path, which ran them faster. Each of one or two ``gs`` is
+    transposed with its kernel of ``kernels`` (of one shape), the
+    convolutions of two in one loop where they go row by row
+    (:func:`_convolutions`).
     """
-    size, channels, filters = (int(n) for n in kernel.shape)
+    size, channels, filters = (int(n) for n in kernels[0].shape)
     groups, width = _tap_groups(size, channels)
     left = conv_padding(length, size, 1, 1, padding)[0]
-    taps = tf.pad(kernel, [[0, groups * width - size], [0, 0], [0, 0]])
-    grouped = tf.reverse(tf.reshape(taps, [groups, width, channels, filters]), [1])
-    grouped = tf.reshape(tf.transpose(grouped, [1, 3, 0, 2]), [width, filters, groups * channels])
-    partial = convolution(g, grouped)  # g padded by w − 1 (transpose_padding)
-    return _overlap_add(groups, channels, length, 1, width, left)(partial)
+
+    def grouped(kernel: tf.Tensor) -> tf.Tensor:
+        taps = tf.pad(kernel, [[0, groups * width - size], [0, 0], [0, 0]])
+        taps = tf.reverse(tf.reshape(taps, [groups, width, channels, filters]), [1])
+        return tf.reshape(tf.transpose(taps, [1, 3, 0, 2]), [width, filters, groups * channels])
+
+    partials = _convolutions(gs, [grouped(k) for k in kernels], [1])  # each g padded by w − 1 (transpose_padding)
+    return [_overlap_add(groups, channels, length, 1, width, left)(partial) for partial in partials]
 
 
 def _tap_groups(size: int, channels: int) -> tuple[int, int]:

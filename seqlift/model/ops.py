@@ -351,7 +351,7 @@ class Conv(_Kernel):
     def on_both(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """The layer on two batches of rows of one shape (the sequences' and the references'): each as
         :meth:`__call__` gives it, a convolution of rows one by one in one loop over both
-        (:func:`invariant.convolution_pair`), differentiated by :meth:`transpose` each."""
+        (:func:`invariant.convolution_pair`), differentiated by :meth:`transposes` (one loop again)."""
         spatial = x.shape[1:-1]
         if self.groups > 1 or self.data_format != "channels_last" or self.padding == "causal" \
                 or not spatial.is_fully_defined():
@@ -361,7 +361,8 @@ class Conv(_Kernel):
         @tf.custom_gradient
         def convolve(a: tf.Tensor, b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             def grad(ga: tf.Tensor, gb: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-                return tuple(self.transpose(g, kernel, spatial.as_list(), flipped=flipped) for g in (ga, gb))
+                return tuple(self.transposes((ga, gb), (kernel, kernel), spatial.as_list(),
+                                             flippeds=(flipped, flipped)))
 
             pair = invariant.convolution_pair(a, b, kernel, list(self.strides), self.padding.upper(),
                                               list(self.dilation_rate))
@@ -382,14 +383,24 @@ class Conv(_Kernel):
         channels-last multipliers ``g`` of its output, to its input of spatial shape ``input_spatial``
         (:func:`invariant.conv_transpose`, each group apart). ``padded``: ``g`` comes padded by
         :meth:`transpose_padding`."""
-        groups = self.groups
-        flipped = self._flipped(kernel) if flipped is None else flipped
-        g_parts = tf.split(g, groups, axis=-1) if groups > 1 else [g]
-        k_parts = tf.split(kernel, groups, axis=-1) if groups > 1 else [kernel]
-        backs = [invariant.conv_transpose(part, k, input_spatial, self.strides, self.dilation_rate, self.padding,
-                                          flipped, padded)
-                 for part, k in zip(g_parts, k_parts)]
-        return backs[0] if groups == 1 else tf.concat(backs, axis=-1)
+        return self.transposes([g], [kernel], input_spatial, padded, [flipped])[0]
+
+    def transposes(self, gs: Sequence[tf.Tensor], kernels: Sequence[tf.Tensor], input_spatial: Sequence[int],
+                   padded: bool = False, flippeds: Sequence[tf.Tensor | None] | None = None) -> list[tf.Tensor]:
+        """:meth:`transpose` of each of one or two ``gs`` with its kernel of ``kernels``: of an ungrouped
+        layer together (:func:`invariant.conv_transposes`: one loop over the rows of both where they go
+        one by one), each the same bits as alone."""
+        flippeds = [self._flipped(k) if f is None else f for k, f in zip(kernels, flippeds or [None] * len(gs))]
+        if self.groups == 1:
+            return invariant.conv_transposes(gs, kernels, input_spatial, self.strides, self.dilation_rate,
+                                             self.padding, flippeds, padded)
+        backs = []
+        for g, kernel in zip(gs, kernels):
+            parts = zip(tf.split(g, self.groups, axis=-1), tf.split(kernel, self.groups, axis=-1))
+            backs.append(tf.concat([invariant.conv_transpose(part, k, input_spatial, self.strides,
+                                                             self.dilation_rate, self.padding, None, padded)
+                                    for part, k in parts], axis=-1))
+        return backs
 
     def transpose_padding(self, input_spatial: Sequence[int]) -> list[list[int]] | None:
         """The padding :meth:`transpose` would put around its channels-last ``g`` (:func:`invariant.transpose_padding`),
