@@ -286,9 +286,9 @@ def test_tap_grouped_first_layer_transpose_is_exact_and_batch_invariant(shape):
     x = tf.constant(rng.normal(size=(7, length, channels)).astype(np.float32))
     g = rng.normal(size=(7, op.apply(x, op.kernel).shape[1], filters)).astype(np.float32)
     calls = []
-    grouped = invariant._conv_transpose_tap_groups
+    grouped = invariant._tap_grouped
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(invariant, "_conv_transpose_tap_groups", lambda *a: calls.append(a) or grouped(*a))
+        patch.setattr(invariant, "_tap_grouped", lambda *a: calls.append(a) or grouped(*a))
         transpose = tf.function(lambda rows: invariant.conv_transpose(rows, op.kernel, [length], [1], [1], padding))
         whole = transpose(tf.constant(g)).numpy()
         assert calls, "the tap-grouped path was not taken"
@@ -348,15 +348,14 @@ def test_invariant_convolution_equals_tensorflows_and_gives_a_row_the_same_bits_
             alone = run(tf.constant(x[start:start + rows])).numpy()
             assert alone.tobytes() == whole[start:start + rows].tobytes(), (rows, start)
     # two batches convolved together (a loop over the rows of both on the "rows" path): each row's own bits
-    pair = tf.function(lambda a, b: invariant.convolution_pair(a, b, kernel, strides, padding, dilations))
+    pair = tf.function(lambda a, b: invariant.convolutions([a, b], [kernel, kernel], strides, padding, dilations))
     first, second = (t.numpy() for t in pair(tf.constant(x[:3]), tf.constant(x[3:])))
     assert first.shape == whole[:3].shape and second.shape == whole[3:].shape
     assert first.tobytes() == whole[:3].tobytes() and second.tobytes() == whole[3:].tobytes()
     # ... and with a kernel each (a layer's kernel and |kernel|)
     absolute = tf.abs(kernel)
     alone = tf.function(lambda a: invariant.convolution(a, absolute, strides, padding, dilations))(tf.constant(x[3:]))
-    pair = tf.function(lambda a, b: invariant.convolution_pair(a, b, kernel, strides, padding, dilations,
-                                                               kernel_y=absolute))
+    pair = tf.function(lambda a, b: invariant.convolutions([a, b], [kernel, absolute], strides, padding, dilations))
     first, second = (t.numpy() for t in pair(tf.constant(x[:3]), tf.constant(x[3:])))
     assert first.tobytes() == whole[:3].tobytes() and second.tobytes() == alone.numpy().tobytes()
 
@@ -380,6 +379,38 @@ def test_two_transposes_together_give_each_its_own_bits(shape):
     for value, (m, k) in zip(both, ((g, kernel), (h, absolute))):
         alone = tf.function(lambda a: invariant.conv_transpose(a, k, spatial, *options))(m)
         assert value.shape == alone.shape and value.numpy().tobytes() == alone.numpy().tobytes()
+
+
+@pytest.mark.parametrize("shape", [((2098,), 3, 64, 64, 4, "valid", True), ((2114,), 21, 4, 64, 1, "valid", True),
+                                   ((200,), 5, 16, 16, 1, "same", False)],
+                         ids=["dilated-rows", "tap-groups-rows", "windows"])
+def test_transposes_of_operands_made_row_by_row_give_the_bits_of_whole_operands(shape, monkeypatch):
+    """RowwiseOperands (a RevealCancel nonlinearity's products, made inside the transposes' loop where its
+    rows go one by one, on the whole tensors elsewhere) give the bits of the operands made first."""
+    spatial, size, channels, filters, dilation, padding, by_row = shape
+    loops = []
+    zipped = invariant.by_row_zipped
+    monkeypatch.setattr(invariant, "by_row_zipped", lambda *a: loops.append(a) or zipped(*a))
+    rng = np.random.default_rng(size)
+    kernel = tf.constant(rng.normal(size=(size, channels, filters)).astype(np.float32))
+    absolute = tf.abs(kernel)
+    outputs = invariant.conv_padding(spatial[0], size, 1, dilation, padding)[2]
+    pads = tuple(tuple(p) for p in invariant.transpose_padding(kernel, spatial, [1], [dilation], padding))
+    inputs = [tf.constant(rng.normal(size=(5, outputs, filters)).astype(np.float32)) for _ in range(3)]
+
+    def products(m, mean, half):
+        return tf.pad(m * mean, pads), tf.pad(m * half, pads)
+
+    options = (spatial, [1], [dilation], padding)
+    made = tf.function(lambda *rows: invariant.conv_transposes(
+        invariant.RowwiseOperands(products, products, rows, pads), [kernel, absolute], *options, padded=True))
+    first = tf.function(lambda *rows: invariant.conv_transposes(products(*rows), [kernel, absolute], *options,
+                                                                padded=True))
+    for value, expected in zip(made(*inputs), first(*inputs)):
+        assert value.shape == expected.shape and value.numpy().tobytes() == expected.numpy().tobytes()
+    assert bool(loops) == by_row  # the rows path makes the operands in its loop, another on the whole tensors
+    for value, expected in zip(made(*[x[2:3] for x in inputs]), first(*inputs)):  # and a row alone
+        assert value.numpy().tobytes() == expected.numpy()[2:3].tobytes()
 
 
 @pytest.mark.parametrize("padding", ["same", "valid", "causal"])

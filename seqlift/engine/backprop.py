@@ -119,6 +119,10 @@ class DeepLiftPass:
         #: the rule (RESCALE or REVEALCANCEL) of each nonlinearity the target depends on
         self.nonlinearity = {name: choose(model, name) for name, rule in self.node_rules.items()
                              if rule.chooses_nonlinearity}
+        #: the kernel layers whose ``|W| |Δx|`` a RevealCancel nonlinearity will read: a convolution's is
+        #: made in the loop of its forward passes (:meth:`~seqlift.model.ops.Conv.on_both`)
+        self.split_kernels = {NonlinearityRule.kernel_below(self, name) for name, rule in self.nonlinearity.items()
+                              if rule == REVEALCANCEL and isinstance(self.node_rules[name], NonlinearityRule)} - {None}
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: list[tf.Tensor], refs: list[tf.Tensor], per_seq: tf.Tensor) -> PairState:
@@ -133,7 +137,8 @@ class DeepLiftPass:
         runs the sequences' and the references' steps beside their differences'
         anyway. A Dense layer takes both as one batch, the sequences' rows first
         (:func:`_dense_on_both`); a convolution whose rows go one by one, one loop
-        over the rows of both (:meth:`~seqlift.model.ops.Conv.on_both`). The backward pass differentiates the
+        over the rows of both (:meth:`~seqlift.model.ops.Conv.on_both`), and of its ``|Δx|`` where a
+        RevealCancel nonlinearity reads the layer's ``|W| |Δx|`` (:attr:`split_kernels`). The backward pass differentiates the
         references' activations (the linear layers' transposes) and the kernel
         layers' ``|W| |Δx|`` by the graph's symbolic gradient
         (:func:`vector_jacobian`), so nothing is recorded on a tape.
@@ -150,7 +155,13 @@ class DeepLiftPass:
             if isinstance(node.op, ops.Dense):
                 return _dense_on_both(node.op, *values[0])
             if isinstance(node.op, ops.Conv):
-                return node.op.on_both(*values[0])
+                if node.name not in self.split_kernels:
+                    return node.op.on_both(*values[0])
+                (on_sequences, on_references), = values
+                abs_dx = tf.abs(state.delta_of(node.inputs[0], on_sequences, on_references))
+                *pair, state.abs_responses[node.name] = node.op.on_both(on_sequences, on_references, abs_dx)
+                state.abs_inputs[node.name] = abs_dx
+                return tuple(pair)
             return node.op(*[v[0] for v in values]), node.op(*[v[1] for v in values])
 
         for name, (on_sequences, on_references) in self.model.evaluate(both, keep=set(self.nodes)).items():

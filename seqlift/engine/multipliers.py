@@ -170,8 +170,13 @@ class PairState:
 
     def delta(self, name: str) -> tf.Tensor:
         """``Δ = x − x0`` of node ``name``, one row per pair (computed once, when first needed)."""
+        return self.delta_of(name, self.x_acts[name], self.ref_acts[name]) if name not in self.deltas \
+            else self.deltas[name]
+
+    def delta_of(self, name: str, on_sequences: tf.Tensor, on_references: tf.Tensor) -> tf.Tensor:
+        """:meth:`delta` of node ``name`` from its activations, before the forward pass has kept them."""
         if name not in self.deltas:
-            self.deltas[name] = self._by_sequence(self.x_acts[name][:, None], self.ref_acts[name], tf.subtract)
+            self.deltas[name] = self._by_sequence(on_sequences[:, None], on_references, tf.subtract)
         return self.deltas[name]
 
     def x_at(self, name: str) -> tf.Tensor:

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import tensorflow as tf
 
 from seqlift.engine import activation_rules, recurrence, rules
 from seqlift.engine.multipliers import Multipliers, PairState
 from seqlift.errors import SeqliftError
-from seqlift.model import ops
+from seqlift.model import invariant, ops
 from seqlift.model.graph import Node
 
 if TYPE_CHECKING:
@@ -166,7 +166,14 @@ class KernelRule(NodeRule):
                 pads = tuple(tuple(p) for p in pads)
                 if m.factors is not None:  # below a RevealCancel nonlinearity: both operands in one pass
                     above, mean, half = m.factors
-                    operands = rules.padded_products(above.terms(), mean, half, pads)
+                    terms = above.terms()
+
+                    def products(make: Callable) -> Callable:
+                        return lambda *rows: make(rows[:len(terms)], *rows[len(terms):], pads)
+
+                    operands = invariant.RowwiseOperands(products(rules.padded_products),
+                                                         products(rules.padded_products.python_function),
+                                                         (*terms, mean, half), pads)
                     g, grad_abs = node.op.transposes(operands, (node.op.kernel, node.op.abs_kernel), spatial,
                                                      padded=True)
                     return {source: Multipliers(split=(state.delta(source), g, grad_abs))}
@@ -292,17 +299,27 @@ class NonlinearityRule(NodeRule):
         return state.rc_multipliers[node.name]
 
     @staticmethod
-    def _revealcancel(walk: "DeepLiftPass", node: Node, state: PairState, parts: bool) -> tuple[tf.Tensor, ...]:
+    def kernel_below(walk: "DeepLiftPass", name: str) -> str | None:
+        """The kernel layer whose ``|W| |Δx|`` (:meth:`KernelRule.split_operands`) the RevealCancel rule of
+        nonlinearity ``name`` reads, whichever way it makes its input's parts: its input, or its input's
+        input through a batch normalisation; None for another input."""
+        source = walk.model.nodes[name].inputs[0]
+        if isinstance(walk.node_rules[source], ScaleRule):
+            source = walk.model.nodes[source].inputs[0]
+        return source if isinstance(walk.node_rules.get(source), KernelRule) else None
+
+    @classmethod
+    def _revealcancel(cls, walk: "DeepLiftPass", node: Node, state: PairState, parts: bool) -> tuple[tf.Tensor, ...]:
         source = node.inputs[0]
         x0 = state.ref_acts[source]
-        if isinstance(walk.node_rules[source], KernelRule) and source not in state.parts:
+        kernel = cls.kernel_below(walk, node.name)
+        if kernel == source and source not in state.parts:
             # the kernel layer's parts made inside the rule's fused pass rather than by four TensorFlow
             # kernels over the layer (side by side: the 1 kb CNN's revealcancel 2.18 -> 1.98x the gradient,
             # the paper's 2.26 and 2.31 -> 2.22 and 2.28x); a later reader of the parts makes them again
             operands = KernelRule.split_operands(walk.model.nodes[source], state)
             return activation_rules.revealcancel_after_kernel(node.op, x0, *operands, parts=parts)
-        kernel = walk.model.nodes[source].inputs[0] if isinstance(walk.node_rules[source], ScaleRule) else None
-        if kernel is not None and isinstance(walk.node_rules[kernel], KernelRule) and not {source, kernel} & state.parts.keys():
+        if kernel not in (None, source) and not {source, kernel} & state.parts.keys():
             # so too through a batch normalisation (the Basset-like model's convolution, norm, ReLU)
             operands = KernelRule.split_operands(walk.model.nodes[kernel], state)
             return activation_rules.revealcancel_after_scaled_kernel(node.op, x0, *operands,

@@ -26,7 +26,7 @@ that scores are bit-for-bit the same whatever the batch size, on any CPU:
   run well, as a pointwise forward convolution followed by an overlap-add in
   a fixed order (:func:`_conv_transpose_pointwise`), or, at stride 1 with up
   to 128 filters, as one forward convolution of the kernel's taps in groups
-  and a shorter overlap-add (:func:`_conv_transpose_tap_groups`).
+  and a shorter overlap-add (:func:`_tap_grouped`).
 
 Both carry custom gradients, so automatic differentiation through a model
 uses the same invariant kernels.
@@ -43,7 +43,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import tensorflow as tf
 
@@ -73,7 +73,7 @@ POINTWISE_MAX_CHANNELS = 4
 #: per input channel (measured: 8 input channels pay from 64 filters on,
 #: 16 do not at 320)
 POINTWISE_MIN_FILTERS_PER_CHANNEL = 8
-#: output channels of :func:`_conv_transpose_tap_groups`'s convolution (its taps grouped so that
+#: output channels of :func:`_tap_grouped`'s convolution (its taps grouped so that
 #: groups x input channels come to this many; measured best on the 1 kb CNN's and the paper's first layers)
 TAP_GROUP_CHANNELS = 16
 #: ... for convolutions of at most this many filters: with more (300 to 512) it ran no faster than the
@@ -119,31 +119,50 @@ def by_row(fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
                      fn_output_signature=x.dtype)
 
 
-def by_row_pair(fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], x: tf.Tensor, y: tf.Tensor,
-                operands: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
-    """:func:`by_row` of ``x`` and of ``y`` (rows of one shape, as many or not) in one loop over the rows of
-    both, ``fn(rows, operands[0])`` on ``x``'s and ``fn(rows, operands[1])`` on ``y``'s (two operands of one
-    shape, such as a kernel and ``|kernel|``): one loop's graph is built and optimised instead of two
-    (~40 ms of a first call each on a 2-core CPU), and each row is the same batch of one as alone."""
-    first = tf.shape(x)[0]
-    total = first + tf.shape(y)[0]
-    rows = tf.TensorArray(x.dtype, size=total, element_shape=x.shape[1:])
-    rows = rows.scatter(tf.range(first), x).scatter(tf.range(first, total), y)
-    if operands[0] is operands[1]:
+def by_row_together(fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], inputs: Sequence[tf.Tensor],
+                    operands: Sequence[tf.Tensor]) -> list[tf.Tensor]:
+    """:func:`by_row` of each of ``inputs`` (rows of one shape, as many or not) in one loop over the rows of
+    all, ``fn(rows, operands[i])`` on the rows of ``inputs[i]`` (operands of one shape, such as a layer's
+    kernel and ``|kernel|``): one loop's graph is built and optimised instead of one per input (~40-50 ms
+    of a first call each on a 2-core CPU), and each row is the same batch of one as alone."""
+    ends = list(itertools.accumulate(tf.shape(x)[0] for x in inputs))
+    starts = [tf.constant(0), *ends[:-1]]
+    rows = tf.TensorArray(inputs[0].dtype, size=ends[-1], element_shape=inputs[0].shape[1:])
+    for x, start, end in zip(inputs, starts, ends):
+        rows = rows.scatter(tf.range(start, end), x)
+    if all(k is operands[0] for k in operands):
         def operand(t: tf.Tensor) -> tf.Tensor:
             return operands[0]
     else:
         stacked = tf.stack(operands)
 
         def operand(t: tf.Tensor) -> tf.Tensor:
-            return stacked[tf.cast(t >= first, tf.int32)]
+            return tf.gather(stacked, tf.add_n([tf.cast(t >= end, tf.int32) for end in ends[:-1]]))
 
     def body(t: tf.Tensor, out: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
         return t + 1, out.write(t, fn(rows.read(t)[tf.newaxis], operand(t))[0])
 
-    _, out = tf.while_loop(lambda t, _: t < total, body, (tf.constant(0), tf.TensorArray(x.dtype, size=total)),
+    total = ends[-1]
+    _, out = tf.while_loop(lambda t, _: t < total, body,
+                           (tf.constant(0), tf.TensorArray(inputs[0].dtype, size=total)),
                            parallel_iterations=ROWS_IN_FLIGHT)
-    return out.gather(tf.range(first)), out.gather(tf.range(first, total))
+    return [out.gather(tf.range(start, end)) for start, end in zip(starts, ends)]
+
+
+def by_row_zipped(fn: Callable[..., Sequence[tf.Tensor]], inputs: Sequence[tf.Tensor], outputs: int
+                  ) -> list[tf.Tensor]:
+    """``fn`` of the same row of each of ``inputs`` (as many rows each), every row a batch of one, in one loop
+    over the rows: ``fn`` gives ``outputs`` tensors of a row, and each is the same whatever the batch
+    (:func:`by_row`)."""
+    total = tf.shape(inputs[0])[0]
+
+    def body(t: tf.Tensor, outs: tuple[tf.TensorArray, ...]) -> tuple[tf.Tensor, tuple[tf.TensorArray, ...]]:
+        values = fn(*[x[t][tf.newaxis] for x in inputs])
+        return t + 1, tuple(out.write(t, value[0]) for out, value in zip(outs, values))
+
+    empty = tuple(tf.TensorArray(inputs[0].dtype, size=total) for _ in range(outputs))
+    _, outs = tf.while_loop(lambda t, _: t < total, body, (tf.constant(0), empty), parallel_iterations=ROWS_IN_FLIGHT)
+    return [out.stack() for out in outs]
 
 
 def convolution(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 1, padding: str = "VALID",
@@ -180,32 +199,22 @@ def convolution(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 
                   x)
 
 
-def convolution_pair(x: tf.Tensor, y: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 1,
-                     padding: str = "VALID", dilations: Sequence[int] | int = 1,
-                     kernel_y: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
-    """:func:`convolution` of ``x`` with ``kernel`` and of ``y`` (rows of the same shape) with ``kernel_y``
-    (of ``kernel``'s shape; ``kernel`` itself by default), the same bits as each alone: where rows are
-    convolved one by one, in one loop over the rows of both (:func:`by_row_pair`)."""
-    kernel_y = kernel if kernel_y is None else kernel_y
+def convolutions(inputs: Sequence[tf.Tensor], kernels: Sequence[tf.Tensor], strides: Sequence[int] | int = 1,
+                 padding: str = "VALID", dilations: Sequence[int] | int = 1) -> list[tf.Tensor]:
+    """:func:`convolution` of each of ``inputs`` (rows of one shape) with its kernel of ``kernels`` (of one
+    shape), each the same bits as alone: where rows are convolved one by one, in one loop over the rows of
+    all (:func:`by_row_together`)."""
+    kernel = kernels[0]
     rank = kernel.shape.rank - 2
     strides, dilations = (_per_axis(v, rank) for v in (strides, dilations))
-    path, geometry = _path_of(x, kernel, strides, padding, dilations)
-    if path != "rows" or geometry is None:
-        return (convolution(x, kernel, strides, padding, dilations),
-                convolution(y, kernel_y, strides, padding, dilations))
-    pair = by_row_pair(lambda row, k: tf.nn.convolution(row, k, strides=strides, padding=padding,
-                                                        dilations=dilations), x, y, (kernel, kernel_y))
-    for value in pair:
+    path, geometry = _path_of(inputs[0], kernel, strides, padding, dilations)
+    if len(inputs) == 1 or path != "rows" or geometry is None:
+        return [convolution(x, k, strides, padding, dilations) for x, k in zip(inputs, kernels)]
+    values = by_row_together(lambda row, k: tf.nn.convolution(row, k, strides=strides, padding=padding,
+                                                              dilations=dilations), inputs, kernels)
+    for value in values:
         value.set_shape([None, *[out for _, _, out in geometry], kernel.shape[-1]])
-    return pair
-
-
-def _convolutions(xs: Sequence[tf.Tensor], kernels: Sequence[tf.Tensor], dilations: Sequence[int]) -> list[tf.Tensor]:
-    """:func:`convolution` (stride 1, no padding) of each of one or two ``xs`` with its kernel; two through
-    :func:`convolution_pair`."""
-    if len(xs) == 1:
-        return [convolution(xs[0], kernels[0], dilations=list(dilations))]
-    return list(convolution_pair(*xs, kernels[0], dilations=list(dilations), kernel_y=kernels[1]))
+    return values
 
 
 def _path_of(x: tf.Tensor, kernel: tf.Tensor, strides: list[int], padding: str, dilations: list[int]
@@ -609,7 +618,7 @@ def conv_transpose(
     reaches, on the right), convolved with dilation ``d`` by the kernel flipped
     along its spatial axes with input and output channels swapped, and cropped
     by ``p_l``, ``p_r``. 1-D convolutions with few input channels
-    (:func:`_pointwise_pays`) take :func:`_conv_transpose_tap_groups` (stride
+    (:func:`_pointwise_pays`) take :func:`_tap_grouped` (stride
     and dilation 1, at most :data:`TAP_GROUP_MAX_FILTERS` filters) or
     :func:`_conv_transpose_pointwise` instead.
 
@@ -638,8 +647,40 @@ def conv_transpose(
     return conv_transposes([g], [kernel], input_spatial, strides, dilations, padding, [flipped], padded)[0]
 
 
+class RowwiseOperands(NamedTuple):
+    """Padded operands of :func:`conv_transposes` that an elementwise map makes from ``inputs`` (tensors of
+    one shape, the transposes' ``g`` before padding): ``whole`` makes them from the whole tensors (a fused
+    pass), ``row`` (the same operations, unfused) from one row of each. Where the transposes convolve
+    rows one by one, each row's operands are made inside that loop (:func:`by_row_zipped`), in the cache,
+    with no pass over whole tensors and nothing to compile; elsewhere ``whole`` makes them first."""
+
+    whole: Callable[..., Sequence[tf.Tensor]]
+    row: Callable[..., Sequence[tf.Tensor]]
+    inputs: Sequence[tf.Tensor]
+    #: the padding the operands carry: :func:`transpose_padding`'s
+    pads: Sequence[Sequence[int]]
+
+    def convolved(self, kernels: Sequence[tf.Tensor], dilations: Sequence[int]) -> list[tf.Tensor]:
+        """The operands' :func:`convolutions` with ``kernels`` (stride 1, no padding)."""
+        shape = self.inputs[0].shape
+        padded = tf.TensorSpec([None, *(int(n) + sum(pad) for n, pad in zip(shape[1:-1], self.pads[1:-1])),
+                                shape[-1]])
+        path, geometry = _path_of(padded, kernels[0], [1] * len(dilations), "VALID", list(dilations))
+        if path != "rows" or geometry is None:
+            return convolutions(self.whole(*self.inputs), kernels, dilations=list(dilations))
+
+        def convolve(*rows: tf.Tensor) -> list[tf.Tensor]:
+            return [tf.nn.convolution(operand, kernel, padding="VALID", dilations=list(dilations))
+                    for operand, kernel in zip(self.row(*rows), kernels)]
+
+        values = by_row_zipped(convolve, self.inputs, len(kernels))
+        for value in values:
+            value.set_shape([None, *[out for _, _, out in geometry], kernels[0].shape[-1]])
+        return values
+
+
 def conv_transposes(
-    gs: Sequence[tf.Tensor],
+    gs: Sequence[tf.Tensor] | RowwiseOperands,
     kernels: Sequence[tf.Tensor],
     input_spatial: Sequence[int],
     strides: Sequence[int],
@@ -648,32 +689,44 @@ def conv_transposes(
     flippeds: Sequence[tf.Tensor | None] | None = None,
     padded: bool = False,
 ) -> list[tf.Tensor]:
-    """:func:`conv_transpose` of each of one or two ``gs`` (of one shape) with its kernel of ``kernels`` (of
-    one shape: a layer's kernel and ``|kernel|``, or the kernel twice) and :func:`flipped_kernel` of
-    ``flippeds`` (computed here where None), each the same bits as alone: where the rows' convolutions go
-    one by one, two go in one loop (:func:`convolution_pair`), which a first call traces and optimises once."""
+    """:func:`conv_transpose` of each of ``gs`` (of one shape) with its kernel of ``kernels`` (of one shape:
+    a layer's kernel or ``|kernel|``) and :func:`flipped_kernel` of ``flippeds`` (computed here where None),
+    each the same bits as alone: where the rows' convolutions go one by one, all in one loop
+    (:func:`convolutions`), which a first call traces and optimises once. ``gs`` may be
+    :class:`RowwiseOperands` (padded, on the tap groups' and the plain path)."""
     rank = len(input_spatial)
     kernel = kernels[0]
     path = _transpose_path(kernel, strides, dilations)
     if path == "pointwise":
         return [_conv_transpose_pointwise(g, k, int(input_spatial[0]), strides[0], dilations[0], padding)
                 for g, k in zip(gs, kernels)]
-    if path == "tap groups":
-        pads = None if padded else transpose_padding(kernel, input_spatial, strides, dilations, padding)
-        gs = gs if padded else [tf.pad(g, pads) for g in gs]
-        return _conv_transpose_tap_groups(gs, kernels, int(input_spatial[0]), padding)
     if not padded:
-        pads = _plain_padding(kernel, input_spatial, strides, dilations, padding)
-        for axis in range(rank):
-            gs = [_dilate(g, axis + 1, strides[axis]) for g in gs]
+        if path == "plain":
+            for axis in range(rank):
+                gs = [_dilate(g, axis + 1, strides[axis]) for g in gs]
+            pads = _plain_padding(kernel, input_spatial, strides, dilations, padding)
+        else:
+            pads = transpose_padding(kernel, input_spatial, strides, dilations, padding)
         gs = [tf.pad(g, pads) for g in gs]
+    if path == "tap groups":
+        grouped, overlap_add = _tap_grouped(kernel, int(input_spatial[0]), padding)
+        partials = _convolved(gs, [grouped(k) for k in kernels], [1])  # each g padded by w − 1 (transpose_padding)
+        return [overlap_add(partial) for partial in partials]
     crops = []
     for axis in range(rank):
         left = conv_padding(int(input_spatial[axis]), int(kernel.shape[axis]), strides[axis], dilations[axis], padding)[0]
         crops.append((left, left + int(input_spatial[axis])))
     flippeds = [flipped_kernel(k) if f is None else f for k, f in zip(kernels, flippeds or [None] * len(kernels))]
-    fulls = _convolutions(gs, flippeds, dilations)
+    fulls = _convolved(gs, flippeds, dilations)
     return [full[(slice(None), *(slice(a, b) for a, b in crops), slice(None))] for full in fulls]
+
+
+def _convolved(gs: Sequence[tf.Tensor] | RowwiseOperands, kernels: Sequence[tf.Tensor], dilations: Sequence[int]
+               ) -> list[tf.Tensor]:
+    """:func:`convolutions` of padded ``gs`` (stride 1, no padding), :class:`RowwiseOperands` made on the way."""
+    if isinstance(gs, RowwiseOperands):
+        return gs.convolved(kernels, dilations)
+    return convolutions(gs, kernels, dilations=list(dilations))
 
 
 def _transpose_path(kernel: tf.Tensor, strides: Sequence[int], dilations: Sequence[int]) -> str:
@@ -768,9 +821,9 @@ def _conv_transpose_pointwise(
     return _overlap_add(size, channels, length, stride, dilation, left)(columns)
 
 
-def _conv_transpose_tap_groups(gs: Sequence[tf.Tensor], kernels: Sequence[tf.Tensor], length: int,
-                               padding: str) -> list[tf.Tensor]:
-    """:func:`conv_transpose` of a 1-D convolution (stride and dilation 1, few input channels), taps grouped.
+def _tap_grouped(kernel: tf.Tensor, length: int, padding: str) -> tuple[Callable, Callable]:
+    """:func:`conv_transpose` of a 1-D convolution (stride and dilation 1, few input channels), taps grouped:
+    the map from a kernel of ``kernel``'s shape to the grouped kernel ``K`` below, and the overlap-add.
 
     The ``k`` taps of ``W`` ``(k, c_in, F)`` are cut into ``G`` groups of
     ``w = ⌈k / G⌉`` consecutive taps (the last padded with zero taps), with
@@ -793,26 +846,22 @@ def _conv_transpose_tap_groups(gs: Sequence[tf.Tensor], kernels: Sequence[tf.Ten
     pointwise product's 15, overlap-add ~2 ms against 7-10.
 
     Convolutions of more than :data:`TAP_GROUP_MAX_FILTERS` filters keep the
-    pointwise path, which ran them faster. Each of one or two ``gs`` is
-    transposed with its kernel of ``kernels`` (of one shape), the
-    convolutions of two in one loop where they go row by row
-    (:func:`_convolutions`).
+    pointwise path, which ran them faster.
     """
-    size, channels, filters = (int(n) for n in kernels[0].shape)
+    size, channels, filters = (int(n) for n in kernel.shape)
     groups, width = _tap_groups(size, channels)
     left = conv_padding(length, size, 1, 1, padding)[0]
 
-    def grouped(kernel: tf.Tensor) -> tf.Tensor:
-        taps = tf.pad(kernel, [[0, groups * width - size], [0, 0], [0, 0]])
+    def grouped(taps: tf.Tensor) -> tf.Tensor:
+        taps = tf.pad(taps, [[0, groups * width - size], [0, 0], [0, 0]])
         taps = tf.reverse(tf.reshape(taps, [groups, width, channels, filters]), [1])
         return tf.reshape(tf.transpose(taps, [1, 3, 0, 2]), [width, filters, groups * channels])
 
-    partials = _convolutions(gs, [grouped(k) for k in kernels], [1])  # each g padded by w − 1 (transpose_padding)
-    return [_overlap_add(groups, channels, length, 1, width, left)(partial) for partial in partials]
+    return grouped, _overlap_add(groups, channels, length, 1, width, left)
 
 
 def _tap_groups(size: int, channels: int) -> tuple[int, int]:
-    """:func:`_conv_transpose_tap_groups`'s number of groups ``G`` (``G c_in`` near
+    """:func:`_tap_grouped`'s number of groups ``G`` (``G c_in`` near
     :data:`TAP_GROUP_CHANNELS`) and taps per group ``w = ⌈k / G⌉``, for ``k`` taps of ``c_in`` channels."""
     groups = max(1, min(size, TAP_GROUP_CHANNELS // channels))
     return groups, -(-size // groups)

@@ -348,27 +348,33 @@ class Conv(_Kernel):
 
         return convolve(x)
 
-    def on_both(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """The layer on two batches of rows of one shape (the sequences' and the references'): each as
-        :meth:`__call__` gives it, a convolution of rows one by one in one loop over both
-        (:func:`invariant.convolution_pair`), differentiated by :meth:`transposes` (one loop again)."""
+    def on_both(self, x: tf.Tensor, y: tf.Tensor, absolute_delta: tf.Tensor | None = None) -> tuple[tf.Tensor, ...]:
+        """The layer on two batches of rows of one shape (the sequences' and the references'), each as
+        :meth:`__call__` gives it, and, given ``|Δx|`` (rows of that shape too), :meth:`abs_apply` of it:
+        convolutions of rows one by one in one loop over them all (:func:`invariant.convolutions`), which
+        a first call traces and optimises once. Each value is differentiated by its own :meth:`transpose`."""
         spatial = x.shape[1:-1]
         if self.groups > 1 or self.data_format != "channels_last" or self.padding == "causal" \
                 or not spatial.is_fully_defined():
-            return self(x), self(y)
-        kernel, flipped = self.kernel, self._flipped(self.kernel)
+            pair = self(x), self(y)
+            return pair if absolute_delta is None else (*pair, self.abs_apply(absolute_delta))
+        inputs = [x, y] if absolute_delta is None else [x, y, absolute_delta]
+        kernels = [self.kernel, self.kernel, self.abs_kernel][:len(inputs)]
+        values = invariant.convolutions(inputs, kernels, list(self.strides), self.padding.upper(),
+                                        list(self.dilation_rate))
+        values = [self._differentiated(a, value, kernel) for a, value, kernel in zip(inputs, values, kernels)]
+        return (self.add_bias(values[0]), self.add_bias(values[1]), *values[2:])
+
+    def _differentiated(self, inputs: tf.Tensor, value: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+        """``value``, the convolution of ``inputs`` with ``kernel`` computed already, differentiated with
+        respect to ``inputs`` by :meth:`transpose` (and not through the computation that made it)."""
+        spatial, flipped = inputs.shape[1:-1].as_list(), self._flipped(kernel)
 
         @tf.custom_gradient
-        def convolve(a: tf.Tensor, b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            def grad(ga: tf.Tensor, gb: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-                return tuple(self.transposes((ga, gb), (kernel, kernel), spatial.as_list(),
-                                             flippeds=(flipped, flipped)))
+        def convolved(a: tf.Tensor) -> tf.Tensor:
+            return value, lambda g: self.transpose(g, kernel, spatial, flipped=flipped)
 
-            pair = invariant.convolution_pair(a, b, kernel, list(self.strides), self.padding.upper(),
-                                              list(self.dilation_rate))
-            return pair, grad
-
-        return tuple(self.add_bias(value) for value in convolve(x, y))
+        return convolved(inputs)
 
     def _flipped(self, kernel: tf.Tensor) -> tf.Tensor | None:
         """:func:`invariant.flipped_kernel` of ``kernel`` (the layer's own or ``|W|``), a constant computed once
@@ -385,12 +391,14 @@ class Conv(_Kernel):
         :meth:`transpose_padding`."""
         return self.transposes([g], [kernel], input_spatial, padded, [flipped])[0]
 
-    def transposes(self, gs: Sequence[tf.Tensor], kernels: Sequence[tf.Tensor], input_spatial: Sequence[int],
-                   padded: bool = False, flippeds: Sequence[tf.Tensor | None] | None = None) -> list[tf.Tensor]:
-        """:meth:`transpose` of each of one or two ``gs`` with its kernel of ``kernels``: of an ungrouped
-        layer together (:func:`invariant.conv_transposes`: one loop over the rows of both where they go
-        one by one), each the same bits as alone."""
-        flippeds = [self._flipped(k) if f is None else f for k, f in zip(kernels, flippeds or [None] * len(gs))]
+    def transposes(self, gs: Sequence[tf.Tensor] | invariant.RowwiseOperands, kernels: Sequence[tf.Tensor],
+                   input_spatial: Sequence[int], padded: bool = False,
+                   flippeds: Sequence[tf.Tensor | None] | None = None) -> list[tf.Tensor]:
+        """:meth:`transpose` of each of ``gs`` with its kernel of ``kernels``: of an ungrouped layer
+        together (:func:`invariant.conv_transposes`: one loop over the rows of all where they go one by
+        one), each the same bits as alone. ``gs`` may be :class:`invariant.RowwiseOperands` where
+        :meth:`transpose_padding` pads them."""
+        flippeds = [self._flipped(k) if f is None else f for k, f in zip(kernels, flippeds or [None] * len(kernels))]
         if self.groups == 1:
             return invariant.conv_transposes(gs, kernels, input_spatial, self.strides, self.dilation_rate,
                                              self.padding, flippeds, padded)
