@@ -16,7 +16,9 @@ its workload of random sequences x dinucleotide shuffles x 3 tasks:
   other processes stretch wall-clock times unevenly);
 * the first call of each method on a fresh model (tracing and XLA
   compilation), reported separately as first-call time minus the same
-  call again;
+  call again: the median and range of :data:`FIRST_CALLS` fresh models
+  each, the methods in turn (a single first call varied by 0.5 s from run
+  to run on a 2-core machine);
 * peak resident memory of a child process scoring N and 4N sequences
   (genomics default, the automatic batch size);
 * for one model, the ratio at several batch sizes (the curve the automatic
@@ -44,6 +46,8 @@ from seqlift.bench.engine_bench import _batched_gradient, _timed
 METHODS = ("rescale", "genomics_default", "revealcancel")
 #: pairs per batch of the floor (issue 15's)
 FLOOR_BATCH = 128
+#: fresh models whose first call of each method is timed (their median reported, and the range)
+FIRST_CALLS = 3
 #: the model and batch sizes of the batch-size curve
 #: pairs per batch of the curve: whole passes of 2 to 32 of cnn1kb's sequences (10 references each), each
 #: dividing its 32 sequences, so that no pass is padded
@@ -79,7 +83,7 @@ class ModelFigures:
     floor_seconds: Spread
     ratios: dict[str, Spread]
     cpu_ratios: dict[str, Spread]
-    first_call: dict[str, float]
+    first_call: dict[str, Spread]
     memory_mib: dict[int, float] = field(default_factory=dict)
 
 
@@ -109,8 +113,9 @@ def _setup(name: str, tiny: bool):
 
 
 def measure_model(name: str, repeats: int = 5, tiny: bool = False, memory: bool = True,
-                  methods: tuple[str, ...] = METHODS) -> ModelFigures:
-    """Time the DeepLIFT ``methods`` against the floor on one zoo model (see the module docstring)."""
+                  methods: tuple[str, ...] = METHODS, first_calls: int = 0) -> ModelFigures:
+    """Time the DeepLIFT ``methods`` against the floor on one zoo model (see the module docstring);
+    ``first_calls`` fresh models per method (:data:`FIRST_CALLS`, or 1 for the tiny workload, by default)."""
     import seqlift
     from seqlift.engine import pairs_per_batch
     from seqlift.model import from_keras
@@ -120,11 +125,13 @@ def measure_model(name: str, repeats: int = 5, tiny: bool = False, memory: bool 
     def score(model, method, rows=slice(None)):
         return seqlift.attribute(model, x[rows], refs[rows], method=method, task=list(entry.tasks), target_layer=entry.target)
 
-    models, first_call = {}, {}
-    for method in methods:  # a fresh model each, so each first call traces and compiles its own function
-        models[method] = from_keras(keras_model)
-        first = _timed(lambda: score(models[method], method, slice(0, 1)))
-        first_call[method] = first - _timed(lambda: score(models[method], method, slice(0, 1)))
+    models, firsts = {}, {method: [] for method in methods}
+    for _ in range(first_calls or (1 if tiny else FIRST_CALLS)):
+        for method in methods:  # a fresh model each, so each first call traces and compiles its own function
+            models[method] = from_keras(keras_model)
+            first = _timed(lambda: score(models[method], method, slice(0, 1)))
+            firsts[method].append(first - _timed(lambda: score(models[method], method, slice(0, 1))))
+    for method in methods:
         score(models[method], method)  # the whole workload's passes have their own shape: compiled before timing
     floors, ratios, cpu_ratios = [], {method: [] for method in methods}, {method: [] for method in methods}
     for repeat in range(repeats):
@@ -138,7 +145,8 @@ def measure_model(name: str, repeats: int = 5, tiny: bool = False, memory: bool 
     batch = {m: pairs_per_batch(models[m], entry.target, m) for m in methods}
     figures = ModelFigures(name, entry.description, len(x), refs.shape[1], len(entry.tasks), batch, Spread.of(floors),
                            {m: Spread.of(r) for m, r in ratios.items()},
-                           {m: Spread.of(r) for m, r in cpu_ratios.items()}, first_call)
+                           {m: Spread.of(r) for m, r in cpu_ratios.items()},
+                           {m: Spread.of(r) for m, r in firsts.items()})
     if memory:
         figures.memory_mib = {n: _peak_memory_mib(name, n) for n in (len(x), 4 * len(x))}
     return figures
@@ -236,7 +244,7 @@ def table(figures: list[ModelFigures]) -> str:
             + f" | {f.floor_seconds.text()} | "
             + " | ".join(f.ratios[m].text() + "x" if m in f.ratios else "-" for m in METHODS) + " | "
             + " | ".join(f.cpu_ratios[m].text() + "x" if m in f.cpu_ratios else "-" for m in METHODS)
-            + " | " + " / ".join(f"{f.first_call[m]:.1f}" if m in f.first_call else "-" for m in METHODS)
+            + " | " + " / ".join(f.first_call[m].text(1) if m in f.first_call else "-" for m in METHODS)
             + f" | {memory} |")
     return "\n".join(lines)
 
