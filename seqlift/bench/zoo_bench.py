@@ -16,8 +16,11 @@ its workload of random sequences x dinucleotide shuffles x 3 tasks:
   other processes stretch wall-clock times unevenly);
 * the first call of each method on a fresh model (tracing and XLA
   compilation), reported separately as first-call time minus the same
-  call again: the median and range of :data:`FIRST_CALLS` fresh models
-  each, the methods in turn (a single first call varied by 0.5 s from run
+  call again, in a fresh process (:func:`first_calls`: the methods in
+  turn, each on a model of its own, as the bench did in one process
+  before, where a second fresh model of one architecture reused the
+  first's compiled rules and came 0.8 s faster); the median and range of
+  :data:`FIRST_CALLS` processes (one first call varied by 0.5 s from run
   to run on a 2-core machine);
 * peak resident memory of a child process scoring N and 4N sequences
   (genomics default, the automatic batch size);
@@ -30,6 +33,7 @@ its workload of random sequences x dinucleotide shuffles x 3 tasks:
 """
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -46,7 +50,7 @@ from seqlift.bench.engine_bench import _batched_gradient, _timed
 METHODS = ("rescale", "genomics_default", "revealcancel")
 #: pairs per batch of the floor (issue 15's)
 FLOOR_BATCH = 128
-#: fresh models whose first call of each method is timed (their median reported, and the range)
+#: fresh processes in which the first call of each method is timed (their median reported, and the range)
 FIRST_CALLS = 3
 #: the model and batch sizes of the batch-size curve
 #: pairs per batch of the curve: whole passes of 2 to 32 of cnn1kb's sequences (10 references each), each
@@ -113,26 +117,23 @@ def _setup(name: str, tiny: bool):
 
 
 def measure_model(name: str, repeats: int = 5, tiny: bool = False, memory: bool = True,
-                  methods: tuple[str, ...] = METHODS, first_calls: int = 0) -> ModelFigures:
+                  methods: tuple[str, ...] = METHODS, first_call_runs: int = 0) -> ModelFigures:
     """Time the DeepLIFT ``methods`` against the floor on one zoo model (see the module docstring);
-    ``first_calls`` fresh models per method (:data:`FIRST_CALLS`, or 1 for the tiny workload, by default)."""
+    their first calls in ``first_call_runs`` fresh processes (:data:`FIRST_CALLS`, or 1 for the tiny
+    workload, by default)."""
     import seqlift
     from seqlift.engine import pairs_per_batch
     from seqlift.model import from_keras
 
     entry, keras_model, x, refs, floor = _setup(name, tiny)
 
-    def score(model, method, rows=slice(None)):
-        return seqlift.attribute(model, x[rows], refs[rows], method=method, task=list(entry.tasks), target_layer=entry.target)
+    def score(model, method):
+        return seqlift.attribute(model, x, refs, method=method, task=list(entry.tasks), target_layer=entry.target)
 
-    models, firsts = {}, {method: [] for method in methods}
-    for _ in range(first_calls or (1 if tiny else FIRST_CALLS)):
-        for method in methods:  # a fresh model each, so each first call traces and compiles its own function
-            models[method] = from_keras(keras_model)
-            first = _timed(lambda: score(models[method], method, slice(0, 1)))
-            firsts[method].append(first - _timed(lambda: score(models[method], method, slice(0, 1))))
+    runs = [_first_calls_in_child(name, tiny, methods) for _ in range(first_call_runs or (1 if tiny else FIRST_CALLS))]
+    models = {method: from_keras(keras_model) for method in methods}
     for method in methods:
-        score(models[method], method)  # the whole workload's passes have their own shape: compiled before timing
+        score(models[method], method)  # compiled before timing
     floors, ratios, cpu_ratios = [], {method: [] for method in methods}, {method: [] for method in methods}
     for repeat in range(repeats):
         turn = repeat % len(methods)
@@ -146,7 +147,7 @@ def measure_model(name: str, repeats: int = 5, tiny: bool = False, memory: bool 
     figures = ModelFigures(name, entry.description, len(x), refs.shape[1], len(entry.tasks), batch, Spread.of(floors),
                            {m: Spread.of(r) for m, r in ratios.items()},
                            {m: Spread.of(r) for m, r in cpu_ratios.items()},
-                           {m: Spread.of(r) for m, r in firsts.items()})
+                           {m: Spread.of([run[m] for run in runs]) for m in methods})
     if memory:
         figures.memory_mib = {n: _peak_memory_mib(name, n) for n in (len(x), 4 * len(x))}
     return figures
@@ -164,6 +165,32 @@ def _child(code: str) -> list[str]:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return done.stdout.strip().splitlines()
+
+
+def first_calls(name: str, tiny: bool = False, methods: tuple[str, ...] = METHODS) -> dict[str, float]:
+    """Seconds of the first call of each of ``methods`` (in turn, each on a fresh model of zoo model
+    ``name``: tracing and XLA compilation) on one sequence of its workload, less the same call again."""
+    import seqlift
+    from seqlift.model import from_keras
+
+    entry, keras_model, x, refs, _ = _setup(name, tiny)
+    seconds = {}
+    for method in methods:
+        model = from_keras(keras_model)
+
+        def score() -> None:
+            seqlift.attribute(model, x[:1], refs[:1], method=method, task=list(entry.tasks), target_layer=entry.target)
+
+        seconds[method] = _timed(score) - _timed(score)
+    return seconds
+
+
+def _first_calls_in_child(name: str, tiny: bool, methods: tuple[str, ...]) -> dict[str, float]:
+    """:func:`first_calls` in a fresh process (nothing compiled yet but the floor)."""
+    code = ("import json\n"
+            "from seqlift.bench import zoo_bench\n"
+            f"print(json.dumps(zoo_bench.first_calls({name!r}, {tiny!r}, {tuple(methods)!r})))\n")
+    return json.loads(_child(code)[-1])
 
 
 def _peak_memory_mib(name: str, n: int) -> float:
