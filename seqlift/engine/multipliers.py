@@ -170,8 +170,9 @@ class PairState:
 
     def delta(self, name: str) -> tf.Tensor:
         """``Δ = x − x0`` of node ``name``, one row per pair (computed once, when first needed)."""
-        return self.delta_of(name, self.x_acts[name], self.ref_acts[name]) if name not in self.deltas \
-            else self.deltas[name]
+        if name in self.deltas:
+            return self.deltas[name]
+        return self.delta_of(name, self.x_acts[name], self.ref_acts[name])
 
     def delta_of(self, name: str, on_sequences: tf.Tensor, on_references: tf.Tensor) -> tf.Tensor:
         """:meth:`delta` of node ``name`` from its activations, before the forward pass has kept them."""
