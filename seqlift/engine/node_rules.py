@@ -172,7 +172,7 @@ class KernelRule(NodeRule):
                         return lambda *rows: make(rows[:len(terms)], *rows[len(terms):], pads)
 
                     operands = invariant.RowwiseOperands(products(rules.padded_products),
-                                                         products(rules.padded_products.python_function),
+                                                         products(rules.padded_products_unfused),
                                                          (*terms, mean, half), pads)
                     g, grad_abs = node.op.transposes(operands, (node.op.kernel, node.op.abs_kernel), spatial,
                                                      padded=True)

@@ -187,24 +187,27 @@ def kernel_split_backward(delta_x: tf.Tensor, grad_mean: tf.Tensor, grad_abs_hal
     return grad_mean + tf.sign(delta_x) * grad_abs_half
 
 
-@fused
-def padded_products(terms: tuple[tf.Tensor, ...], mean: tf.Tensor, half: tf.Tensor,
-                    pads: tuple[tuple[int, int], ...]) -> tuple[tf.Tensor, tf.Tensor]:
-    """A convolution's two transpose operands below a RevealCancel nonlinearity, made in one pass.
+def padded_products_unfused(terms: tuple[tf.Tensor, ...], mean: tf.Tensor, half: tf.Tensor,
+                            pads: tuple[tuple[int, int], ...]) -> tuple[tf.Tensor, tf.Tensor]:
+    """A convolution's two transpose operands below a RevealCancel nonlinearity.
 
     With ``m`` the nonlinearity's joined output multipliers (``terms``: ``(m,)``,
     or ``(Δx, g, a)`` for ``m = g + sign(Δx) ⊙ a``, :func:`kernel_split_backward`)
     and ``(mean, half)`` its RevealCancel multipliers, the convolution's
     output multipliers are ``m ⊙ mean`` and ``m ⊙ half``, which its transposes
-    (``Wᵀ`` and ``|W|ᵀ``) read padded by ``pads``: computed and padded here
-    together, each element in the same operations as unfused (the same bits).
-    Where the transposes convolve rows one by one, the same map, unfused
-    (``padded_products.python_function``), makes each row's operands inside
-    their loop (:class:`seqlift.model.invariant.RowwiseOperands`): no XLA
-    compilation per layer shape (ChromBPNet's nine), and the row in the cache.
+    (``Wᵀ`` and ``|W|ᵀ``) read padded by ``pads``. Where the transposes
+    convolve rows one by one, this makes each row's operands inside their
+    loop (:class:`seqlift.model.invariant.RowwiseOperands`): no XLA
+    compilation per layer shape (ChromBPNet's nine), and the row in the
+    cache; elsewhere :func:`padded_products` makes them.
     """
     m = terms[0] if len(terms) == 1 else kernel_split_backward(*terms)
     return tf.pad(m * mean, pads), tf.pad(m * half, pads)
+
+
+#: :func:`padded_products_unfused` in one fused pass over whole tensors, each element in the same operations
+#: as unfused (the same bits)
+padded_products = fused(padded_products_unfused)
 
 
 def maxpool_routed_contributions(window_max_input, window_max_reference, multiplier):
