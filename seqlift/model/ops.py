@@ -334,19 +334,7 @@ class Conv(_Kernel):
 
         if not spatial.is_fully_defined():  # free length: TensorFlow's own gradient
             return forward(x)
-
-        # the transpose's flipped kernel: made here, outside the gradient (a gradient built later inside a
-        # loop may use it)
-        flipped = self._flipped(kernel)
-
-        @tf.custom_gradient
-        def convolve(inputs: tf.Tensor) -> tf.Tensor:
-            def grad(g: tf.Tensor) -> tf.Tensor:
-                return self.transpose(g, kernel, spatial.as_list(), flipped=flipped)
-
-            return forward(inputs), grad
-
-        return convolve(x)
+        return self._differentiated(x, forward(x), kernel)
 
     def on_both(self, x: tf.Tensor, y: tf.Tensor, absolute_delta: tf.Tensor | None = None) -> tuple[tf.Tensor, ...]:
         """The layer on two batches of rows of one shape (the sequences' and the references'), each as
@@ -367,7 +355,9 @@ class Conv(_Kernel):
 
     def _differentiated(self, inputs: tf.Tensor, value: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         """``value``, the convolution of ``inputs`` with ``kernel`` computed already, differentiated with
-        respect to ``inputs`` by :meth:`transpose` (and not through the computation that made it)."""
+        respect to ``inputs`` by :meth:`transpose` (and not through the computation that made it). The
+        transpose's flipped kernel is made here, outside the gradient (a gradient built later inside a
+        loop may use it)."""
         spatial, flipped = inputs.shape[1:-1].as_list(), self._flipped(kernel)
 
         @tf.custom_gradient
