@@ -8,7 +8,7 @@ from tensorflow.core.protobuf import rewriter_config_pb2
 from tensorflow.python.eager import context
 
 import seqlift
-from seqlift.engine import activation_rules, graph_options
+from seqlift.engine import activation_rules, compile_ahead, graph_options
 from seqlift.model import from_keras
 
 Rewriter = rewriter_config_pb2.RewriterConfig
@@ -30,11 +30,11 @@ def test_layers_with_one_activation_share_one_trace_of_its_rule(method, rule):
     model = from_keras(_relu_tower((2, 4, 6, 8)))
     x = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (2, 60))]
     fused = getattr(activation_rules, rule)
-    before = fused.experimental_get_tracing_count()
+    before = fused.function.experimental_get_tracing_count()
     seqlift.attribute(model, x, 3, method=method)
     # four ReLU layers of four shapes: at most one trace for the first shape and one with the shape relaxed
     # (a trace per layer before the activations were shared)
-    assert fused.experimental_get_tracing_count() - before <= 2
+    assert fused.function.experimental_get_tracing_count() - before <= 2
 
 
 def test_revealcancel_after_each_convolution_makes_its_split_in_its_own_pass(monkeypatch):
@@ -192,3 +192,71 @@ def test_options_the_user_set_are_kept_and_the_threads_own_restored():
         assert context.context().function_call_options is before
     finally:
         tf.config.optimizer.set_experimental_options({"layout_optimizer": None})  # back to TensorFlow's default
+
+
+def _batch_function_library(model) -> set[str]:
+    """The names of the functions the model's compiled batch function calls (its graph's library)."""
+    names = set()
+    for function in model.compiled.values():
+        graph = function.__wrapped__.get_concrete_function().graph.as_graph_def()
+        names |= {f.signature.name for f in graph.library.function}
+    return names
+
+
+def test_rules_are_compiled_ahead_for_the_batch_pairs_as_the_very_functions_the_batch_calls(monkeypatch):
+    monkeypatch.setattr(compile_ahead, "_cores", lambda: 2)
+    keras.utils.set_random_seed(3)
+    model = from_keras(_relu_tower((3, 5, 7)))
+    x = np.eye(4, dtype=np.float32)[np.random.default_rng(3).integers(0, 4, (2, 60))]
+    seqlift.attribute(model, x, 3, method="revealcancel")
+    library = _batch_function_library(model)
+    started = compile_ahead.started()
+    pairs = 2 * 3
+    for length in (60 - 3, 60 - 3 - 5, 60 - 3 - 5 - 7):  # each ReLU's shape: the batch's pairs, its length
+        keys = [k for k in started if k[0].decode() in library and k[1][0] == (pairs, length, 6)]
+        assert keys, f"no compilation started for the ReLU of length {length}"
+        for key in keys:
+            assert started[key].result(timeout=60) is None
+
+
+def test_scores_do_not_depend_on_compiling_ahead(monkeypatch):
+    keras.utils.set_random_seed(4)
+    keras_model = _relu_tower((2, 6))
+    x = np.eye(4, dtype=np.float32)[np.random.default_rng(4).integers(0, 4, (3, 60))]
+    scores = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(compile_ahead, "ENABLED", enabled)
+        scores[enabled] = seqlift.attribute(from_keras(keras_model), x, 4, method="revealcancel", seed=1)
+    for field in ("contributions", "hypothetical", "deltas"):
+        np.testing.assert_array_equal(getattr(scores[True], field), getattr(scores[False], field))
+
+
+def test_a_rule_is_compiled_ahead_only_when_traced_for_a_batch_on_more_than_one_core(monkeypatch):
+    double = compile_ahead.CompiledAhead(tf.function(lambda a: 2.0 * a, jit_compile=True, autograph=False))
+    spec = [tf.TensorSpec((None, 7))]
+
+    def new_keys() -> set:
+        return {k for k in compile_ahead.started() if k[1] == ((3, 7),)}
+
+    monkeypatch.setattr(compile_ahead, "_cores", lambda: 2)
+    tf.function(lambda a: double(a), input_signature=spec, autograph=False).get_concrete_function()
+    assert not new_keys()  # traced outside a batch: the rows are unknown
+    monkeypatch.setattr(compile_ahead, "_cores", lambda: 1)
+    with compile_ahead.rows_of_batch(3):
+        tf.function(lambda a: double(a) + 1.0, input_signature=spec, autograph=False).get_concrete_function()
+    assert not new_keys()  # one core: the thread would slow the tracing down
+    monkeypatch.setattr(compile_ahead, "_cores", lambda: 2)
+    with compile_ahead.rows_of_batch(3):
+        tf.function(lambda a: double(a) - 1.0, input_signature=spec, autograph=False).get_concrete_function()
+    (key,) = new_keys()
+    assert compile_ahead.started()[key].result(timeout=60) is None
+    assert double(tf.ones((3, 7))).numpy().tolist() == [[2.0] * 7] * 3
+
+
+def test_shapes_compiled_ahead_read_unknown_rows_as_the_batch_and_skip_other_unknown_axes():
+    with tf.Graph().as_default():
+        unknown_rows = tf.compat.v1.placeholder(tf.float32, (None, 9, 6))
+        unknown_length = tf.compat.v1.placeholder(tf.float32, (None, None, 6))
+        known = tf.compat.v1.placeholder(tf.float32, (1, 9, 6))
+        assert compile_ahead._concrete_shapes([unknown_rows, "relu", known], 5) == [[5, 9, 6], [1, 9, 6]]
+        assert compile_ahead._concrete_shapes([unknown_rows, unknown_length], 5) is None

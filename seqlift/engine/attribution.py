@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from seqlift.engine import compile_ahead
 from seqlift.engine.batch import compiled_batch
 from seqlift.engine.budget import pairs_per_batch
 from seqlift.engine.methods import METHODS, sequence_inputs
@@ -251,7 +252,8 @@ def attribute(
                 tf.constant(np.ascontiguousarray(r[:, r0:r1].reshape((-1,) + r.shape[2:]), dtype=np.float32))
                 for r in ref_chunk
             ]
-            out = fn([tf.constant(a, dtype=tf.float32) for a in x_chunk], flat_refs, tf.constant(r1 - r0, tf.int32))
+            with compile_ahead.rows_of_batch(int(flat_refs[0].shape[0])):  # the first call traces fn
+                out = fn([tf.constant(a, dtype=tf.float32) for a in x_chunk], flat_refs, tf.constant(r1 - r0, tf.int32))
             for key, value in out.items():
                 _add_references_in_order(chunk_sums, key, value.numpy()[:, :real])
         for key, value in chunk_sums.items():
