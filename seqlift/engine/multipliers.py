@@ -177,7 +177,7 @@ class PairState:
     def delta_of(self, name: str, on_sequences: tf.Tensor, on_references: tf.Tensor) -> tf.Tensor:
         """:meth:`delta` of node ``name`` from its activations, before the forward pass has kept them."""
         if name not in self.deltas:
-            self.deltas[name] = self._by_sequence(on_sequences[:, None], on_references, tf.subtract)
+            self.deltas[name] = self._by_sequence(tf.expand_dims(on_sequences, 1), on_references, tf.subtract)
         return self.deltas[name]
 
     def x_at(self, name: str) -> tf.Tensor:
@@ -186,7 +186,7 @@ class PairState:
 
     def per_pair(self, per_sequence: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
         """A value of each sequence repeated for each of its pairs, shaped as ``like`` (one row per pair)."""
-        return self._by_sequence(per_sequence[:, None], like, lambda a, r: tf.broadcast_to(a, tf.shape(r)))
+        return self._by_sequence(tf.expand_dims(per_sequence, 1), like, lambda a, r: tf.broadcast_to(a, tf.shape(r)))
 
     def _by_sequence(self, per_sequence: tf.Tensor, per_pair: tf.Tensor, combine) -> tf.Tensor:
         """``combine`` a per-sequence value with the per-pair values of its references.
@@ -194,6 +194,10 @@ class PairState:
         Pairs are ordered sequence by sequence, ``per_seq`` references each, so a
         reshape to ``(n, per_seq, ...)`` lines them up without gathering copies.
         """
+        inner = per_pair.shape[1:]
+        if inner.is_fully_defined():  # static shapes: a few graph operations instead of a dozen
+            grouped = tf.reshape(per_pair, [-1, self.per_seq, *inner.as_list()])
+            return tf.reshape(combine(per_sequence, grouped), [-1, *inner.as_list()])
         shape = tf.shape(per_pair)
         grouped = tf.reshape(per_pair, tf.concat([[-1, self.per_seq], shape[1:]], axis=0))
         return tf.reshape(combine(per_sequence, grouped), shape)

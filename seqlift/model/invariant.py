@@ -140,7 +140,7 @@ def by_row_together(fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], inputs: Seq
             return tf.gather(stacked, tf.add_n([tf.cast(t >= end, tf.int32) for end in ends[:-1]]))
 
     def body(t: tf.Tensor, out: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
-        return t + 1, out.write(t, fn(rows.read(t)[tf.newaxis], operand(t))[0])
+        return t + 1, out.write(t, tf.squeeze(fn(tf.expand_dims(rows.read(t), 0), operand(t)), 0))
 
     total = ends[-1]
     _, out = tf.while_loop(lambda t, _: t < total, body,
@@ -157,8 +157,8 @@ def by_row_zipped(fn: Callable[..., Sequence[tf.Tensor]], inputs: Sequence[tf.Te
     total = tf.shape(inputs[0])[0]
 
     def body(t: tf.Tensor, outs: tuple[tf.TensorArray, ...]) -> tuple[tf.Tensor, tuple[tf.TensorArray, ...]]:
-        values = fn(*[x[t][tf.newaxis] for x in inputs])
-        return t + 1, tuple(out.write(t, value[0]) for out, value in zip(outs, values))
+        values = fn(*[tf.expand_dims(x[t], 0) for x in inputs])
+        return t + 1, tuple(out.write(t, tf.squeeze(value, 0)) for out, value in zip(outs, values))
 
     empty = tuple(tf.TensorArray(inputs[0].dtype, size=total) for _ in range(outputs))
     _, outs = tf.while_loop(lambda t, _: t < total, body, (tf.constant(0), empty), parallel_iterations=ROWS_IN_FLIGHT)
