@@ -3,8 +3,8 @@
 A fused rule (:func:`seqlift.engine.rules.fused`) is compiled by XLA the
 first time it runs on a shape, on the critical path of the first call:
 ChromBPNet's RevealCancel compiles its forward rule once for each of its nine
-dilated layers' lengths (~0.1 s each), DanQ its recurrent cell's rules
-(~0.7 s each). But the whole of the first call's tracing (~1.7 s of Python)
+dilated layers' lengths (0.15 s each, 0.25 s of CPU), DanQ its recurrent
+cell's rules (0.7-0.8 s each). But the whole of the first call's tracing (~1.7 s of Python)
 comes before any of that, and every shape is known as soon as the rule is
 traced but the batch's row count, which the caller knows. So
 :class:`CompiledAhead` notes each fused rule as it is traced and, inside
@@ -14,12 +14,13 @@ of its own, which runs on another core while the main thread traces on
 from a graph of its own: XLA's cache is keyed on the function and the
 shapes, so the batch function's call finds it compiled; an eager call of it
 is compiled in a cache of its own and would not do). Measured side by side
-on this 2-core machine, ChromBPNet's first RevealCancel call takes
-0.5-0.9 s less, DanQ's 0.6-0.7 s.
+on a 2-core AMD EPYC, in fresh processes alternated (medians of 3), the
+first RevealCancel call took 3.48 -> 2.84 s on ChromBPNet, 4.47 -> 2.78 s
+on DanQ (docs/benchmarks.md, issue 15's sixteenth round).
 
 It changes no value: the batch function compiles what it runs as before and
 finds the compilation done, or in progress (and waits for it). A rule
-traced on rows other than the batch's pairs (none today) would be compiled
+traced on rows other than the batch's pairs (none known) would be compiled
 for nothing, on the other core. Nothing is started on a machine with one
 core (the thread would take the tracing's), nor while
 :data:`ENABLED` is false.
