@@ -119,11 +119,11 @@ def _start(concrete, args: Sequence, shapes: list[list[int]]) -> None:
 
 
 def _runner(concrete, args: Sequence, shapes: list[list[int]]):
-    """A graph function of its own that calls ``concrete`` on tensors of ``shapes`` (traced here, in the
-    tracing thread: in the other, each of the tracing's many short calls into TensorFlow would wait for
-    the tracing thread to let go of Python's lock, ~0.2 s in all against ~0.05 s here), outside the
-    batch function's graph (``tf.init_scope``), so that its captures are the variables themselves.
-    Every tensor among the arguments (nested ones too) is replaced by one of the runner's."""
+    """A graph function of its own that calls ``concrete`` on tensors of ``shapes``, traced in the tracing
+    thread (a few operations; the other thread then only runs it, with no Python work to contend for
+    the interpreter's lock) and outside the batch function's graph (``tf.init_scope``), so that its
+    captures are the variables themselves. Every tensor among the arguments (nested ones too) is
+    replaced by one of the runner's."""
     flat = tf.nest.flatten(args)
     slots = [i for i, value in enumerate(flat) if isinstance(value, tf.Tensor)]
 
