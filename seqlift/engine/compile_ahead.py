@@ -67,9 +67,10 @@ class CompiledAhead:
         out = self.function(*args)
         rows = _ROWS.get()
         if rows is not None and ENABLED and not tf.executing_eagerly() and _cores() > 1:
-            shapes = _concrete_shapes(tf.nest.flatten(args), rows)
+            flat = tf.nest.flatten(args)
+            shapes = _concrete_shapes(flat, rows)
             if shapes is not None:
-                _start(self.function.get_concrete_function(*args), args, shapes)
+                _start(self.function.get_concrete_function(*args), args, flat, shapes)
         return out
 
 
@@ -104,27 +105,27 @@ def _concrete_shapes(values: Sequence, rows: int) -> list[list[int]] | None:
     return shapes
 
 
-def _start(concrete, args: Sequence, shapes: list[list[int]]) -> None:
-    """Hand ``concrete``'s compilation for ``shapes`` to the thread (once per function and shapes)."""
+def _start(concrete, args: Sequence, flat: list, shapes: list[list[int]]) -> None:
+    """Hand ``concrete``'s compilation for ``shapes`` (of the tensors among ``flat``, the arguments
+    flattened) to the thread (once per function and shapes)."""
     key = (concrete.name, tuple(tuple(s) for s in shapes))
     with _LOCK:
         if key in _STARTED:
             return
-    runner = _runner(concrete, args, shapes)
-    dtypes = [value.dtype for value in tf.nest.flatten(args) if isinstance(value, tf.Tensor)]
+    runner = _runner(concrete, args, flat, shapes)
+    dtypes = [value.dtype for value in flat if isinstance(value, tf.Tensor)]
     with _LOCK:
         if not _POOL:
             _POOL.append(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="seqlift-compile-ahead"))
         _STARTED[key] = _POOL[0].submit(_run_on_zeros, runner, shapes, dtypes)
 
 
-def _runner(concrete, args: Sequence, shapes: list[list[int]]):
+def _runner(concrete, args: Sequence, flat: list, shapes: list[list[int]]):
     """A graph function of its own that calls ``concrete`` on tensors of ``shapes``, traced in the tracing
     thread (a few operations; the other thread then only runs it, with no Python work to contend for
     the interpreter's lock) and outside the batch function's graph (``tf.init_scope``), so that its
     captures are the variables themselves. Every tensor among the arguments (nested ones too) is
     replaced by one of the runner's."""
-    flat = tf.nest.flatten(args)
     slots = [i for i, value in enumerate(flat) if isinstance(value, tf.Tensor)]
 
     def call(*tensors):

@@ -212,6 +212,13 @@ def convolutions(inputs: Sequence[tf.Tensor], kernels: Sequence[tf.Tensor], stri
         return [convolution(x, k, strides, padding, dilations) for x, k in zip(inputs, kernels)]
     values = by_row_together(lambda row, k: tf.nn.convolution(row, k, strides=strides, padding=padding,
                                                               dilations=dilations), inputs, kernels)
+    return _with_output_shape(values, geometry, kernel)
+
+
+def _with_output_shape(values: list[tf.Tensor], geometry: Sequence[tuple[int, int, int]], kernel: tf.Tensor
+                       ) -> list[tf.Tensor]:
+    """``values`` (a row loop's outputs, whose static shape the loop loses) given their convolution's
+    static shape: rows unknown, ``geometry``'s output lengths, ``kernel``'s filters."""
     for value in values:
         value.set_shape([None, *[out for _, _, out in geometry], kernel.shape[-1]])
     return values
@@ -673,10 +680,7 @@ class RowwiseOperands(NamedTuple):
             return [tf.nn.convolution(operand, kernel, padding="VALID", dilations=list(dilations))
                     for operand, kernel in zip(self.row(*rows), kernels)]
 
-        values = by_row_zipped(convolve, self.inputs, len(kernels))
-        for value in values:
-            value.set_shape([None, *[out for _, _, out in geometry], kernels[0].shape[-1]])
-        return values
+        return _with_output_shape(by_row_zipped(convolve, self.inputs, len(kernels)), geometry, kernels[0])
 
 
 def conv_transposes(
