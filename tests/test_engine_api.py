@@ -381,16 +381,25 @@ def test_two_transposes_together_give_each_its_own_bits(shape):
         assert value.shape == alone.shape and value.numpy().tobytes() == alone.numpy().tobytes()
 
 
-@pytest.mark.parametrize("shape", [((2098,), 3, 64, 64, 4, "valid", True), ((2114,), 21, 4, 64, 1, "valid", True),
-                                   ((200,), 5, 16, 16, 1, "same", False)],
-                         ids=["dilated-rows", "tap-groups-rows", "windows"])
+@pytest.mark.parametrize("shape", [((2098,), 3, 64, 64, 4, "valid", "by_row_zipped"),
+                                   ((2114,), 21, 4, 64, 1, "valid", "by_row_zipped"),
+                                   ((190,), 11, 50, 50, 1, "valid", "by_blocks"),
+                                   ((200,), 11, 4, 50, 1, "valid", "by_blocks"),
+                                   ((200,), 5, 16, 16, 1, "same", None)],
+                         ids=["dilated-rows", "tap-groups-rows", "blocks", "tap-groups-blocks", "windows"])
 def test_transposes_of_operands_made_row_by_row_give_the_bits_of_whole_operands(shape, monkeypatch):
     """RowwiseOperands (a RevealCancel nonlinearity's products, made inside the transposes' loop where its
-    rows go one by one, on the whole tensors elsewhere) give the bits of the operands made first."""
-    spatial, size, channels, filters, dilation, padding, by_row = shape
+    rows go one by one or in blocks, on the whole tensors elsewhere) give the bits of the operands made
+    first."""
+    spatial, size, channels, filters, dilation, padding, loop = shape
     loops = []
-    zipped = invariant.by_row_zipped
-    monkeypatch.setattr(invariant, "by_row_zipped", lambda *a: loops.append(a) or zipped(*a))
+    for name in ("by_row_zipped", "by_blocks"):
+        original = getattr(invariant, name)
+        def counted(fn, inputs, *rest, name=name, original=original):
+            loops.append((name, len(inputs)))
+            return original(fn, inputs, *rest)
+
+        monkeypatch.setattr(invariant, name, counted)
     rng = np.random.default_rng(size)
     kernel = tf.constant(rng.normal(size=(size, channels, filters)).astype(np.float32))
     absolute = tf.abs(kernel)
@@ -408,7 +417,8 @@ def test_transposes_of_operands_made_row_by_row_give_the_bits_of_whole_operands(
                                                                 padded=True))
     for value, expected in zip(made(*inputs), first(*inputs)):
         assert value.shape == expected.shape and value.numpy().tobytes() == expected.numpy().tobytes()
-    assert bool(loops) == by_row  # the rows path makes the operands in its loop, another on the whole tensors
+    # rows and blocks make the operands in their loop (over the three inputs), windows first
+    assert loops[:1] == ([(loop, 3)] if loop else [])
     for value, expected in zip(made(*[x[2:3] for x in inputs]), first(*inputs)):  # and a row alone
         assert value.numpy().tobytes() == expected.numpy()[2:3].tobytes()
 

@@ -250,37 +250,62 @@ def convolution_path(row_inputs: int, outputs: Sequence[int], kernel_shape: Sequ
 
 def _in_blocks(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int], dilations: Sequence[int],
                geometry: Sequence[tuple[int, int, int]]) -> tf.Tensor:
-    """:func:`convolution` as a loop over blocks of :data:`BLOCK_ROWS` batch rows, each block one batched
-    convolution of one shape, every row's output positions padded to a multiple of :data:`POSITION_ALIGN`.
+    """:func:`convolution` as a loop over blocks of :data:`BLOCK_ROWS` batch rows (:func:`by_blocks`), each
+    block one batched convolution of one shape, every row's output positions padded to a multiple of
+    :data:`POSITION_ALIGN` (:func:`_aligned_convolution`). ``geometry``: :func:`conv_padding`'s left and
+    right padding and output length per spatial axis."""
+    convolve = _aligned_convolution(kernel, strides, dilations, geometry)
+    return by_blocks(lambda block: [convolve(block)], [x], 1, geometry, kernel)[0]
+
+
+def by_blocks(fn: Callable[..., Sequence[tf.Tensor]], inputs: Sequence[tf.Tensor], outputs: int,
+              geometry: Sequence[tuple[int, int, int]], kernel: tf.Tensor) -> list[tf.Tensor]:
+    """``fn`` of blocks of :data:`BLOCK_ROWS` rows of each of ``inputs`` (as many rows each), in a loop over
+    the blocks: ``fn`` gives ``outputs`` convolutions of ``kernel``'s filters (:func:`_aligned_convolution`'s
+    of ``geometry``, extra positions and all), each cut to the block's rows and ``geometry``'s positions.
 
     The CPU library computes a call of one shape the same way every time, so
     a block's result depends on its rows' data only; within the block a
-    row's positions then fill whole tiles of the library's matrix product
-    (the last spatial axis padded until the positions per row are a multiple
-    of :data:`POSITION_ALIGN`), so every row is computed alike wherever it
-    sits. The batch is padded with zero rows to whole blocks (no copy where
-    the rows fill whole blocks already), the extra rows and positions cut
-    off after. Each block is padded in its convolution (:func:`_padded`),
-    not the whole batch first: on the paper's second layer that copy and
-    the cut of the whole output took a fifth of the loop's time.
-    ``geometry``: :func:`conv_padding`'s left and right padding and output
-    length per spatial axis.
+    row's positions fill whole tiles of the library's matrix product
+    (:data:`POSITION_ALIGN`), so every row is computed alike wherever it
+    sits. Each block is read in place from the inputs, the last padded with
+    zero rows, and cut in the cache: on the paper's second layer, padding
+    the whole batch first and cutting the whole output after took a fifth
+    of the loop's time (copies run at ~2 GB/s on a 2-core machine).
     """
     outs = [out for _, _, out in geometry]
-    before = math.prod(outs[:-1])
-    step = POSITION_ALIGN // math.gcd(before, POSITION_ALIGN)
+    filters = int(kernel.shape[-1])
+    rows = tf.shape(inputs[0])[0]
+    count = tf.math.floordiv(rows + BLOCK_ROWS - 1, BLOCK_ROWS)
+    whole_rows = [[0, 0]] * (inputs[0].shape.rank - 1)
+
+    def body(i: tf.Tensor, results: tuple[tf.TensorArray, ...]) -> tuple[tf.Tensor, tuple[tf.TensorArray, ...]]:
+        blocks = [x[i * BLOCK_ROWS:(i + 1) * BLOCK_ROWS] for x in inputs]  # leading rows: read in place
+        kept = tf.shape(blocks[0])[0]
+        blocks = [tf.pad(block, [[0, BLOCK_ROWS - kept], *whole_rows]) for block in blocks]  # a whole one: no copy
+        values = fn(*blocks)
+        return i + 1, tuple(out.write(i, value[:kept, ..., :outs[-1], :]) for out, value in zip(results, values))
+
+    empty = tuple(tf.TensorArray(inputs[0].dtype, size=count, element_shape=[None, *outs, filters], infer_shape=False)
+                  for _ in range(outputs))
+    _, results = tf.while_loop(lambda i, _: i < count, body, (tf.constant(0), empty),
+                               parallel_iterations=BLOCKS_IN_FLIGHT)
+    values = [result.concat() for result in results]
+    return _with_output_shape(values, geometry, kernel)
+
+
+def _aligned_convolution(kernel: tf.Tensor, strides: Sequence[int], dilations: Sequence[int],
+                         geometry: Sequence[tuple[int, int, int]]) -> Callable[[tf.Tensor], tf.Tensor]:
+    """The convolution of a block of rows with ``kernel``, padded by ``geometry``'s left and right padding and,
+    on the last spatial axis, until the positions per row are a multiple of :data:`POSITION_ALIGN`: Eigen
+    multiplies a block's positions in tiles of up to three packets and computes the last, shorter tile
+    otherwise, so without it the block's last row got other bits in one place than another."""
+    outs = [out for _, _, out in geometry]
+    step = POSITION_ALIGN // math.gcd(math.prod(outs[:-1]), POSITION_ALIGN)
     extra = -outs[-1] % step  # output positions added on the last axis (its input padded by extra x stride)
     spatial = [[left, right] for left, right, _ in geometry]
     spatial[-1][1] += extra * strides[-1]
-    rows = tf.shape(x)[0]
-    whole = tf.pad(x, [[0, tf.math.floormod(-rows, BLOCK_ROWS)]] + [[0, 0]] * (x.shape.rank - 1))
-    blocks = tf.reshape(whole, [-1, BLOCK_ROWS, *x.shape[1:]])
-    convolve = _padded(kernel, strides, dilations, spatial)
-    convolved = tf.map_fn(lambda block: convolve(block)[..., :outs[-1], :], blocks,
-                          parallel_iterations=BLOCKS_IN_FLIGHT, fn_output_signature=x.dtype)
-    out = tf.reshape(convolved, [-1, *outs, int(kernel.shape[-1])])[:rows]
-    out.set_shape([x.shape[0], *outs, kernel.shape[-1]])  # a slice by the dynamic row count loses it
-    return out
+    return _padded(kernel, strides, dilations, spatial)
 
 
 def _padded(kernel: tf.Tensor, strides: Sequence[int], dilations: Sequence[int], spatial: Sequence[Sequence[int]]
@@ -676,9 +701,10 @@ def conv_transpose(
 class RowwiseOperands(NamedTuple):
     """Padded operands of :func:`conv_transposes` that an elementwise map makes from ``inputs`` (tensors of
     one shape, the transposes' ``g`` before padding): ``whole`` makes them from the whole tensors (a fused
-    pass), ``row`` (the same operations, unfused) from one row of each. Where the transposes convolve
-    rows one by one, each row's operands are made inside that loop (:func:`by_row_zipped`), in the cache,
-    with no pass over whole tensors and nothing to compile; elsewhere ``whole`` makes them first."""
+    pass), ``row`` (the same operations, unfused) from rows of each. Where the transposes convolve rows
+    one by one or in blocks, each row's or block's operands are made inside that loop (:func:`by_row_zipped`,
+    :func:`by_blocks`), in the cache, with no pass over whole tensors and nothing to compile; elsewhere
+    ``whole`` makes them first."""
 
     whole: Callable[..., Sequence[tf.Tensor]]
     row: Callable[..., Sequence[tf.Tensor]]
@@ -691,7 +717,13 @@ class RowwiseOperands(NamedTuple):
         shape = self.inputs[0].shape
         padded = tf.TensorSpec([None, *(int(n) + sum(pad) for n, pad in zip(shape[1:-1], self.pads[1:-1])),
                                 shape[-1]])
-        path, geometry = _path_of(padded, kernels[0], [1] * len(dilations), "VALID", list(dilations))
+        ones = [1] * len(dilations)
+        path, geometry = _path_of(padded, kernels[0], ones, "VALID", list(dilations))
+        if path == "blocks":
+            convolvers = [_aligned_convolution(kernel, ones, dilations, geometry) for kernel in kernels]
+            return by_blocks(lambda *blocks: [convolve(operand) for convolve, operand in
+                                              zip(convolvers, self.row(*blocks))],
+                             self.inputs, len(kernels), geometry, kernels[0])
         if path != "rows" or geometry is None:
             return convolutions(self.whole(*self.inputs), kernels, dilations=list(dilations))
 
