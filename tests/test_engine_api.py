@@ -381,17 +381,18 @@ def test_two_transposes_together_give_each_its_own_bits(shape):
         assert value.shape == alone.shape and value.numpy().tobytes() == alone.numpy().tobytes()
 
 
-@pytest.mark.parametrize("shape", [((2098,), 3, 64, 64, 4, "valid", "by_row_zipped"),
-                                   ((2114,), 21, 4, 64, 1, "valid", "by_row_zipped"),
-                                   ((190,), 11, 50, 50, 1, "valid", "by_blocks"),
-                                   ((200,), 11, 4, 50, 1, "valid", "by_blocks"),
-                                   ((200,), 5, 16, 16, 1, "same", None)],
+@pytest.mark.parametrize("shape", [((2098,), 3, 64, 64, 4, "valid", "by_row_zipped", True),
+                                   ((2114,), 21, 4, 64, 1, "valid", "by_row_zipped", False),
+                                   ((190,), 11, 50, 50, 1, "valid", "by_blocks", True),
+                                   ((200,), 11, 4, 50, 1, "valid", "by_blocks", False),
+                                   ((200,), 5, 16, 16, 1, "same", None, False)],
                          ids=["dilated-rows", "tap-groups-rows", "blocks", "tap-groups-blocks", "windows"])
 def test_transposes_of_operands_made_row_by_row_give_the_bits_of_whole_operands(shape, monkeypatch):
     """RowwiseOperands (a RevealCancel nonlinearity's products, made inside the transposes' loop where its
     rows go one by one or in blocks, on the whole tensors elsewhere) give the bits of the operands made
-    first."""
-    spatial, size, channels, filters, dilation, padding, loop = shape
+    first; joined in the loop (the plain transpose's rows and blocks, no padding to cut), the bits of the
+    two transposes joined after."""
+    spatial, size, channels, filters, dilation, padding, loop, joins = shape
     loops = []
     for name in ("by_row_zipped", "by_blocks"):
         original = getattr(invariant, name)
@@ -421,6 +422,21 @@ def test_transposes_of_operands_made_row_by_row_give_the_bits_of_whole_operands(
     assert loops[:1] == ([(loop, 3)] if loop else [])
     for value, expected in zip(made(*[x[2:3] for x in inputs]), first(*inputs)):  # and a row alone
         assert value.numpy().tobytes() == expected.numpy()[2:3].tobytes()
+
+    def join(d, g, a):
+        return g + tf.sign(d) * a
+
+    delta = tf.constant(rng.normal(size=(5, *spatial, channels)).astype(np.float32))
+    joined = tf.function(lambda d, *rows: invariant.conv_transposes(
+        invariant.RowwiseOperands(products, products, rows, pads, join=join, joined_with=d), [kernel, absolute],
+        *options, padded=True))
+    values = joined(delta, *inputs)
+    assert len(values) == (1 if joins else 2)
+    expected = join(delta, *first(*inputs)) if joins else None
+    for value, alone in zip(values, [expected] if joins else first(*inputs)):
+        assert value.shape == alone.shape and value.numpy().tobytes() == alone.numpy().tobytes()
+    if joins:  # a row alone
+        assert joined(delta[1:2], *[x[1:2] for x in inputs])[0].numpy().tobytes() == expected.numpy()[1:2].tobytes()
 
 
 @pytest.mark.parametrize("padding", ["same", "valid", "causal"])

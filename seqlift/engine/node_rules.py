@@ -171,12 +171,15 @@ class KernelRule(NodeRule):
                     def products(make: Callable) -> Callable:
                         return lambda *rows: make(rows[:len(terms)], *rows[len(terms):], pads)
 
+                    delta = state.delta(source)
                     operands = invariant.RowwiseOperands(products(rules.padded_products),
                                                          products(rules.padded_products_unfused),
-                                                         (*terms, mean, half), pads)
-                    g, grad_abs = node.op.transposes(operands, (node.op.kernel, node.op.abs_kernel), spatial,
-                                                     padded=True)
-                    return {source: Multipliers(split=(state.delta(source), g, grad_abs))}
+                                                         (*terms, mean, half), pads,
+                                                         join=rules.kernel_split_backward, joined_with=delta)
+                    values = node.op.transposes(operands, (node.op.kernel, node.op.abs_kernel), spatial, padded=True)
+                    if len(values) == 1:  # joined in the transposes' loop
+                        return {source: Multipliers(values[0])}
+                    return {source: Multipliers(split=(delta, *values))}
                 # joined multipliers of a fused pass (max pooling's routing, times a Rescale
                 # nonlinearity's multipliers): the pass pads them for the transpose
                 operand = m.padded(pads)

@@ -711,27 +711,41 @@ class RowwiseOperands(NamedTuple):
     inputs: Sequence[tf.Tensor]
     #: the padding the operands carry: :func:`transpose_padding`'s
     pads: Sequence[Sequence[int]]
+    #: where set, two transposes' results ``g`` and ``a`` are joined into one, ``join(d, g, a)`` of the same
+    #: rows of ``joined_with`` ``d`` (of the transposes' output shape), inside the loop where rows go one by
+    #: one or in blocks: one tensor written and read after rather than two
+    join: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor] | None = None
+    joined_with: tf.Tensor | None = None
 
     def convolved(self, kernels: Sequence[tf.Tensor], dilations: Sequence[int]) -> list[tf.Tensor]:
-        """The operands' :func:`convolutions` with ``kernels`` (stride 1, no padding)."""
+        """The operands' :func:`convolutions` with ``kernels`` (stride 1, no padding): one tensor, their
+        ``join``, where it is set and the rows go one by one or in blocks."""
         shape = self.inputs[0].shape
         padded = tf.TensorSpec([None, *(int(n) + sum(pad) for n, pad in zip(shape[1:-1], self.pads[1:-1])),
                                 shape[-1]])
         ones = [1] * len(dilations)
         path, geometry = _path_of(padded, kernels[0], ones, "VALID", list(dilations))
+        joined = self.join is not None and path in ("blocks", "rows") and geometry is not None
+        inputs = [*self.inputs, self.joined_with] if joined else self.inputs
         if path == "blocks":
             convolvers = [_aligned_convolution(kernel, ones, dilations, geometry) for kernel in kernels]
-            return by_blocks(lambda *blocks: [convolve(operand) for convolve, operand in
-                                              zip(convolvers, self.row(*blocks))],
-                             self.inputs, len(kernels), geometry, kernels[0])
+            last = geometry[-1][2]
+
+            def in_block(*blocks: tf.Tensor) -> list[tf.Tensor]:
+                values = [convolve(operand) for convolve, operand in zip(convolvers, self.row(*blocks[:len(self.inputs)]))]
+                return [self.join(blocks[-1], *(v[..., :last, :] for v in values))] if joined else values
+
+            return by_blocks(in_block, inputs, 1 if joined else len(kernels), geometry, kernels[0])
         if path != "rows" or geometry is None:
             return convolutions(self.whole(*self.inputs), kernels, dilations=list(dilations))
 
         def convolve(*rows: tf.Tensor) -> list[tf.Tensor]:
-            return [tf.nn.convolution(operand, kernel, padding="VALID", dilations=list(dilations))
-                    for operand, kernel in zip(self.row(*rows), kernels)]
+            values = [tf.nn.convolution(operand, kernel, padding="VALID", dilations=list(dilations))
+                      for operand, kernel in zip(self.row(*rows[:len(self.inputs)]), kernels)]
+            return [self.join(rows[-1], *values)] if joined else values
 
-        return _with_output_shape(by_row_zipped(convolve, self.inputs, len(kernels)), geometry, kernels[0])
+        return _with_output_shape(by_row_zipped(convolve, inputs, 1 if joined else len(kernels)), geometry,
+                                  kernels[0])
 
 
 def conv_transposes(
@@ -748,7 +762,9 @@ def conv_transposes(
     a layer's kernel or ``|kernel|``) and :func:`flipped_kernel` of ``flippeds`` (computed here where None),
     each the same bits as alone: where the rows' convolutions go one by one, all in one loop
     (:func:`convolutions`), which a first call traces and optimises once. ``gs`` may be
-    :class:`RowwiseOperands` (padded, on the tap groups' and the plain path)."""
+    :class:`RowwiseOperands` (padded, on the tap groups' and the plain path); with a ``join``, the result
+    is one tensor, the two transposes joined, where they convolve rows one by one or in blocks on the
+    plain path with no padding to cut after, and the two transposes elsewhere."""
     rank = len(input_spatial)
     kernel = kernels[0]
     path = _transpose_path(kernel, strides, dilations)
@@ -765,15 +781,23 @@ def conv_transposes(
         gs = [tf.pad(g, pads) for g in gs]
     if path == "tap groups":
         grouped, overlap_add = _tap_grouped(kernel, int(input_spatial[0]), padding)
-        partials = _convolved(gs, [grouped(k) for k in kernels], [1])  # each g padded by w − 1 (transpose_padding)
+        partials = _convolved(_unjoined(gs), [grouped(k) for k in kernels], [1])  # each g padded by w − 1
         return [overlap_add(partial) for partial in partials]
     crops = []
     for axis in range(rank):
-        left = conv_padding(int(input_spatial[axis]), int(kernel.shape[axis]), strides[axis], dilations[axis], padding)[0]
+        left, right, _ = conv_padding(int(input_spatial[axis]), int(kernel.shape[axis]), strides[axis],
+                                      dilations[axis], padding)
         crops.append((left, left + int(input_spatial[axis])))
+        if left or right:  # cut after the loop: joined before, the cut would cut the joined-with rows too
+            gs = _unjoined(gs)
     flippeds = [flipped_kernel(k) if f is None else f for k, f in zip(kernels, flippeds or [None] * len(kernels))]
     fulls = _convolved(gs, flippeds, dilations)
     return [full[(slice(None), *(slice(a, b) for a, b in crops), slice(None))] for full in fulls]
+
+
+def _unjoined(gs: Sequence[tf.Tensor] | RowwiseOperands) -> Sequence[tf.Tensor] | RowwiseOperands:
+    """``gs`` without a :class:`RowwiseOperands` join: where something follows the loop (a cut, an overlap-add)."""
+    return gs._replace(join=None, joined_with=None) if isinstance(gs, RowwiseOperands) else gs
 
 
 def _convolved(gs: Sequence[tf.Tensor] | RowwiseOperands, kernels: Sequence[tf.Tensor], dilations: Sequence[int]
