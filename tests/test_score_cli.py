@@ -256,7 +256,10 @@ def test_merge_refuses_shards_that_do_not_make_one_run(shards, message, tmp_path
 def test_interrupted_runs_keep_only_a_partial_file_that_resume_completes_identically(inputs, whole, tmp_path):
     prefix = tmp_path / "run"
     args = score_args(inputs, prefix, "--chunk-size", "8", "--bigwig")
-    ctrl_c = seqlift(*args, cwd=tmp_path, env=clean_env(SEQLIFT_TEST_SIGNAL_AFTER_CHUNK="1:INT"))
+    # Ctrl-C at a terminal: SIGINT handled as Python does by default, even where this test runs in a
+    # background job (whose children inherit SIGINT ignored, so the signal would be lost)
+    ctrl_c = seqlift(*args, cwd=tmp_path, env=clean_env(SEQLIFT_TEST_SIGNAL_AFTER_CHUNK="1:INT"),
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert ctrl_c.returncode == 130, ctrl_c.stderr
     assert user_lines(ctrl_c.stderr)[-1] == "seqlift score: interrupted"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5.partial"]  # nothing that looks finished
