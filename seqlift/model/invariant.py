@@ -90,11 +90,11 @@ WINDOW_PRODUCT_MAX = 2**14
 #: 2-core AVX2 CPU (256 rows, median of 11), blocks of 8 took 0.55-0.9 of the loop's time on rows of 10,000
 #: to 33,000 numbers (the paper's layers and transposes, the 1 kb CNN's second), 1.1-1.4 on rows of 67,000
 #: and 81,000 (the 1 kb CNN's first layer and its transpose) and 1.0-1.2 on Basset's, DeepSEA's and
-#: ChromBPNet's wide layers (98,000-270,000); the blocks' padding and slicing copy the rows once more
+#: ChromBPNet's wide layers (98,000-270,000), measured when the blocks' padding and cutting copied the rows once more
 BLOCK_MAX_NUMBERS = 2**16
-#: batch rows per block of :func:`_in_blocks` (the batch padded with zero rows to a whole number of blocks)
+#: batch rows per block of :func:`by_blocks` (the last block padded with zero rows)
 BLOCK_ROWS = 8
-#: :func:`_in_blocks` pads each row's output positions to a multiple of this (three vector packets of
+#: :func:`_aligned_convolution` pads each row's output positions to a multiple of this (three vector packets of
 #: AVX-512's float32, six of AVX2's): Eigen multiplies the block's positions in tiles of up to three
 #: packets and computes the last, shorter tile otherwise, so without it the block's last row got other bits
 #: in one place than another (2 of 15 zoo shapes on a 2-core AVX2 CPU, 0 with it)
