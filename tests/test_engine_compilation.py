@@ -8,8 +8,8 @@ from tensorflow.core.protobuf import rewriter_config_pb2
 from tensorflow.python.eager import context
 
 import seqlift
-from seqlift.engine import activation_rules, compile_ahead, graph_options
-from seqlift.model import from_keras
+from seqlift.engine import activation_rules, graph_options
+from seqlift.model import compile_ahead, from_keras
 
 Rewriter = rewriter_config_pb2.RewriterConfig
 
@@ -217,6 +217,30 @@ def test_rules_are_compiled_ahead_for_the_batch_pairs_as_the_very_functions_the_
         assert keys, f"no compilation started for the ReLU of length {length}"
         for key in keys:
             assert started[key].result(timeout=60) is None
+
+
+def test_every_function_xla_compiles_for_a_batch_is_started_ahead(monkeypatch):
+    """A convolution on the one-hot input (its transposes' overlap-add), Dense layers on rows of their own
+    (their product's width known to the rule after them) and an LSTM's cell: nothing is left for XLA to
+    compile on the first run."""
+    monkeypatch.setattr(compile_ahead, "_cores", lambda: 2)
+    keras.utils.set_random_seed(5)
+    x_in = keras.Input((40, 4))
+    h = layers.Conv1D(24, 5, activation="relu")(x_in)
+    h = layers.LSTM(6)(h)
+    keras_model = keras.Model(x_in, layers.Dense(2)(layers.Dense(7, activation="relu")(h)))
+    model = from_keras(keras_model)
+    x = np.eye(4, dtype=np.float32)[np.random.default_rng(5).integers(0, 4, (2, 40))]
+    seqlift.attribute(model, x, 3, method="revealcancel")
+    compiled = set()
+    for function in model.compiled.values():
+        graph = function.__wrapped__.get_concrete_function().graph.as_graph_def()
+        compiled |= {f.signature.name for f in graph.library.function if f.attr["_XlaMustCompile"].b}
+    started = {key[0].decode(): future for key, future in compile_ahead.started().items()}
+    assert any("overlap_add" in name for name in compiled)
+    assert compiled <= set(started), f"compiled on the first run: {sorted(compiled - set(started))}"
+    for name in compiled:
+        assert started[name].result(timeout=60) is None
 
 
 def test_scores_do_not_depend_on_compiling_ahead(monkeypatch):

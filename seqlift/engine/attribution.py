@@ -20,7 +20,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from seqlift.engine import compile_ahead
 from seqlift.engine.batch import compiled_batch
 from seqlift.engine.budget import pairs_per_batch
 from seqlift.engine.methods import METHODS, sequence_inputs
@@ -28,6 +27,7 @@ from seqlift.engine.scorers import BatchRequest
 from seqlift.engine.targets import ScoreSet, resolve_targets
 from seqlift.errors import SeqliftError
 from seqlift.inputs import parse_window
+from seqlift.model import compile_ahead
 from seqlift.model.graph import Model
 
 

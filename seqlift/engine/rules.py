@@ -23,7 +23,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from seqlift.engine import compile_ahead
+from seqlift.model import compile_ahead
 
 #: below this |Δx| a difference quotient is replaced by its limit (a derivative)
 NEAR_ZERO = 1e-7
@@ -41,7 +41,7 @@ def fused(rule: Callable) -> Callable:
     revealcancel (1.90x the gradient against 2.04x fused, side by side) and
     spare its nine convolution shapes' compilations (first call 3.7 -> 3.1 s).
     The compilations of a first call start ahead, in a thread of their own, as
-    the rules are traced (:mod:`seqlift.engine.compile_ahead`).
+    the rules are traced (:mod:`seqlift.model.compile_ahead`).
     """
     return compile_ahead.CompiledAhead(tf.function(rule, jit_compile=True, autograph=False, reduce_retracing=True))
 

@@ -1,13 +1,15 @@
-"""XLA compilations of the fused rules, started in a background thread while a batch function is traced.
+"""XLA compilations started in a background thread while a batch function is traced.
 
-A fused rule (:func:`seqlift.engine.rules.fused`) is compiled by XLA the
+A function compiled by XLA (the engine's fused rules,
+:func:`seqlift.engine.rules.fused`, and the overlap-add of a convolution's
+transpose, :func:`seqlift.model.invariant.conv_transpose`) is compiled the
 first time it runs on a shape, on the critical path of the first call:
 ChromBPNet's RevealCancel compiles its forward rule once for each of its nine
 dilated layers' lengths (0.15 s each, 0.25 s of CPU), DanQ its recurrent
 cell's rules (0.7-0.8 s each). But the whole of the first call's tracing (~1.7 s of Python)
-comes before any of that, and every shape is known as soon as the rule is
+comes before any of that, and every shape is known as soon as the function is
 traced but the batch's row count, which the caller knows. So
-:class:`CompiledAhead` notes each fused rule as it is traced and, inside
+:class:`CompiledAhead` notes each such function as it is traced and, inside
 :func:`rows_of_batch`, hands a compilation of it on those rows to a thread
 of its own, which runs on another core while the main thread traces on
 (one call of the very concrete function the batch function calls, on zeros,
@@ -19,7 +21,7 @@ first RevealCancel call took 3.48 -> 2.84 s on ChromBPNet, 4.47 -> 2.78 s
 on DanQ (docs/benchmarks.md, issue 15's sixteenth round).
 
 It changes no value: the batch function compiles what it runs as before and
-finds the compilation done, or in progress (and waits for it). A rule
+finds the compilation done, or in progress (and waits for it). A function
 traced on rows other than the batch's pairs (none known) would be compiled
 for nothing, on the other core. Nothing is started on a machine with one
 core (the thread would take the tracing's), nor while
@@ -36,7 +38,7 @@ from typing import Callable, Iterator, Sequence
 
 import tensorflow as tf
 
-#: start compilations ahead (set False to compile every fused rule on its first run instead)
+#: start compilations ahead (set False to compile every function on its first run instead)
 ENABLED = True
 
 _ROWS: contextvars.ContextVar[int | None] = contextvars.ContextVar("seqlift_batch_rows", default=None)
@@ -47,7 +49,7 @@ _POOL: list[concurrent.futures.ThreadPoolExecutor] = []
 
 @contextlib.contextmanager
 def rows_of_batch(rows: int) -> Iterator[None]:
-    """Within this context, rules traced with an unknown row count are compiled ahead for ``rows`` rows
+    """Within this context, functions traced with an unknown row count are compiled ahead for ``rows`` rows
     (the pairs of the batch about to be scored)."""
     token = _ROWS.set(rows)
     try:
