@@ -219,10 +219,10 @@ def test_rules_are_compiled_ahead_for_the_batch_pairs_as_the_very_functions_the_
             assert started[key].result(timeout=60) is None
 
 
-def test_every_function_xla_compiles_for_a_batch_is_started_ahead(monkeypatch):
+def test_every_function_xla_compiles_for_a_batch_is_started_ahead_and_a_cells_sigmoid_runs_as_its_tanh(monkeypatch):
     """A convolution on the one-hot input (its transposes' overlap-add), Dense layers on rows of their own
     (their product's width known to the rule after them) and an LSTM's cell: nothing is left for XLA to
-    compile on the first run."""
+    compile on the first run, and the cell's sigmoid gates share its tanh's compilation."""
     monkeypatch.setattr(compile_ahead, "_cores", lambda: 2)
     keras.utils.set_random_seed(5)
     x_in = keras.Input((40, 4))
@@ -241,6 +241,7 @@ def test_every_function_xla_compiles_for_a_batch_is_started_ahead(monkeypatch):
     assert compiled <= set(started), f"compiled on the first run: {sorted(compiled - set(started))}"
     for name in compiled:
         assert started[name].result(timeout=60) is None
+    assert len([name for name in compiled if "_revealcancel_in_cell" in name]) == 1
 
 
 def test_scores_do_not_depend_on_compiling_ahead(monkeypatch):

@@ -15,7 +15,9 @@ the same operation gets as a layer of the graph:
 * a sum, ``1 − v`` and a split into gates: linear (parts add, swap, split);
 * an activation: Rescale (:func:`~seqlift.engine.rules.rescale_multiplier`,
   ``Δy`` from the activation's closed-form difference) or RevealCancel
-  (:func:`~seqlift.engine.rules.revealcancel_parts` and ``_multipliers``);
+  (:func:`~seqlift.engine.rules.revealcancel_parts` and ``_multipliers``), a
+  sigmoid's computed as its tanh's (:mod:`seqlift.engine.activation_rules`);
+  the reference's value is the activation's own, as the sequence's;
 * a product of two varying values: the exact Shapley split
   (:func:`~seqlift.engine.rules.product_multipliers`), the product's parts split
   by its own sign.
@@ -210,13 +212,13 @@ class DifferenceAlgebra:
         if function is None:
             return v
         if self.revealcancel:
-            reference, dy_pos, dy_neg, *multipliers = activation_rules.revealcancel_in_cell(function, v.reference, *v.delta)
+            dy_pos, dy_neg, *multipliers = activation_rules.revealcancel_in_cell(function, v.reference, *v.delta)
             delta = Parts(dy_pos, dy_neg)
         else:
-            reference, delta, *multipliers = activation_rules.rescaled_in_cell(function, v.reference, v.delta)
+            delta, *multipliers = activation_rules.rescaled_in_cell(function, v.reference, v.delta)
         self._recorded.extend(multipliers)
         # the exact difference (the recorded multipliers are for the transpose)
-        return Diff(reference, delta, PlainAlgebra.activate(function, v.plain))
+        return Diff(PlainAlgebra.activate(function, v.reference), delta, PlainAlgebra.activate(function, v.plain))
 
     def multiply(self, a: Diff, b: Diff) -> Diff:
         da, db = total(a.delta), total(b.delta)

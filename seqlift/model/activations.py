@@ -9,6 +9,8 @@ Each kind is one :class:`ActivationFunction` subclass, registered in
   derivative at the kinks of piecewise-linear kinds);
 * optionally :meth:`~ActivationFunction.closed_form_difference`, ``f(x0 + dx) − f(x0)``
   free of cancellation, for kinds that saturate (its mathematics in its docstring);
+* optionally :attr:`~ActivationFunction.affine_image_of`, another kind ``g`` with
+  ``f(x) = c + b · g(a x)`` (sigmoid of tanh);
 * :attr:`~ActivationFunction.keras_names`, the ``activation=`` strings that
   mean this kind, with the parameters each implies (the Keras reader reads them here).
 
@@ -62,6 +64,9 @@ class ActivationFunction:
     exact_arithmetic: ClassVar[bool] = False
     #: ``closed_form_difference(x0, dx, plain)`` where the kind has one (see the subclasses), else None
     closed_form_difference: ClassVar[Callable[..., tf.Tensor] | None] = None
+    #: ``(g, a, b, c)`` where ``f(x) = c + b · g(a x)`` for the kind named ``g`` and ``a > 0``, else None: a
+    #: rule compiled once per kind and shape (a recurrent cell's) then runs ``g``'s compilation for both
+    affine_image_of: ClassVar[tuple[str, float, float, float] | None] = None
 
     @classmethod
     def parameter_names(cls) -> tuple[str, ...]:
@@ -274,6 +279,8 @@ class Sigmoid(ActivationFunction):
 
     name = "sigmoid"
     keras_names = {"sigmoid": {}}
+    #: ``σ(x) = ½ + ½ tanh(x / 2)``
+    affine_image_of = ("tanh", 0.5, 0.5, 0.5)
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         return tf.sigmoid(x)
