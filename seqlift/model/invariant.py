@@ -92,8 +92,24 @@ WINDOW_PRODUCT_MAX = 2**14
 #: and 81,000 (the 1 kb CNN's first layer and its transpose) and 1.0-1.2 on Basset's, DeepSEA's and
 #: ChromBPNet's wide layers (98,000-270,000), measured when the blocks' padding and cutting copied the rows once more
 BLOCK_MAX_NUMBERS = 2**16
-#: batch rows per block of :func:`by_blocks` (the last block padded with zero rows)
-BLOCK_ROWS = 8
+
+
+def _onednn_kernels() -> bool:
+    """Whether TensorFlow runs its oneDNN kernels in this process (its default on CPUs with AVX-512, unless
+    ``TF_ENABLE_ONEDNN_OPTS=0``); False where TensorFlow does not say (a private module of its own)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # pragma: no cover - a TensorFlow without it
+        return False
+    return bool(getattr(_pywrap_util_port, "IsMklEnabled", lambda: False)())
+
+
+#: batch rows per block of :func:`by_blocks` (the last block padded with zero rows): oneDNN's convolution pays
+#: a block's setup more than Eigen's. On a 2-core AMD Zen 4 (AVX-512), the paper's model (256 pairs a batch,
+#: median of 5 in one process): with oneDNN, Rescale 0.55 s in blocks of 8, 0.49 of 16, 0.48 of 32, 0.52 of
+#: 64, RevealCancel 0.98, 0.93, 0.90, 1.03 s (cnn1kb 0.96x with 32, the attention model 1.00x); with Eigen's
+#: kernels (oneDNN off) blocks of 32 took 1.03x (Rescale) and 1.06x (RevealCancel) the time of 8
+BLOCK_ROWS = 32 if _onednn_kernels() else 8
 #: :func:`_aligned_convolution` pads each row's output positions to a multiple of this (three vector packets of
 #: AVX-512's float32, six of AVX2's): Eigen multiplies the block's positions in tiles of up to three
 #: packets and computes the last, shorter tile otherwise, so without it the block's last row got other bits
