@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
@@ -168,13 +168,14 @@ class KernelRule(NodeRule):
                     above, mean, half = m.factors
                     terms = above.terms()
 
-                    def products(make: Callable) -> Callable:
-                        return lambda *rows: make(rows[:len(terms)], *rows[len(terms):], pads)
+                    def padded(*rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+                        return rules.padded_products(rows[:len(terms)], *rows[len(terms):], pads)
+
+                    def unpadded(*rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+                        return rules.transpose_operands(rows[:len(terms)], *rows[len(terms):])
 
                     delta = state.delta(source)
-                    operands = invariant.RowwiseOperands(products(rules.padded_products),
-                                                         products(rules.padded_products_unfused),
-                                                         (*terms, mean, half), pads,
+                    operands = invariant.RowwiseOperands(padded, unpadded, (*terms, mean, half), pads,
                                                          join=rules.kernel_split_backward, joined_with=delta)
                     values = node.op.transposes(operands, (node.op.kernel, node.op.abs_kernel), spatial, padded=True)
                     if len(values) == 1:  # joined in the transposes' loop

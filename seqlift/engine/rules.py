@@ -191,22 +191,28 @@ def kernel_split_backward(delta_x: tf.Tensor, grad_mean: tf.Tensor, grad_abs_hal
     return grad_mean + tf.sign(delta_x) * grad_abs_half
 
 
-def padded_products_unfused(terms: tuple[tf.Tensor, ...], mean: tf.Tensor, half: tf.Tensor,
-                            pads: tuple[tuple[int, int], ...]) -> tuple[tf.Tensor, tf.Tensor]:
+def transpose_operands(terms: tuple[tf.Tensor, ...], mean: tf.Tensor, half: tf.Tensor
+                       ) -> tuple[tf.Tensor, tf.Tensor]:
     """A convolution's two transpose operands below a RevealCancel nonlinearity.
 
     With ``m`` the nonlinearity's joined output multipliers (``terms``: ``(m,)``,
     or ``(Δx, g, a)`` for ``m = g + sign(Δx) ⊙ a``, :func:`kernel_split_backward`)
     and ``(mean, half)`` its RevealCancel multipliers, the convolution's
     output multipliers are ``m ⊙ mean`` and ``m ⊙ half``, which its transposes
-    (``Wᵀ`` and ``|W|ᵀ``) read padded by ``pads``. Where the transposes
-    convolve rows one by one, this makes each row's operands inside their
-    loop (:class:`seqlift.model.invariant.RowwiseOperands`): no XLA
-    compilation per layer shape (ChromBPNet's nine), and the row in the
-    cache; elsewhere :func:`padded_products` makes them.
+    (``Wᵀ`` and ``|W|ᵀ``) read. Where the transposes convolve rows one by one
+    or in blocks, each row's operands are made inside their loop
+    (:class:`seqlift.model.invariant.RowwiseOperands`): no XLA compilation per
+    layer shape (ChromBPNet's nine), and the row in the cache; elsewhere
+    :func:`padded_products` makes them, padded.
     """
     m = terms[0] if len(terms) == 1 else kernel_split_backward(*terms)
-    return tf.pad(m * mean, pads), tf.pad(m * half, pads)
+    return m * mean, m * half
+
+
+def padded_products_unfused(terms: tuple[tf.Tensor, ...], mean: tf.Tensor, half: tf.Tensor,
+                            pads: tuple[tuple[int, int], ...]) -> tuple[tf.Tensor, tf.Tensor]:
+    """:func:`transpose_operands` padded by ``pads`` for the transposes' forward convolutions."""
+    return tuple(tf.pad(operand, pads) for operand in transpose_operands(terms, mean, half))
 
 
 #: :func:`padded_products_unfused` in one fused pass over whole tensors, each element in the same operations
