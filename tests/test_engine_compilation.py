@@ -126,15 +126,14 @@ def test_convolution_below_revealcancel_makes_its_transposes_operands_in_one_pas
 
 
 @pytest.mark.parametrize("padding,dilation", [("same", 1), ("valid", 2)])
-def test_convolution_below_max_pooling_reads_its_padded_operand_from_the_routing_pass_to_the_same_bits(
+def test_convolution_below_max_pooling_reads_its_multipliers_from_the_routing_pass_to_the_same_bits(
         monkeypatch, padding, dilation):
     """Conv -> ReLU (Rescale) -> max pooling: the pooling's routing pass makes the convolution's output
-    multipliers times the ReLU's, padded for the transpose (a tap-grouped first layer, then a plain one):
-    the scores' bits are those of the multipliers made, then padded by the transpose."""
+    multipliers times the ReLU's in one pass (a tap-grouped first layer's transpose below, then a plain
+    one's): the scores' bits are those of the routed multipliers made, then scaled."""
     from model_zoo import randomize
 
-    from seqlift.engine import node_rules
-    from seqlift.model import ops
+    from seqlift.engine import multipliers, node_rules
 
     keras.utils.set_random_seed(4)
     x = inputs = keras.Input((48, 4))
@@ -146,15 +145,17 @@ def test_convolution_below_max_pooling_reads_its_padded_operand_from_the_routing
     keras_model = randomize(keras.Model(inputs, outputs), seed=6)
     sequences = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (3, 48))]
 
-    padded = []
+    scaled_in_pass = []
     original = node_rules._routed
-    monkeypatch.setattr(node_rules, "_routed", lambda *args: padded.append(args[5]) or original(*args))
+    monkeypatch.setattr(node_rules, "_routed", lambda *args: scaled_in_pass.append(args[4] is not None)
+                        or original(*args))
     fused = seqlift.attribute(from_keras(keras_model), sequences, 4, method="rescale", task=[0, 1])
-    assert len(padded) == 2 * 2 and all(pads is not None and len(pads) == 3 for pads in padded)
+    assert scaled_in_pass == [True] * 4  # two targets, two poolings, each pass scaled by its ReLU's
 
-    monkeypatch.setattr(ops.Conv, "transpose_padding", lambda self, spatial: None)
+    monkeypatch.setattr(multipliers.Multipliers, "scaled",
+                        lambda self, factor: multipliers.Multipliers(self.mean * factor))
     apart = seqlift.attribute(from_keras(keras_model), sequences, 4, method="rescale", task=[0, 1])
-    assert padded[4:] == [None] * 4
+    assert scaled_in_pass[4:] == [False] * 4
     np.testing.assert_array_equal(fused.contributions, apart.contributions)
     np.testing.assert_array_equal(fused.hypothetical, apart.hypothetical)
     assert np.abs(fused.contributions).max() > 0

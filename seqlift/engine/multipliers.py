@@ -15,9 +15,6 @@ import tensorflow as tf
 
 from seqlift.engine import rules
 
-#: a zero padding per axis, ``((before, after), …)``, as :func:`tf.pad` takes it
-Padding = tuple[tuple[int, int], ...]
-
 
 class Multipliers:
     """The multipliers of a node's positive and negative parts, ``m⁺`` and ``m⁻``.
@@ -31,11 +28,9 @@ class Multipliers:
 
     A rule whose joined multipliers come out of a fused pass may give,
     instead of ``mean``, ``fold``: a function of an elementwise factor (or
-    None) and a padding (or None) that returns ``mean`` times it, padded,
-    computed in the same pass. A Rescale nonlinearity below it then scales
-    them (:meth:`scaled`) without another pass over the layer, and a
-    convolution below that reads its transpose's operand padded
-    (:meth:`padded`) from the same pass; ``mean`` is computed only if read.
+    None) that returns ``mean`` times it, computed in the same pass. A
+    Rescale nonlinearity below it then scales them (:meth:`scaled`) without
+    another pass over the layer; ``mean`` is computed only if read.
 
     Two forms are kept unevaluated until read, so that a convolution below
     can make its transposes' operands from their terms in one fused pass
@@ -50,7 +45,7 @@ class Multipliers:
     """
 
     def __init__(self, mean: tf.Tensor | None = None, half: tf.Tensor | None = None,
-                 fold: Callable[[tf.Tensor | None, Padding | None], tf.Tensor] | None = None, *,
+                 fold: Callable[[tf.Tensor | None], tf.Tensor] | None = None, *,
                  split: tuple[tf.Tensor, tf.Tensor, tf.Tensor] | None = None,
                  factors: tuple["Multipliers", tf.Tensor, tf.Tensor] | None = None) -> None:
         if mean is None and fold is None and split is None and factors is None:
@@ -69,15 +64,8 @@ class Multipliers:
             elif self.factors is not None:
                 self._mean = self.factors[0].mean * self.factors[1]
             else:
-                self._mean = self.fold(None, None)
+                self._mean = self.fold(None)
         return self._mean
-
-    def padded(self, pads: Padding) -> tf.Tensor:
-        """The joined multipliers padded with zeros by ``pads``: made padded by ``fold``'s pass where the
-        mean is not out already, else padded here."""
-        if self.fold is not None and self._mean is None:
-            return self.fold(None, pads)
-        return tf.pad(self.mean, pads)
 
     @property
     def half(self) -> tf.Tensor | None:
@@ -103,11 +91,8 @@ class Multipliers:
         if self.fold is not None:
             fold = self.fold
 
-            def refold(more: tf.Tensor | None, pads: Padding | None) -> tf.Tensor:
-                if more is None:
-                    return fold(factor, pads)
-                scaled_twice = fold(factor, None) * more  # as a mean read and scaled again
-                return scaled_twice if pads is None else tf.pad(scaled_twice, pads)
+            def refold(more: tf.Tensor | None) -> tf.Tensor:
+                return fold(factor) if more is None else fold(factor) * more  # as a mean read and scaled again
 
             return Multipliers(fold=refold)
         return Multipliers(self.mean * factor, None if self.joined else self.half * factor)

@@ -158,33 +158,27 @@ class KernelRule(NodeRule):
 
     def backward(self, walk, node, m, state):
         source = node.inputs[0]
-        fused_above = m.factors is not None or m.fold is not None
-        if fused_above and isinstance(node.op, ops.Conv):
+        if m.factors is not None and isinstance(node.op, ops.Conv):  # below a RevealCancel nonlinearity
             spatial = state.ref_acts[source].shape[1:-1].as_list()
             pads = node.op.transpose_padding(spatial)
-            if pads is not None:
+            if pads is not None:  # both transposes' operands in one pass
                 pads = tuple(tuple(p) for p in pads)
-                if m.factors is not None:  # below a RevealCancel nonlinearity: both operands in one pass
-                    above, mean, half = m.factors
-                    terms = above.terms()
+                above, mean, half = m.factors
+                terms = above.terms()
 
-                    def padded(*rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-                        return rules.padded_products(rows[:len(terms)], *rows[len(terms):], pads)
+                def padded(*rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+                    return rules.padded_products(rows[:len(terms)], *rows[len(terms):], pads)
 
-                    def unpadded(*rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-                        return rules.transpose_operands(rows[:len(terms)], *rows[len(terms):])
+                def unpadded(*rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+                    return rules.transpose_operands(rows[:len(terms)], *rows[len(terms):])
 
-                    delta = state.delta(source)
-                    operands = invariant.RowwiseOperands(padded, unpadded, (*terms, mean, half), pads,
-                                                         join=rules.kernel_split_backward, joined_with=delta)
-                    values = node.op.transposes(operands, (node.op.kernel, node.op.abs_kernel), spatial, padded=True)
-                    if len(values) == 1:  # joined in the transposes' loop
-                        return {source: Multipliers(values[0])}
-                    return {source: Multipliers(split=(delta, *values))}
-                # joined multipliers of a fused pass (max pooling's routing, times a Rescale
-                # nonlinearity's multipliers): the pass pads them for the transpose
-                operand = m.padded(pads)
-                return {source: Multipliers(node.op.transpose(operand, node.op.kernel, spatial, padded=True))}
+                delta = state.delta(source)
+                operands = invariant.RowwiseOperands(padded, unpadded, (*terms, mean, half), pads,
+                                                     join=rules.kernel_split_backward, joined_with=delta)
+                values = node.op.transposes(operands, (node.op.kernel, node.op.abs_kernel), spatial, padded=True)
+                if len(values) == 1:  # joined in the transposes' loop
+                    return {source: Multipliers(values[0])}
+                return {source: Multipliers(split=(delta, *values))}
         g = _kernel_transpose(walk, node, m.mean, state)
         if not m.joined:
             grad_abs = vector_jacobian(state.abs_responses[node.name], state.abs_inputs[node.name], m.half)
@@ -373,8 +367,7 @@ class MaxRule(NodeRule):
             if routing is None:
                 routing = state.routing[node.name] = MaxRouting.of(node, state)
             spatial = state.ref_acts[source].shape[1:-1].as_list()
-            return {source: Multipliers(fold=lambda factor, pads: _routed(single, routing, node.op, spatial, factor,
-                                                                          pads))}
+            return {source: Multipliers(fold=lambda factor: _routed(single, routing, node.op, spatial, factor))}
         x_in = state.x_at(source)
         with tf.GradientTape(persistent=True) as local:
             local.watch(x_in)
@@ -436,32 +429,29 @@ class MaxRouting:
 
 
 def _routed(single: tf.Tensor, routing: MaxRouting, op: ops.MaxPool, spatial: list[int],
-            factor: tf.Tensor | None = None, pads: tuple[tuple[int, int], ...] | None = None) -> tf.Tensor:
+            factor: tf.Tensor | None = None) -> tf.Tensor:
     """The input multipliers of a max-pooling layer from its output's ``single``, through ``routing``
-    (times ``factor``, elementwise, and padded by ``pads``, where given: see :class:`Multipliers`)."""
-    key = (op, tuple(spatial), factor is None, pads)
+    (times ``factor``, elementwise, where given: see :class:`Multipliers`)."""
+    key = (op, tuple(spatial), factor is None)
     if key not in _ROUTED:  # one compiled pass per layer: the spreading is static
-        _ROUTED[key] = rules.fused(functools.partial(_routed_pass, op=op, spatial=list(spatial), pads=pads))
+        _ROUTED[key] = rules.fused(functools.partial(_routed_pass, op=op, spatial=list(spatial)))
     args = (single, routing.to_input, routing.to_reference, routing.input_argmax, routing.reference_argmax,
             routing.delta)
     return _ROUTED[key](*args) if factor is None else _ROUTED[key](*args, factor)
 
 
-def _routed_pass(single, to_input, to_reference, input_argmax, reference_argmax, delta, factor=None, *, op, spatial,
-                 pads=None):
+def _routed_pass(single, to_input, to_reference, input_argmax, reference_argmax, delta, factor=None, *, op, spatial):
     """``where(small, routed m, (m (M − y0) at x's argmax + m (y − M) at x0's argmax) / Δx)``, with
     ``small = |Δx| <`` :data:`~seqlift.engine.rules.NEAR_ZERO`, each output's terms spread over its
     window (the same products, in the same order, as routing them through TensorFlow's pooling
-    gradient); then times ``factor`` and padded by ``pads`` if given (for the transpose of a
-    convolution below, :meth:`KernelRule.backward`)."""
+    gradient); then times ``factor`` if given (a Rescale nonlinearity's multipliers below)."""
     zero = tf.zeros_like(delta)
     small = tf.abs(delta) < rules.NEAR_ZERO
     fallback = tf.where(input_argmax, op.spread(single, spatial), zero)
     credited = (tf.where(input_argmax, op.spread(single * to_input, spatial), zero)
                 + tf.where(reference_argmax, op.spread(single * to_reference, spatial), zero))
     routed = tf.where(small, fallback, credited / tf.where(small, tf.ones_like(delta), delta))
-    routed = routed if factor is None else routed * factor
-    return routed if pads is None else tf.pad(routed, pads)
+    return routed if factor is None else routed * factor
 
 
 #: the compiled routing pass of each max-pooling layer (op and input shape)
