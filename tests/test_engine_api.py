@@ -300,8 +300,8 @@ def test_tap_grouped_first_layer_transpose_is_exact_and_batch_invariant(shape):
 
 @pytest.mark.parametrize("shape", [(190, 11, 50, 50, 1, "valid"), (120, 9, 24, 40, 1, "same"),
                                    (150, 5, 16, 24, 2, "causal"), (30, 3, 8, 8, 1, "same"),
-                                   (600, 9, 64, 64, 1, "valid")],
-                         ids=["paper-blocks", "same-blocks", "dilated-blocks", "windows", "rows"])
+                                   (600, 9, 64, 64, 1, "valid"), (600, 9, 64, 64, 2, "valid")],
+                         ids=["paper-blocks", "same-blocks", "dilated-blocks", "windows", "wide", "dilated-rows"])
 def test_plain_transpose_reads_its_padding_and_is_exact_and_batch_invariant(shape):
     """A convolution of many input channels is transposed by a forward convolution of ``g`` with the flipped
     kernel, reading the padding around ``g`` rather than writing it (the blocks' explicit padding, the
@@ -359,8 +359,12 @@ _CONVOLUTION_SHAPES = [
     # the 1 kb CNN's second layer: TensorFlow's convolution of a block of 8 rows gives its last row other
     # bits than the others unless the positions are padded to a multiple of POSITION_ALIGN
     ((245,), (11,), 64, 64, (1,), (1,), "VALID", "blocks"),
+    # rows of more than BLOCK_MAX_NUMBERS: blocks of WIDE_BLOCK_ROWS rows where they are undilated (oneDNN's
+    # kernels; the test makes them so whichever kernels run), one by one where dilated or larger still
+    ((600,), (9,), 64, 64, (1,), (1,), "VALID", "wide blocks"),
+    ((60, 80), (3, 3), 24, 16, (1,), (1,), "SAME", "wide blocks"),
     ((1200,), (3,), 32, 32, (1,), (2,), "VALID", "rows"),
-    ((100, 60), (3, 3), 8, 8, (1,), (1,), "SAME", "rows"),
+    ((200, 180), (3, 3), 8, 8, (1,), (1,), "SAME", "rows"),
 ]
 
 
@@ -379,7 +383,13 @@ def test_invariant_convolution_equals_tensorflows_and_gives_a_row_the_same_bits_
     spatial, size, channels, filters, strides, dilations, padding, path = shape
     per_axis = [s * len(spatial) if len(s) == 1 else s for s in (strides, dilations)]
     outputs = [invariant.conv_padding(n, k, s, d, padding.lower())[2] for n, k, s, d in zip(spatial, size, *per_axis)]
-    assert invariant.convolution_path(np.prod(spatial) * channels, outputs, (*size, channels, filters)) == path
+    row_shape = (np.prod(spatial) * channels, outputs, (*size, channels, filters))
+    if path == "wide blocks":
+        monkeypatch.setattr(invariant, "WIDE_BLOCK_MAX_NUMBERS", 2**19)
+        assert invariant.rows_per_block(*row_shape) == invariant.WIDE_BLOCK_ROWS
+        batch, path = 2 * invariant.WIDE_BLOCK_ROWS + 5, "blocks"
+    dilated = any(d != 1 for d in per_axis[1])
+    assert invariant.convolution_path(*row_shape, dilated=dilated) == path
     rng = np.random.default_rng(len(spatial) * 100 + size[0])
     x = rng.normal(size=(batch, *spatial, channels)).astype(np.float32)
     kernel = tf.constant(rng.normal(size=(*size, channels, filters)).astype(np.float32))
@@ -427,10 +437,12 @@ def test_two_transposes_together_give_each_its_own_bits(shape):
 
 @pytest.mark.parametrize("shape", [((2098,), 3, 64, 64, 4, "valid", "by_row_zipped", True),
                                    ((2114,), 21, 4, 64, 1, "valid", "by_row_zipped", False),
+                                   ((2114,), 21, 4, 64, 1, "valid", "wide by_blocks", False),
                                    ((190,), 11, 50, 50, 1, "valid", "by_blocks", True),
                                    ((200,), 11, 4, 50, 1, "valid", "by_blocks", False),
                                    ((200,), 5, 16, 16, 1, "same", None, False)],
-                         ids=["dilated-rows", "tap-groups-rows", "blocks", "tap-groups-blocks", "windows"])
+                         ids=["dilated-rows", "tap-groups-rows", "tap-groups-wide-blocks", "blocks", "tap-groups-blocks",
+                              "windows"])
 def test_transposes_of_operands_made_row_by_row_give_the_bits_of_whole_operands(shape, monkeypatch):
     """RowwiseOperands (a RevealCancel nonlinearity's products, made inside the transposes' loop where its
     rows go one by one or in blocks, unpadded, a block's convolution reading the padding as its explicit
@@ -439,6 +451,11 @@ def test_transposes_of_operands_made_row_by_row_give_the_bits_of_whole_operands(
     padding as zeros written out (Eigen's kernels), to rounding where it does not (oneDNN's). Joined in the loop (the plain transpose's rows and blocks, no padding
     to cut), the same of the two transposes joined after."""
     spatial, size, channels, filters, dilation, padding, loop, joins = shape
+    # ChromBPNet's first layer's rows: one by one, or in blocks of WIDE_BLOCK_ROWS (oneDNN's kernels), whichever
+    # kernels run
+    wide = invariant.WIDE_BLOCK_MAX_NUMBERS if loop != "by_row_zipped" else invariant.BLOCK_MAX_NUMBERS
+    monkeypatch.setattr(invariant, "WIDE_BLOCK_MAX_NUMBERS", 2**19 if loop == "wide by_blocks" else wide)
+    loop = loop.removeprefix("wide ") if loop else loop
     loops = []
     for name in ("by_row_zipped", "by_blocks"):
         original = getattr(invariant, name)

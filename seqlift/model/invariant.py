@@ -110,6 +110,16 @@ def _onednn_kernels() -> bool:
 #: 64, RevealCancel 0.98, 0.93, 0.90, 1.03 s (cnn1kb 0.96x with 32, the attention model 1.00x); with Eigen's
 #: kernels (oneDNN off) blocks of 32 took 1.03x (Rescale) and 1.06x (RevealCancel) the time of 8
 BLOCK_ROWS = 32 if _onednn_kernels() else 8
+#: where TensorFlow runs oneDNN's kernels, a row of more than :data:`BLOCK_MAX_NUMBERS` numbers and at most this
+#: many is convolved in blocks of :data:`WIDE_BLOCK_ROWS` rows rather than on its own, unless the convolution is
+#: dilated. On a 2-core AMD Zen 4 (median of 5 in one process, against the loop over rows): RevealCancel on
+#: DeepSEA (rows of 80,000-322,000 numbers) 2.57 -> 2.20x the floor (blocks of 4: 2.43x), Basset 2.30 -> 2.05x,
+#: cnn1kb 1.89 -> 1.68x; Rescale on Basset 1.13 -> 1.07x, DeepSEA and DanQ alike; ChromBPNet's dilated layers
+#: lost (RevealCancel 2.00 -> 2.51x), so they keep the loop. With Eigen's kernels blocks of 8 took 1.0-1.2x
+#: the loop's time on such rows (above), so there a row of more than :data:`BLOCK_MAX_NUMBERS` goes on its own
+WIDE_BLOCK_MAX_NUMBERS = 2**19 if _onednn_kernels() else BLOCK_MAX_NUMBERS
+#: batch rows per block of a row of more than :data:`BLOCK_MAX_NUMBERS` numbers (see :data:`WIDE_BLOCK_MAX_NUMBERS`)
+WIDE_BLOCK_ROWS = 8
 #: :func:`_aligned_convolution` pads each row's output positions to a multiple of this (three vector packets of
 #: AVX-512's float32, six of AVX2's): Eigen multiplies the block's positions in tiles of up to three
 #: packets and computes the last, shorter tile otherwise, so without it the block's last row got other bits
@@ -202,16 +212,17 @@ def convolution(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int] | int = 
     0.87-2.4 on rows of 72-400 numbers, 3.8 against 4.4 on 11,160, the
     paper's first layer, 7-72 against 4-36 on 68,000-627,000), so a larger
     row is convolved in blocks of :data:`BLOCK_ROWS` rows (:func:`_in_blocks`)
-    where its input and output hold at most :data:`BLOCK_MAX_NUMBERS`, and on
-    its own (:func:`by_row`) beyond.
+    where its input and output hold at most :data:`BLOCK_MAX_NUMBERS`, of
+    :data:`WIDE_BLOCK_ROWS` up to :data:`WIDE_BLOCK_MAX_NUMBERS` (oneDNN's
+    kernels, undilated), and on its own (:func:`by_row`) beyond.
     """
     rank = kernel.shape.rank - 2
     strides, dilations = (_per_axis(v, rank) for v in (strides, dilations))
-    path, geometry = _path_of(x, kernel, strides, padding, dilations, pads)
+    path, geometry, block = _path_of(x, kernel, strides, padding, dilations, pads)
     if path == "windows":
         return _window_product(x, kernel, strides, dilations, geometry)
     if path == "blocks":
-        return _in_blocks(x, kernel, strides, dilations, geometry)
+        return _in_blocks(x, kernel, strides, dilations, geometry, block)
     return by_row(lambda row: _convolved_row(row, kernel, strides, padding, dilations, pads), x)
 
 
@@ -232,7 +243,7 @@ def convolutions(inputs: Sequence[tf.Tensor], kernels: Sequence[tf.Tensor], stri
     kernel = kernels[0]
     rank = kernel.shape.rank - 2
     strides, dilations = (_per_axis(v, rank) for v in (strides, dilations))
-    path, geometry = _path_of(inputs[0], kernel, strides, padding, dilations, pads)
+    path, geometry, _ = _path_of(inputs[0], kernel, strides, padding, dilations, pads)
     if len(inputs) == 1 or path != "rows" or geometry is None:
         return [convolution(x, k, strides, padding, dilations, pads) for x, k in zip(inputs, kernels)]
     values = by_row_together(lambda row, k: _convolved_row(row, k, strides, padding, dilations, pads), inputs,
@@ -250,47 +261,57 @@ def _with_output_shape(values: list[tf.Tensor], geometry: Sequence[tuple[int, in
 
 
 def _path_of(x: tf.Tensor, kernel: tf.Tensor, strides: list[int], padding: str, dilations: list[int],
-             pads: Sequence[Sequence[int]] | None = None) -> tuple[str, list | None]:
-    """:func:`convolution_path` of ``x``'s rows and each spatial axis's left and right padding and output
+             pads: Sequence[Sequence[int]] | None = None) -> tuple[str, list | None, int]:
+    """:func:`convolution_path` of ``x``'s rows, each spatial axis's left and right padding and output
     length (:func:`conv_padding`'s, or ``pads``' where given; ``'rows'`` and None where the rows' shape is
-    not known)."""
+    not known) and the rows per block of the blocks' path (:func:`rows_per_block`)."""
     spatial = x.shape[1:-1]
     if not spatial.is_fully_defined() or x.shape[-1] is None:
-        return "rows", None
+        return "rows", None, 1
     if pads is None:
         geometry = [conv_padding(int(spatial[axis]), int(kernel.shape[axis]), strides[axis], dilations[axis],
                                  padding.lower()) for axis in range(len(strides))]
     else:
         geometry = [(left, right, (int(spatial[axis]) + left + right - (int(kernel.shape[axis]) - 1) * dilations[axis]
                                    - 1) // strides[axis] + 1) for axis, (left, right) in enumerate(pads)]
-    return convolution_path(spatial.num_elements() * int(x.shape[-1]), [out for _, _, out in geometry],
-                            kernel.shape), geometry
+    shape = (spatial.num_elements() * int(x.shape[-1]), [out for _, _, out in geometry], kernel.shape)
+    return convolution_path(*shape, dilated=any(d != 1 for d in dilations)), geometry, rows_per_block(*shape)
 
 
-def convolution_path(row_inputs: int, outputs: Sequence[int], kernel_shape: Sequence[int]) -> str:
+def convolution_path(row_inputs: int, outputs: Sequence[int], kernel_shape: Sequence[int], dilated: bool = False
+                     ) -> str:
     """How :func:`convolution` computes a row of ``row_inputs`` numbers (positions x channels) giving
-    ``outputs`` positions per spatial axis with a kernel of ``kernel_shape``: ``'windows'`` (a row's windows
-    hold at most :data:`WINDOW_PRODUCT_MAX` numbers), ``'blocks'`` (its input and output at most
-    :data:`BLOCK_MAX_NUMBERS`) or ``'rows'``."""
+    ``outputs`` positions per spatial axis with a kernel of ``kernel_shape`` (``dilated`` or not):
+    ``'windows'`` (a row's windows hold at most :data:`WINDOW_PRODUCT_MAX` numbers), ``'blocks'`` (its
+    input and output at most :data:`BLOCK_MAX_NUMBERS`, or :data:`WIDE_BLOCK_MAX_NUMBERS` undilated) or
+    ``'rows'``."""
     positions, window, filters = math.prod(outputs), math.prod(kernel_shape[:-1]), int(kernel_shape[-1])
     if positions * window <= WINDOW_PRODUCT_MAX:
         return "windows"
-    return "blocks" if row_inputs + positions * filters <= BLOCK_MAX_NUMBERS else "rows"
+    limit = BLOCK_MAX_NUMBERS if dilated else WIDE_BLOCK_MAX_NUMBERS
+    return "blocks" if row_inputs + positions * filters <= limit else "rows"
+
+
+def rows_per_block(row_inputs: int, outputs: Sequence[int], kernel_shape: Sequence[int]) -> int:
+    """Batch rows per block where :func:`convolution` computes such rows in blocks: :data:`BLOCK_ROWS`, or
+    :data:`WIDE_BLOCK_ROWS` for rows of more than :data:`BLOCK_MAX_NUMBERS` numbers (input and output)."""
+    numbers = row_inputs + math.prod(outputs) * int(kernel_shape[-1])
+    return BLOCK_ROWS if numbers <= BLOCK_MAX_NUMBERS else WIDE_BLOCK_ROWS
 
 
 def _in_blocks(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int], dilations: Sequence[int],
-               geometry: Sequence[tuple[int, int, int]]) -> tf.Tensor:
-    """:func:`convolution` as a loop over blocks of :data:`BLOCK_ROWS` batch rows (:func:`by_blocks`), each
-    block one batched convolution of one shape, every row's output positions padded to a multiple of
+               geometry: Sequence[tuple[int, int, int]], block: int) -> tf.Tensor:
+    """:func:`convolution` as a loop over blocks of ``block`` batch rows (:func:`by_blocks`), each block one
+    batched convolution of one shape, every row's output positions padded to a multiple of
     :data:`POSITION_ALIGN` (:func:`_aligned_convolution`). ``geometry``: :func:`conv_padding`'s left and
     right padding and output length per spatial axis."""
     convolve = _aligned_convolution(kernel, strides, dilations, geometry)
-    return by_blocks(lambda block: [convolve(block)], [x], 1, geometry, kernel)[0]
+    return by_blocks(lambda rows: [convolve(rows)], [x], 1, geometry, kernel, block)[0]
 
 
 def by_blocks(fn: Callable[..., Sequence[tf.Tensor]], inputs: Sequence[tf.Tensor], outputs: int,
-              geometry: Sequence[tuple[int, int, int]], kernel: tf.Tensor) -> list[tf.Tensor]:
-    """``fn`` of blocks of :data:`BLOCK_ROWS` rows of each of ``inputs`` (as many rows each), in a loop over
+              geometry: Sequence[tuple[int, int, int]], kernel: tf.Tensor, block: int) -> list[tf.Tensor]:
+    """``fn`` of blocks of ``block`` rows of each of ``inputs`` (as many rows each), in a loop over
     the blocks: ``fn`` gives ``outputs`` convolutions of ``kernel``'s filters (:func:`_aligned_convolution`'s
     of ``geometry``, extra positions and all), each cut to the block's rows and ``geometry``'s positions.
 
@@ -306,13 +327,13 @@ def by_blocks(fn: Callable[..., Sequence[tf.Tensor]], inputs: Sequence[tf.Tensor
     outs = [out for _, _, out in geometry]
     filters = int(kernel.shape[-1])
     rows = tf.shape(inputs[0])[0]
-    count = tf.math.floordiv(rows + BLOCK_ROWS - 1, BLOCK_ROWS)
+    count = tf.math.floordiv(rows + block - 1, block)
     whole_rows = [[0, 0]] * (inputs[0].shape.rank - 1)
 
     def body(i: tf.Tensor, results: tuple[tf.TensorArray, ...]) -> tuple[tf.Tensor, tuple[tf.TensorArray, ...]]:
-        blocks = [x[i * BLOCK_ROWS:(i + 1) * BLOCK_ROWS] for x in inputs]  # leading rows: read in place
+        blocks = [x[i * block:(i + 1) * block] for x in inputs]  # leading rows: read in place
         kept = tf.shape(blocks[0])[0]
-        blocks = [tf.pad(block, [[0, BLOCK_ROWS - kept], *whole_rows]) for block in blocks]  # a whole one: no copy
+        blocks = [tf.pad(part, [[0, block - kept], *whole_rows]) for part in blocks]  # a whole one: no copy
         values = fn(*blocks)
         return i + 1, tuple(out.write(i, value[:kept, ..., :outs[-1], :]) for out, value in zip(results, values))
 
@@ -761,7 +782,7 @@ class RowwiseOperands(NamedTuple):
         padded = tf.TensorSpec([None, *(int(n) + sum(pad) for n, pad in zip(shape[1:-1], self.pads[1:-1])),
                                 shape[-1]])
         ones = [1] * len(dilations)
-        path, geometry = _path_of(padded, kernels[0], ones, "VALID", list(dilations))
+        path, geometry, block = _path_of(padded, kernels[0], ones, "VALID", list(dilations))
         joined = self.join is not None and path in ("blocks", "rows") and geometry is not None
         inputs = [*self.inputs, self.joined_with] if joined else self.inputs
         if path == "blocks":
@@ -773,7 +794,7 @@ class RowwiseOperands(NamedTuple):
                 values = [convolve(operand) for convolve, operand in zip(convolvers, self.row(*blocks[:len(self.inputs)]))]
                 return [self.join(blocks[-1], *(v[..., :last, :] for v in values))] if joined else values
 
-            return by_blocks(in_block, inputs, 1 if joined else len(kernels), geometry, kernels[0])
+            return by_blocks(in_block, inputs, 1 if joined else len(kernels), geometry, kernels[0], block)
         if path != "rows" or geometry is None:
             return convolutions(self.whole(*self.inputs), kernels, dilations=list(dilations))
 
