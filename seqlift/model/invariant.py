@@ -272,8 +272,8 @@ def _path_of(x: tf.Tensor, kernel: tf.Tensor, strides: list[int], padding: str, 
         geometry = [conv_padding(int(spatial[axis]), int(kernel.shape[axis]), strides[axis], dilations[axis],
                                  padding.lower()) for axis in range(len(strides))]
     else:
-        geometry = [(left, right, (int(spatial[axis]) + left + right - (int(kernel.shape[axis]) - 1) * dilations[axis]
-                                   - 1) // strides[axis] + 1) for axis, (left, right) in enumerate(pads)]
+        geometry = [(left, right, output_length(int(spatial[axis]), int(kernel.shape[axis]), strides[axis],
+                                                dilations[axis], left, right)) for axis, (left, right) in enumerate(pads)]
     shape = (spatial.num_elements() * int(x.shape[-1]), [out for _, _, out in geometry], kernel.shape)
     return convolution_path(*shape, dilated=any(d != 1 for d in dilations)), geometry, rows_per_block(*shape)
 
@@ -285,18 +285,21 @@ def convolution_path(row_inputs: int, outputs: Sequence[int], kernel_shape: Sequ
     ``'windows'`` (a row's windows hold at most :data:`WINDOW_PRODUCT_MAX` numbers), ``'blocks'`` (its
     input and output at most :data:`BLOCK_MAX_NUMBERS`, or :data:`WIDE_BLOCK_MAX_NUMBERS` undilated) or
     ``'rows'``."""
-    positions, window, filters = math.prod(outputs), math.prod(kernel_shape[:-1]), int(kernel_shape[-1])
-    if positions * window <= WINDOW_PRODUCT_MAX:
+    if math.prod(outputs) * math.prod(kernel_shape[:-1]) <= WINDOW_PRODUCT_MAX:
         return "windows"
     limit = BLOCK_MAX_NUMBERS if dilated else WIDE_BLOCK_MAX_NUMBERS
-    return "blocks" if row_inputs + positions * filters <= limit else "rows"
+    return "blocks" if _row_numbers(row_inputs, outputs, kernel_shape) <= limit else "rows"
 
 
 def rows_per_block(row_inputs: int, outputs: Sequence[int], kernel_shape: Sequence[int]) -> int:
     """Batch rows per block where :func:`convolution` computes such rows in blocks: :data:`BLOCK_ROWS`, or
     :data:`WIDE_BLOCK_ROWS` for rows of more than :data:`BLOCK_MAX_NUMBERS` numbers (input and output)."""
-    numbers = row_inputs + math.prod(outputs) * int(kernel_shape[-1])
-    return BLOCK_ROWS if numbers <= BLOCK_MAX_NUMBERS else WIDE_BLOCK_ROWS
+    return BLOCK_ROWS if _row_numbers(row_inputs, outputs, kernel_shape) <= BLOCK_MAX_NUMBERS else WIDE_BLOCK_ROWS
+
+
+def _row_numbers(row_inputs: int, outputs: Sequence[int], kernel_shape: Sequence[int]) -> int:
+    """Numbers a row's convolution reads and writes: its ``row_inputs`` and its outputs' positions x filters."""
+    return row_inputs + math.prod(outputs) * int(kernel_shape[-1])
 
 
 def _in_blocks(x: tf.Tensor, kernel: tf.Tensor, strides: Sequence[int], dilations: Sequence[int],
@@ -688,7 +691,13 @@ def conv_padding(
         total = max((out - 1) * stride + span - length, 0)
         return total // 2, total - total // 2, out
     left = span - 1 if padding == "causal" else 0
-    return left, 0, (length + left - span) // stride + 1
+    return left, 0, output_length(length, kernel, stride, dilation, left, 0)
+
+
+def output_length(length: int, kernel: int, stride: int, dilation: int, left: int, right: int) -> int:
+    """Output positions of one spatial axis of a convolution of ``length`` positions padded by ``left`` and
+    ``right`` zeros: ``(length + left + right − span) // stride + 1``, ``span = (kernel − 1) dilation + 1``."""
+    return (length + left + right - (kernel - 1) * dilation - 1) // stride + 1
 
 
 def _dilate(g: tf.Tensor, axis: int, stride: int) -> tf.Tensor:
