@@ -356,8 +356,8 @@ _CONVOLUTION_SHAPES = [
     ((600,), (19,), 4, 30, (1,), (1,), "SAME", "blocks"),
     ((300,), (11,), 16, 12, (3,), (1,), "VALID", "blocks"),
     ((60, 40), (5, 3), 4, 6, (2, 1), (1,), "SAME", "blocks"),
-    # the 1 kb CNN's second layer: TensorFlow's convolution of a block of 8 rows gives its last row other
-    # bits than the others unless the positions are padded to a multiple of POSITION_ALIGN
+    # the 1 kb CNN's second layer: Eigen's convolution of a block of 8 rows gave its last row other bits than
+    # the others on a 2-core AVX2 CPU unless the positions were padded to a multiple of POSITION_ALIGN
     ((245,), (11,), 64, 64, (1,), (1,), "VALID", "blocks"),
     # rows of more than BLOCK_MAX_NUMBERS: blocks of WIDE_BLOCK_ROWS rows where they are undilated (oneDNN's
     # kernels; the test makes them so whichever kernels run), one by one where dilated or larger still
@@ -368,17 +368,22 @@ _CONVOLUTION_SHAPES = [
 ]
 
 
-@pytest.mark.parametrize("shape,block_rows", [
-    # the blocks' path in blocks of both sizes invariant.BLOCK_ROWS takes (32 under oneDNN, 8 under Eigen), each
-    # on a batch of more than two blocks, whichever kernels this TensorFlow runs
-    (shape, rows) for shape in _CONVOLUTION_SHAPES for rows in ((8, 32) if shape[-1] == "blocks" else (None,))
+@pytest.mark.parametrize("shape,block_rows,align", [
+    # the blocks' path in blocks of both sizes invariant.BLOCK_ROWS takes (32 under oneDNN, 8 under Eigen) and
+    # with both POSITION_ALIGNs (1 under oneDNN: positions as they are; 48 under Eigen: extra positions cut
+    # after), each on a batch of more than two blocks, whichever kernels this TensorFlow runs
+    (shape, rows, align) for shape in _CONVOLUTION_SHAPES
+    for rows in ((8, 32) if shape[-1] == "blocks" else (None,))
+    for align in ((1, 48) if shape[-1] in ("blocks", "wide blocks") else (None,))
 ])
-def test_invariant_convolution_equals_tensorflows_and_gives_a_row_the_same_bits_in_any_batch(shape, block_rows,
+def test_invariant_convolution_equals_tensorflows_and_gives_a_row_the_same_bits_in_any_batch(shape, block_rows, align,
                                                                                                monkeypatch):
     from seqlift.model import invariant
 
     if block_rows is not None:
         monkeypatch.setattr(invariant, "BLOCK_ROWS", block_rows)
+    if align is not None:
+        monkeypatch.setattr(invariant, "POSITION_ALIGN", align)
     batch = 2 * invariant.BLOCK_ROWS + 5 if block_rows is not None else 13
     spatial, size, channels, filters, strides, dilations, padding, path = shape
     per_axis = [s * len(spatial) if len(s) == 1 else s for s in (strides, dilations)]
@@ -443,14 +448,17 @@ def test_two_transposes_together_give_each_its_own_bits(shape):
                                    ((200,), 5, 16, 16, 1, "same", None, False)],
                          ids=["dilated-rows", "tap-groups-rows", "tap-groups-wide-blocks", "blocks", "tap-groups-blocks",
                               "windows"])
-def test_transposes_of_operands_made_row_by_row_give_the_bits_of_whole_operands(shape, monkeypatch):
+@pytest.mark.parametrize("align", [1, 48], ids=["positions-as-they-are", "positions-aligned"])
+def test_transposes_of_operands_made_row_by_row_give_the_bits_of_whole_operands(shape, align, monkeypatch):
     """RowwiseOperands (a RevealCancel nonlinearity's products, made inside the transposes' loop where its
     rows go one by one or in blocks, unpadded, a block's convolution reading the padding as its explicit
     padding; made padded on the whole tensors elsewhere) give each row the same bits alone as in a batch,
     and the bits of the padded operands made first: exactly where the blocks' library reads explicit
     padding as zeros written out (Eigen's kernels), to rounding where it does not (oneDNN's). Joined in the loop (the plain transpose's rows and blocks, no padding
-    to cut), the same of the two transposes joined after."""
+    to cut), the same of the two transposes joined after; in blocks, with each row's positions as they are
+    (POSITION_ALIGN 1, oneDNN's) and aligned (Eigen's 48, the extra positions cut in the loop)."""
     spatial, size, channels, filters, dilation, padding, loop, joins = shape
+    monkeypatch.setattr(invariant, "POSITION_ALIGN", align)
     # ChromBPNet's first layer's rows: one by one, or in blocks of WIDE_BLOCK_ROWS (oneDNN's kernels), whichever
     # kernels run
     wide = invariant.WIDE_BLOCK_MAX_NUMBERS if loop != "by_row_zipped" else invariant.BLOCK_MAX_NUMBERS

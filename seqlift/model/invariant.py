@@ -123,8 +123,13 @@ WIDE_BLOCK_ROWS = 8
 #: :func:`_aligned_convolution` pads each row's output positions to a multiple of this (three vector packets of
 #: AVX-512's float32, six of AVX2's): Eigen multiplies the block's positions in tiles of up to three
 #: packets and computes the last, shorter tile otherwise, so without it the block's last row got other bits
-#: in one place than another (2 of 15 zoo shapes on a 2-core AVX2 CPU, 0 with it)
-POSITION_ALIGN = 48
+#: in one place than another (2 of 15 zoo shapes on a 2-core AVX2 CPU, 0 with it). oneDNN's convolutions loop
+#: over a block's rows and tile each row's positions on their own, so there the positions stay as they are
+#: (1): on a 2-core AMD Zen 4, every row of 156 blocks (78 random 1-D and 2-D shapes, 1x1 kernels, strides and
+#: dilations among them, in blocks of 8 and 32 rows) had the same bits alone, first, last and shifted by one
+#: place; the paper's RevealCancel took 0.868 s against 0.892 padded to 48 (median of 7 in one process), the
+#: output no longer cut in each block
+POSITION_ALIGN = 1 if _onednn_kernels() else 48
 #: blocks :func:`_in_blocks` computes at once (iterations of its loop in flight)
 BLOCKS_IN_FLIGHT = 2
 #: batch rows :func:`by_row` computes at once (iterations of its loop in flight): with 4, eight zoo-shaped
