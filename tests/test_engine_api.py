@@ -335,14 +335,45 @@ def test_default_passes_share_the_sequences_evenly(cnn, monkeypatch):
     """The default batch is filled with the budget's pairs only where that wastes no whole pass on padding."""
     _, model = cnn
     from seqlift.engine import attribution
+    from seqlift.model import invariant
 
     monkeypatch.setattr(attribution, "pairs_per_batch", lambda *args: 88 * 3)  # a budget of 88 sequences
+    monkeypatch.setattr(invariant, "BLOCK_ROWS", 32)  # oneDNN's blocks, whichever kernels run
     ends: list[int] = []
     seqlift.attribute(model, _dna(100, 24), references=3, progress=ends.append)
     assert ends == [52, 100]  # two passes of 52 (the second padded by 4), not 88 + 12 padded by 76
     ends.clear()
     seqlift.attribute(model, _dna(32, 24), references=3, progress=ends.append)
     assert ends == [32]
+
+
+@pytest.mark.parametrize("block", [8, 32])
+def test_default_passes_fill_the_invariant_kernels_blocks(block, monkeypatch):
+    """A pass's pairs are computed in whole blocks of BLOCK_ROWS rows (the last padded), so the default
+    passes are chosen, down to half the budget's sequences, to take the least time in all (never more
+    than the budget's even passes), and seqlift score's the least per sequence."""
+    from seqlift.engine import attribution, budget
+    from seqlift.model import invariant
+
+    monkeypatch.setattr(invariant, "BLOCK_ROWS", block)
+    if block == 32:
+        # the bench's paper workload: 100 sequences of 10 references within 256 pairs ran as passes of 26
+        # (260 pairs in 9 blocks, the ninth with 4 pairs): now 25 (250 in 8); 800 of 20 as 62 passes of 13
+        # (260 pairs each): now 73 of 11 (220 in 7 blocks)
+        assert attribution._even_passes_in_blocks(100, 10, 26) == 25
+        assert attribution._even_passes_in_blocks(800, 20, 13) == 11
+        # seqlift score's passes: 256 pairs of 20 references in passes of 11 sequences, not 12 (240 in 256)
+        assert budget.sequences_per_pass(20, 12) == 11 and budget.sequences_per_pass(10, 25) == 25
+    for n in (1, 7, 33, 100, 257, 800):
+        for refs in (1, 3, 10, 20, 50):
+            for most in (1, 5, 13, 26, 88):
+                chosen, even = attribution._even_passes_in_blocks(n, refs, most), attribution._even_passes(n, most)
+                assert 1 <= chosen <= most
+                assert (-(-n // chosen) * budget.pass_cost(chosen, refs)
+                        <= -(-n // even) * budget.pass_cost(even, refs)), (n, refs, most)
+            per_sequence = budget.sequences_per_pass(refs, 12)
+            assert 6 <= per_sequence <= 12
+            assert budget.pass_cost(per_sequence, refs) / per_sequence <= budget.pass_cost(12, refs) / 12
 
 
 _CONVOLUTION_SHAPES = [

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from seqlift.engine.backprop import ancestors
 from seqlift.engine.methods import METHODS
+from seqlift.model import invariant
 from seqlift.model.graph import Model
 
 #: memory the activations of one batch of (sequence, reference) pairs may take. Each pass has a cost of
@@ -68,6 +69,36 @@ def pairs_per_batch(model: Model, targets: str | Sequence[str], method: str, wid
     floats = activation_floats(model, targets, width)
     pairs = BATCH_BYTES // (4 * METHODS[method].copies(model, width) * max(floats, 1))
     return int(min(MAX_PAIRS, max(MIN_PAIRS, pairs)))
+
+
+#: a pass's own cost besides its pairs, in pairs' time: its sequences' forward rows weigh a quarter of a
+#: pair's (a pair has its forward and a backward pass per target, ...)
+SEQUENCE_ROW_WEIGHT = 0.25
+#: ... and each pass a fixed cost (~4 ms on the paper's model, whose pairs take ~0.8 ms each for revealcancel)
+PASS_OVERHEAD_PAIRS = 8
+
+
+def rows_computed(rows: int) -> int:
+    """Rows the batch-invariant convolutions compute for ``rows``: whole blocks of
+    :data:`~seqlift.model.invariant.BLOCK_ROWS` (the last block padded with zero rows; the other blocks
+    the kernels take, of 8 and 16 rows, divide it)."""
+    block = invariant.BLOCK_ROWS
+    return -(-rows // block) * block
+
+
+def pass_cost(sequences: int, references: int) -> float:
+    """The time of a pass of ``sequences`` sequences of ``references`` references each, in pairs' time:
+    its pairs and its sequences' rows in whole blocks (:func:`rows_computed`), and its fixed cost."""
+    return (rows_computed(sequences * references) + SEQUENCE_ROW_WEIGHT * rows_computed(sequences)
+            + PASS_OVERHEAD_PAIRS)
+
+
+def sequences_per_pass(references: int, most: int) -> int:
+    """Sequences per pass, at most ``most`` and at least half as many, of ``references`` references each:
+    the number whose passes take the least time per sequence (:func:`pass_cost`), the most among equals.
+    With 20 references and at most 12 sequences (256 pairs), passes of 8 sequences fill 5 blocks of 32
+    pairs; passes of 12 would compute 256 pairs for 240."""
+    return min(range(-(-most // 2), most + 1), key=lambda s: (pass_cost(s, references) / s, -s))
 
 
 def forward_passes_per_block(model: Model, targets: str | Sequence[str], width: Any = None) -> Any:

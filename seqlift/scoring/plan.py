@@ -239,10 +239,12 @@ def _resolve_targets(model: Any, options: ScoreOptions, width: int) -> list[Any]
 
 def default_batch_size(model: Any, width: int, shuffles: int, target: str | list[str], method: str) -> int:
     """Sequences per pass: the engine's pairs per batch (:func:`seqlift.engine.pairs_per_batch`)
-    divided by the number of references, at least 1."""
+    divided by the number of references, at least 1, or down to half as many where those fill the
+    batch-invariant kernels' blocks better (:func:`seqlift.engine.budget.sequences_per_pass`)."""
     from seqlift.engine import pairs_per_batch
+    from seqlift.engine.budget import sequences_per_pass
 
-    return max(1, pairs_per_batch(model, target, method, width) // shuffles)
+    return sequences_per_pass(shuffles, max(1, pairs_per_batch(model, target, method, width) // shuffles))
 
 
 def default_chunk_size(width: int, n_tasks: int, revcomp: bool) -> int:
