@@ -71,8 +71,8 @@ def pairs_per_batch(model: Model, targets: str | Sequence[str], method: str, wid
     return int(min(MAX_PAIRS, max(MIN_PAIRS, pairs)))
 
 
-#: a pass's own cost besides its pairs, in pairs' time: its sequences' forward rows weigh a quarter of a
-#: pair's (a pair has its forward and a backward pass per target, ...)
+#: a pass's own cost besides its pairs, in pairs' time: its sequences' rows (a forward pass only) weigh a
+#: quarter of a pair's (forward passes of the reference and a backward pass per target), ...
 SEQUENCE_ROW_WEIGHT = 0.25
 #: ... and each pass a fixed cost (~4 ms on the paper's model, whose pairs take ~0.8 ms each for revealcancel)
 PASS_OVERHEAD_PAIRS = 8
@@ -96,8 +96,8 @@ def pass_cost(sequences: int, references: int) -> float:
 def sequences_per_pass(references: int, most: int) -> int:
     """Sequences per pass, at most ``most`` and at least half as many, of ``references`` references each:
     the number whose passes take the least time per sequence (:func:`pass_cost`), the most among equals.
-    With 20 references and at most 12 sequences (256 pairs), passes of 8 sequences fill 5 blocks of 32
-    pairs; passes of 12 would compute 256 pairs for 240."""
+    With 20 references and at most 12 sequences (256 pairs), passes of 11 sequences compute 220 pairs
+    in 7 blocks of 32 (224); passes of 12 would compute 256 pairs for 240."""
     return min(range(-(-most // 2), most + 1), key=lambda s: (pass_cost(s, references) / s, -s))
 
 
